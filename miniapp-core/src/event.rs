@@ -1,0 +1,69 @@
+//! What a payment provider tells us, normalised: the input of the payment state machine.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{PaymentId, ProviderEventId, ProviderRef};
+use crate::money::Money;
+
+/// One verified event from a provider about one payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderEvent {
+    /// The provider's id of this event; a redelivery carries the same id.
+    pub id: ProviderEventId,
+    /// Our payment id when the provider echoes it (metadata, invoice payload).
+    pub payment_id: Option<PaymentId>,
+    /// The provider's reference of the payment (for Stripe the payment intent or the checkout
+    /// session; for Stars the `telegram_payment_charge_id`). A credit is unique per
+    /// (provider, this reference).
+    pub provider_ref: ProviderRef,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened to a payment, in the core's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The money was taken: `amount` is what the provider says it captured.
+    Succeeded {
+        /// Amount and currency captured.
+        amount: Money,
+    },
+    /// The payment is still open on the provider's side (e.g. an asynchronous method).
+    Pending,
+    /// The payment attempt failed for good.
+    Failed,
+    /// The checkout expired unpaid.
+    Expired,
+    /// The user or the merchant canceled it before payment.
+    Canceled,
+    /// Money was returned; `total_refunded` is the cumulative refunded amount so far.
+    Refunded {
+        /// Everything refunded for this payment up to now (not just this refund).
+        total_refunded: Money,
+    },
+    /// The payer disputed the charge (chargeback opened).
+    DisputeOpened,
+    /// The dispute was decided.
+    DisputeClosed {
+        /// `true` when the merchant kept the money.
+        won: bool,
+    },
+}
+
+impl EventKind {
+    /// A short stable name (`succeeded`, `refunded`, …) for logs and storage.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Succeeded { .. } => "succeeded",
+            EventKind::Pending => "pending",
+            EventKind::Failed => "failed",
+            EventKind::Expired => "expired",
+            EventKind::Canceled => "canceled",
+            EventKind::Refunded { .. } => "refunded",
+            EventKind::DisputeOpened => "dispute_opened",
+            EventKind::DisputeClosed { .. } => "dispute_closed",
+        }
+    }
+}

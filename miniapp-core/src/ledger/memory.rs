@@ -1,0 +1,343 @@
+//! The in-memory reference store.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use crate::event::ProviderEvent;
+use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
+use crate::payment::{Payment, PaymentFacts, PaymentStatus, RefundPolicy};
+
+use super::{
+    Balance, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery, JournalEntry,
+    LedgerError, LedgerStore, NewPayment, SpendReceipt, SpendRequest, plan_event, plan_spend,
+};
+
+/// A [`LedgerStore`] in memory: the reference implementation of the contract, correct under
+/// concurrent use (one lock around the whole state, never held across an `.await`). Not durable:
+/// for tests, examples and demos.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use miniapp_core::ledger::{InMemoryLedger, LedgerStore};
+/// use miniapp_core::ids::UserId;
+/// let ledger = InMemoryLedger::new();
+/// let balance = ledger.balance(UserId::new(7).unwrap()).await.unwrap();
+/// assert_eq!(balance.balance, 0);
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct InMemoryLedger {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    payments: HashMap<PaymentId, Payment>,
+    refs: HashMap<(ProviderId, ProviderRef), PaymentId>,
+    payment_keys: HashMap<(UserId, IdempotencyKey), PaymentId>,
+    events: HashSet<(ProviderId, ProviderEventId)>,
+    credits: HashSet<(ProviderId, ProviderRef)>,
+    balances: HashMap<UserId, Balance>,
+    journal: Vec<JournalEntry>,
+    by_user: HashMap<UserId, Vec<usize>>,
+    spends: HashMap<(UserId, IdempotencyKey), usize>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl InMemoryLedger {
+    /// An empty ledger.
+    pub fn new() -> InMemoryLedger {
+        InMemoryLedger::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is only changed after every check passed, so a panic elsewhere cannot leave
+        // it half-written; keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn balance(&self, user: UserId) -> Balance {
+        self.balances
+            .get(&user)
+            .copied()
+            .unwrap_or_else(|| Balance::empty(user))
+    }
+
+    fn append(&mut self, mut entry: JournalEntry) -> usize {
+        let index = self.journal.len();
+        entry.id = i64::try_from(index).unwrap_or(i64::MAX - 1) + 1;
+        self.by_user.entry(entry.user_id).or_default().push(index);
+        self.journal.push(entry);
+        index
+    }
+
+    fn find_payment(&self, provider: &ProviderId, event: &ProviderEvent) -> Option<PaymentId> {
+        let id = match &event.payment_id {
+            Some(id) => id.clone(),
+            None => self
+                .refs
+                .get(&(provider.clone(), event.provider_ref.clone()))?
+                .clone(),
+        };
+        let payment = self.payments.get(&id)?;
+        (payment.provider == *provider).then_some(id)
+    }
+}
+
+#[async_trait]
+impl LedgerStore for InMemoryLedger {
+    async fn create_payment(&self, new: NewPayment) -> Result<Payment, LedgerError> {
+        let mut s = self.lock();
+        if let Some(key) = &new.idempotency_key {
+            if let Some(id) = s.payment_keys.get(&(new.user_id, key.clone())) {
+                let first = s
+                    .payments
+                    .get(id)
+                    .ok_or_else(|| LedgerError::Corrupt("dangling key".into()))?;
+                let same = first.tokens == new.tokens
+                    && first.price == new.price
+                    && first.provider == new.provider
+                    && first.method == new.method;
+                return if same {
+                    Ok(first.clone())
+                } else {
+                    Err(LedgerError::IdempotencyConflict)
+                };
+            }
+        }
+        if s.payments.contains_key(&new.id) {
+            return Err(LedgerError::IdempotencyConflict);
+        }
+        let t = now();
+        let payment = Payment {
+            id: new.id,
+            user_id: new.user_id,
+            provider: new.provider,
+            method: new.method,
+            tokens: new.tokens,
+            price: new.price,
+            email: new.email,
+            idempotency_key: new.idempotency_key,
+            checkout_ref: None,
+            checkout_url: None,
+            payment_ref: None,
+            facts: PaymentFacts::default(),
+            status: PaymentStatus::Created,
+            tokens_credited: 0,
+            tokens_reversed: 0,
+            tokens_written_off: 0,
+            created_at: t,
+            updated_at: t,
+        };
+        if let Some(key) = &payment.idempotency_key {
+            s.payment_keys
+                .insert((payment.user_id, key.clone()), payment.id.clone());
+        }
+        s.payments.insert(payment.id.clone(), payment.clone());
+        Ok(payment)
+    }
+
+    async fn attach_checkout(
+        &self,
+        id: &PaymentId,
+        checkout: &CheckoutRecord,
+    ) -> Result<Payment, LedgerError> {
+        let mut s = self.lock();
+        let payment = s.payments.get(id).ok_or(LedgerError::UnknownPayment)?;
+        match &payment.checkout_ref {
+            Some(existing) if *existing == checkout.checkout_ref => return Ok(payment.clone()),
+            Some(_) => return Err(LedgerError::CheckoutConflict),
+            None => {}
+        }
+        let key = (payment.provider.clone(), checkout.checkout_ref.clone());
+        if s.refs.contains_key(&key) {
+            return Err(LedgerError::CheckoutConflict);
+        }
+        let mut updated = payment.clone();
+        updated.checkout_ref = Some(checkout.checkout_ref.clone());
+        updated.checkout_url = Some(checkout.url.clone());
+        if updated.status == PaymentStatus::Created {
+            updated.status = PaymentStatus::Pending;
+        }
+        updated.updated_at = now();
+        s.refs.insert(key, id.clone());
+        s.payments.insert(id.clone(), updated.clone());
+        Ok(updated)
+    }
+
+    async fn apply_event(
+        &self,
+        provider: &ProviderId,
+        event: &ProviderEvent,
+        policy: RefundPolicy,
+    ) -> Result<EventReceipt, LedgerError> {
+        let mut s = self.lock();
+        let id = s
+            .find_payment(provider, event)
+            .ok_or(LedgerError::UnknownPayment)?;
+        let payment = s
+            .payments
+            .get(&id)
+            .ok_or(LedgerError::UnknownPayment)?
+            .clone();
+        let event_key = (provider.clone(), event.id.clone());
+        if s.events.contains(&event_key) {
+            return Ok(EventReceipt {
+                status_before: payment.status,
+                payment,
+                duplicate: true,
+                credited: 0,
+                clawed_back: 0,
+                written_off: 0,
+            });
+        }
+        let balance = s.balance(payment.user_id);
+        let t = now();
+        let plan = plan_event(&payment, &balance, event, policy, t)?;
+        // The same checks a database makes with UNIQUE constraints, before anything is written.
+        let credit_key = plan
+            .payment
+            .payment_ref
+            .clone()
+            .map(|r| (provider.clone(), r));
+        if plan.credited > 0 {
+            match &credit_key {
+                Some(key) if !s.credits.contains(key) => {}
+                _ => {
+                    return Err(LedgerError::Corrupt(
+                        "provider payment already credited".into(),
+                    ));
+                }
+            }
+        }
+        let payment_ref_key = plan
+            .payment
+            .payment_ref
+            .clone()
+            .map(|r| (provider.clone(), r));
+        if let Some(key) = &payment_ref_key {
+            if s.refs.get(key).is_some_and(|owner| *owner != id) {
+                return Err(LedgerError::Corrupt(
+                    "provider reference belongs to another payment".into(),
+                ));
+            }
+        }
+        s.events.insert(event_key);
+        if plan.credited > 0 {
+            if let Some(key) = credit_key {
+                s.credits.insert(key);
+            }
+        }
+        if let Some(key) = payment_ref_key {
+            s.refs.insert(key, id.clone());
+        }
+        for (kind, delta, balance_after) in &plan.entries {
+            s.append(JournalEntry {
+                id: 0,
+                user_id: payment.user_id,
+                kind: *kind,
+                delta: *delta,
+                balance_after: *balance_after,
+                payment_id: Some(id.clone()),
+                idempotency_key: None,
+                memo: None,
+                created_at: t,
+            });
+        }
+        s.balances.insert(payment.user_id, plan.balance);
+        s.payments.insert(id, plan.payment.clone());
+        Ok(EventReceipt {
+            status_before: payment.status,
+            payment: plan.payment,
+            duplicate: false,
+            credited: plan.credited,
+            clawed_back: plan.clawed_back,
+            written_off: plan.written_off,
+        })
+    }
+
+    async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError> {
+        let mut s = self.lock();
+        let key = (request.user_id, request.idempotency_key.clone());
+        if let Some(&index) = s.spends.get(&key) {
+            let entry = s
+                .journal
+                .get(index)
+                .ok_or_else(|| LedgerError::Corrupt("dangling spend".into()))?;
+            if entry.delta != -request.amount.as_i64() {
+                return Err(LedgerError::IdempotencyConflict);
+            }
+            return Ok(SpendReceipt {
+                entry: entry.clone(),
+                replayed: true,
+            });
+        }
+        let after = plan_spend(&s.balance(request.user_id), request.amount)?;
+        let index = s.append(JournalEntry {
+            id: 0,
+            user_id: request.user_id,
+            kind: EntryKind::Spend,
+            delta: -request.amount.as_i64(),
+            balance_after: after.balance,
+            payment_id: None,
+            idempotency_key: Some(request.idempotency_key.clone()),
+            memo: request
+                .memo
+                .as_deref()
+                .map(|m| m.chars().take(200).collect()),
+            created_at: now(),
+        });
+        s.spends.insert(key, index);
+        s.balances.insert(request.user_id, after);
+        let entry = s.journal[index].clone();
+        Ok(SpendReceipt {
+            entry,
+            replayed: false,
+        })
+    }
+
+    async fn balance(&self, user: UserId) -> Result<Balance, LedgerError> {
+        Ok(self.lock().balance(user))
+    }
+
+    async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, LedgerError> {
+        Ok(self.lock().payments.get(id).cloned())
+    }
+
+    async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError> {
+        let s = self.lock();
+        let limit = query.clamped_limit() as usize;
+        let indices = s.by_user.get(&user).map(Vec::as_slice).unwrap_or_default();
+        let mut entries: Vec<JournalEntry> = indices
+            .iter()
+            .rev()
+            .map(|&i| &s.journal[i])
+            .filter(|e| query.before.is_none_or(|b| e.id < b))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_before = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(HistoryPage {
+            entries,
+            next_before,
+        })
+    }
+}

@@ -1,0 +1,338 @@
+//! The ledger: payments, balances and the append-only journal, behind the [`LedgerStore`] trait.
+//!
+//! The money rules live here and in [`crate::payment`] once: [`plan_event`] and [`plan_spend`]
+//! decide, a store only provides locking and persistence. [`InMemoryLedger`] is the reference
+//! store; the SQL stores must behave the same (the [`crate::conformance`] suite checks it).
+
+mod memory;
+mod plan;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::PaymentMethod;
+use crate::event::ProviderEvent;
+use crate::ids::{IdempotencyKey, PaymentId, ProviderId, UserId};
+use crate::money::{Money, TokenAmount};
+use crate::payment::{Payment, PaymentStatus, RefundPolicy};
+
+pub use memory::InMemoryLedger;
+pub use plan::{EventPlan, plan_event, plan_spend};
+
+/// Kinds of journal entries. Only [`EntryKind::Clawback`] may take a balance below zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// Tokens credited for a paid payment (positive).
+    Credit,
+    /// Tokens spent by the user (negative).
+    Spend,
+    /// Tokens taken back after a refund or a lost dispute (negative).
+    Clawback,
+}
+
+impl EntryKind {
+    /// Stable snake_case name for storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Credit => "credit",
+            EntryKind::Spend => "spend",
+            EntryKind::Clawback => "clawback",
+        }
+    }
+
+    /// Parses [`EntryKind::as_str`] back.
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        [EntryKind::Credit, EntryKind::Spend, EntryKind::Clawback]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One line of a user's journal. The journal is append-only and the balance always equals the sum
+/// of its deltas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Position in the store's journal; later entries have larger ids.
+    pub id: i64,
+    /// Whose balance.
+    pub user_id: UserId,
+    /// What kind of movement.
+    pub kind: EntryKind,
+    /// Signed change of the balance.
+    pub delta: i64,
+    /// Balance right after this entry.
+    pub balance_after: i64,
+    /// The payment behind a credit or clawback.
+    pub payment_id: Option<PaymentId>,
+    /// The caller's key behind a spend.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Free text from the spender (what was bought).
+    pub memo: Option<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A user's balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// Whose.
+    pub user_id: UserId,
+    /// Tokens available; negative only after a clawback (a debt).
+    pub balance: i64,
+    /// Sum of all credits.
+    pub total_deposited: u64,
+    /// Sum of all spends.
+    pub total_spent: u64,
+}
+
+impl Balance {
+    /// The balance of a user who never had any entry.
+    pub fn empty(user_id: UserId) -> Balance {
+        Balance {
+            user_id,
+            balance: 0,
+            total_deposited: 0,
+            total_spent: 0,
+        }
+    }
+}
+
+/// A payment to record, before any checkout exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    /// Our id (usually [`PaymentId::generate`]).
+    pub id: PaymentId,
+    /// The buyer (from verified init data, never from the request body).
+    pub user_id: UserId,
+    /// The provider that will take the money.
+    pub provider: ProviderId,
+    /// The method.
+    pub method: PaymentMethod,
+    /// Tokens sold (from the catalog).
+    pub tokens: TokenAmount,
+    /// Price (from the catalog).
+    pub price: Money,
+    /// Receipt email.
+    pub email: Option<String>,
+    /// Creation with the same (user, key) returns the first payment.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// A checkout the provider opened for a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutRecord {
+    /// The provider's reference of the checkout.
+    pub checkout_ref: crate::ids::ProviderRef,
+    /// Where the payer goes.
+    pub url: String,
+}
+
+/// A spend of tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendRequest {
+    /// Whose tokens.
+    pub user_id: UserId,
+    /// How many.
+    pub amount: TokenAmount,
+    /// Retrying with the same key returns the first result and spends nothing more.
+    pub idempotency_key: IdempotencyKey,
+    /// What was bought, for the history (at most 200 characters are kept).
+    pub memo: Option<String>,
+}
+
+/// A successful spend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendReceipt {
+    /// The journal entry of the spend.
+    pub entry: JournalEntry,
+    /// `true` when this key had already been spent and nothing new happened.
+    pub replayed: bool,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventReceipt {
+    /// The payment after the event.
+    pub payment: Payment,
+    /// The event id had been applied before: nothing happened now.
+    pub duplicate: bool,
+    /// Status before the event.
+    pub status_before: PaymentStatus,
+    /// Tokens credited by this event (this is the moment to notify the user).
+    pub credited: u64,
+    /// Tokens taken from the balance by this event.
+    pub clawed_back: u64,
+    /// Tokens reversed but not taken (cap-at-zero policy).
+    pub written_off: u64,
+}
+
+/// A page of history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Entries, newest first.
+    pub entries: Vec<JournalEntry>,
+    /// Pass as `before` to get the next (older) page; `None` at the end.
+    pub next_before: Option<i64>,
+}
+
+/// Which page of history to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Only entries with an id below this.
+    pub before: Option<i64>,
+    /// Page size, clamped to 1..=100.
+    pub limit: u32,
+}
+
+impl HistoryQuery {
+    /// The newest `limit` entries.
+    pub fn latest(limit: u32) -> HistoryQuery {
+        HistoryQuery {
+            before: None,
+            limit,
+        }
+    }
+
+    /// The page size actually used.
+    pub fn clamped_limit(&self) -> u32 {
+        self.limit.clamp(1, 100)
+    }
+}
+
+/// The one error type of [`LedgerStore`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// No such payment, or the event's provider is not the payment's provider.
+    #[error("unknown payment")]
+    UnknownPayment,
+    /// The user has fewer tokens than the spend needs (or owes tokens).
+    #[error("insufficient funds: balance {balance}, needed {requested}")]
+    InsufficientFunds {
+        /// Balance at the time.
+        balance: i64,
+        /// Tokens asked for.
+        requested: u64,
+    },
+    /// An idempotency key was reused for a different request.
+    #[error("idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    /// The payment already has a different checkout.
+    #[error("the payment already has another checkout")]
+    CheckoutConflict,
+    /// A value read from storage breaks an invariant (corruption or a foreign writer).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The storage cannot be reached or refused the work for now; retrying later may succeed.
+    /// The HTTP layer answers 503.
+    #[error("storage unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Any other storage failure, with its cause.
+    #[error("storage error")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl LedgerError {
+    /// Whether the caller may retry (the provider should redeliver; the HTTP answer is 5xx).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, LedgerError::Unavailable(_) | LedgerError::Backend(_))
+    }
+}
+
+/// Durable storage of payments, balances and the journal.
+///
+/// # Contract
+/// - Every method is atomic: it either commits all its effects or none.
+/// - [`LedgerStore::apply_event`] runs [`plan_event`] while holding the payment (and the user's
+///   balance) exclusively, records the event id (unique per provider; a recorded id returns
+///   `duplicate: true` and changes nothing), persists the plan, and returns only after commit.
+///   A credit is unique per (provider, provider payment reference), enforced by storage.
+/// - [`LedgerStore::spend`] runs [`plan_spend`] under the same exclusivity; a spend is unique per
+///   (user, idempotency key): a repeat returns the first entry with `replayed: true`, a repeat
+///   with another amount is [`LedgerError::IdempotencyConflict`], and insufficient funds is
+///   [`LedgerError::InsufficientFunds`] with nothing recorded.
+/// - The balance never goes below zero except through [`EntryKind::Clawback`], and always equals
+///   the sum of the user's journal deltas. Journal entries are never changed or deleted.
+/// - Creating a payment with an idempotency key already used by the same user returns the first
+///   payment if the order is the same, [`LedgerError::IdempotencyConflict`] otherwise.
+/// - Failures of the storage itself are [`LedgerError::Unavailable`] or
+///   [`LedgerError::Backend`]; no method panics on bad data.
+///
+/// The behaviours are specified by the functions of [`crate::conformance`] (feature
+/// `conformance`), which every store runs.
+#[async_trait]
+pub trait LedgerStore: Send + Sync + fmt::Debug {
+    /// Records a new payment in status `created`.
+    async fn create_payment(&self, new: NewPayment) -> Result<Payment, LedgerError>;
+
+    /// Records the provider checkout of a payment (status `pending`). Attaching the same checkout
+    /// again is a no-op; a different one is [`LedgerError::CheckoutConflict`].
+    async fn attach_checkout(
+        &self,
+        id: &PaymentId,
+        checkout: &CheckoutRecord,
+    ) -> Result<Payment, LedgerError>;
+
+    /// Applies a verified provider event (see the contract above).
+    async fn apply_event(
+        &self,
+        provider: &ProviderId,
+        event: &ProviderEvent,
+        policy: RefundPolicy,
+    ) -> Result<EventReceipt, LedgerError>;
+
+    /// Spends tokens (see the contract above).
+    async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError>;
+
+    /// A user's balance (zero for an unknown user).
+    async fn balance(&self, user: UserId) -> Result<Balance, LedgerError>;
+
+    /// A payment by id.
+    async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, LedgerError>;
+
+    /// A page of a user's journal, newest first.
+    async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError>;
+}
+
+/// Conveniences built on [`LedgerStore`]; implemented for every store.
+#[async_trait]
+pub trait LedgerStoreExt: LedgerStore {
+    /// The whole journal of a user, oldest first (pages through [`LedgerStore::history`]).
+    ///
+    /// # Errors
+    /// As [`LedgerStore::history`].
+    async fn full_journal(&self, user: UserId) -> Result<Vec<JournalEntry>, LedgerError> {
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .history(user, HistoryQuery { before, limit: 100 })
+                .await?;
+            all.extend(page.entries);
+            match page.next_before {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        all.reverse();
+        Ok(all)
+    }
+
+    /// A payment that must exist and belong to `user`: a payment of another user is reported
+    /// exactly like a missing one.
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownPayment`] when missing or not the user's.
+    async fn own_payment(&self, user: UserId, id: &PaymentId) -> Result<Payment, LedgerError> {
+        match self.payment(id).await? {
+            Some(p) if p.user_id == user => Ok(p),
+            _ => Err(LedgerError::UnknownPayment),
+        }
+    }
+}
+
+impl<T: LedgerStore + ?Sized> LedgerStoreExt for T {}

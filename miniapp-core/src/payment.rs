@@ -1,0 +1,380 @@
+//! The payment record and its state machine.
+//!
+//! A payment accumulates *facts* reported by its provider (paid amount, closure, refunded total,
+//! dispute). Every fact only grows (a join: a refunded total is the maximum seen, a closure keeps
+//! the strongest reason, …), and the status is derived from the facts. So applying an event twice
+//! changes nothing the second time, and the same set of events reaches the same state in any
+//! order: a refund that overtakes its success on the wire still ends `refunded`.
+//!
+//! Lifecycle (derived): `created → pending → succeeded → partially_refunded → refunded`;
+//! `pending → failed | expired | canceled`; `succeeded → disputed → succeeded | refunded`; and
+//! `conflicted` when the provider reports an amount or currency that is not the price. A success
+//! after `expired`/`failed`/`canceled` is still `succeeded`: the money was taken.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::PaymentMethod;
+use crate::event::{EventKind, ProviderEvent};
+use crate::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
+use crate::money::{Money, TokenAmount};
+
+/// Where a payment is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PaymentStatus {
+    /// Recorded; no checkout exists at the provider yet.
+    Created,
+    /// A checkout exists; waiting for the payer.
+    Pending,
+    /// Paid and credited.
+    Succeeded,
+    /// Paid, part of it refunded (the matching part of the tokens taken back).
+    PartiallyRefunded,
+    /// Paid and fully refunded, or a dispute was lost.
+    Refunded,
+    /// Paid, and the payer opened a dispute.
+    Disputed,
+    /// The attempt failed.
+    Failed,
+    /// The checkout expired unpaid.
+    Expired,
+    /// Canceled before payment.
+    Canceled,
+    /// The provider reported an amount or currency other than the price: nothing credited, a
+    /// person has to look.
+    Conflicted,
+}
+
+impl PaymentStatus {
+    /// The stable snake_case name used in the API and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Created => "created",
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
+            PaymentStatus::Refunded => "refunded",
+            PaymentStatus::Disputed => "disputed",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Expired => "expired",
+            PaymentStatus::Canceled => "canceled",
+            PaymentStatus::Conflicted => "conflicted",
+        }
+    }
+
+    /// Parses [`PaymentStatus::as_str`] back.
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Every status, for tables and tests.
+    pub const ALL: [PaymentStatus; 10] = [
+        PaymentStatus::Created,
+        PaymentStatus::Pending,
+        PaymentStatus::Succeeded,
+        PaymentStatus::PartiallyRefunded,
+        PaymentStatus::Refunded,
+        PaymentStatus::Disputed,
+        PaymentStatus::Failed,
+        PaymentStatus::Expired,
+        PaymentStatus::Canceled,
+        PaymentStatus::Conflicted,
+    ];
+
+    /// Whether the payer's money was taken (tokens were credited at some point).
+    pub fn is_paid(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Succeeded
+                | PaymentStatus::PartiallyRefunded
+                | PaymentStatus::Refunded
+                | PaymentStatus::Disputed
+        )
+    }
+}
+
+impl fmt::Display for PaymentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an unpaid payment closed; when several arrive the highest-ranked one is kept
+/// (`failed` over `canceled` over `expired`), so the result does not depend on order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closure {
+    /// Expired unpaid.
+    Expired,
+    /// Canceled.
+    Canceled,
+    /// Failed.
+    Failed,
+}
+
+/// The state of a dispute; later states win (`lost` over `won` over `open`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeState {
+    /// No dispute.
+    #[default]
+    None,
+    /// Opened, not decided.
+    Open,
+    /// Decided for the merchant.
+    Won,
+    /// Decided for the payer: the money is gone, as with a full refund.
+    Lost,
+}
+
+/// Everything the provider has reported about a payment; each field only grows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentFacts {
+    /// What the first success reported as captured.
+    pub paid: Option<Money>,
+    /// The strongest reason an unpaid checkout closed.
+    pub closure: Option<Closure>,
+    /// The largest cumulative refund reported, in the payment's minor units, at most the price.
+    pub refunded_minor: u64,
+    /// The dispute.
+    pub dispute: DisputeState,
+}
+
+/// A payment as stored: what was sold, to whom, through which provider, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Our id.
+    pub id: PaymentId,
+    /// The buyer.
+    pub user_id: UserId,
+    /// The provider that takes the money.
+    pub provider: ProviderId,
+    /// The method the buyer chose.
+    pub method: PaymentMethod,
+    /// Tokens sold.
+    pub tokens: TokenAmount,
+    /// Catalog price at the time of the order.
+    pub price: Money,
+    /// Receipt email, if given.
+    pub email: Option<String>,
+    /// The key the client sent to make creation retry-safe.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// The provider's checkout reference (`cs_…`), once a checkout exists.
+    pub checkout_ref: Option<ProviderRef>,
+    /// Where to send the payer.
+    pub checkout_url: Option<String>,
+    /// The provider's payment reference, learned from the success event.
+    pub payment_ref: Option<ProviderRef>,
+    /// Provider facts.
+    pub facts: PaymentFacts,
+    /// Derived from the facts.
+    pub status: PaymentStatus,
+    /// Tokens credited for this payment (0 or `tokens`).
+    pub tokens_credited: u64,
+    /// Tokens reversed because of refunds or a lost dispute (clawed back + written off).
+    pub tokens_reversed: u64,
+    /// Part of `tokens_reversed` that could not be clawed back (cap-at-zero policy).
+    pub tokens_written_off: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds.
+    pub updated_at: u64,
+}
+
+impl Payment {
+    /// Whether the provider reported exactly the price as captured.
+    pub fn paid_as_priced(&self) -> bool {
+        self.facts.paid == Some(self.price)
+    }
+}
+
+/// What happens to tokens that a refund or lost dispute takes back but the user already spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundPolicy {
+    /// Take back everything: the balance may go below zero (a debt), and spending is refused
+    /// until later credits repay it. The default: refunds cannot be used to get tokens for free.
+    #[default]
+    Debt,
+    /// Take back only what the balance holds; the rest is written off (recorded on the payment).
+    CapAtZero,
+}
+
+/// The pure decision for one event: the payment's new facts and status, and how many tokens
+/// the ledger must credit and reverse. Balance-dependent splitting of a reversal is
+/// [`crate::ledger::plan_event`]'s job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Facts after the event.
+    pub facts: PaymentFacts,
+    /// Status after the event.
+    pub status: PaymentStatus,
+    /// The provider payment reference to record, if this event teaches it.
+    pub payment_ref: Option<ProviderRef>,
+    /// Tokens to credit now (0 or the package).
+    pub credit: u64,
+    /// Further tokens to reverse now.
+    pub reverse: u64,
+    /// Why nothing changed, when nothing did.
+    pub no_effect: Option<NoEffect>,
+}
+
+/// Why an event changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NoEffect {
+    /// The facts already included this event (a repeat, or an older event arriving late).
+    AlreadyKnown,
+    /// The event's currency is not the payment's.
+    CurrencyMismatch,
+    /// A second success with another amount than the first; kept for review, not applied.
+    ConflictingSuccess,
+}
+
+/// The state machine: what `event` does to `payment`. Pure; stores call it while holding the
+/// payment row and persist the result.
+///
+/// ```
+/// use miniapp_core::event::{EventKind, ProviderEvent};
+/// use miniapp_core::payment::{transition, PaymentStatus};
+/// # let payment = miniapp_core::payment::example_pending_payment();
+/// let event = ProviderEvent {
+///     id: "evt_1".parse().unwrap(),
+///     payment_id: Some(payment.id.clone()),
+///     provider_ref: "pi_1".parse().unwrap(),
+///     kind: EventKind::Succeeded { amount: payment.price },
+/// };
+/// let d = transition(&payment, &event);
+/// assert_eq!((d.status, d.credit), (PaymentStatus::Succeeded, 500));
+/// ```
+pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
+    let mut facts = payment.facts.clone();
+    let mut payment_ref = None;
+    let mut no_effect = None;
+    match &event.kind {
+        EventKind::Succeeded { amount } => match facts.paid {
+            None => {
+                facts.paid = Some(*amount);
+                payment_ref = Some(event.provider_ref.clone());
+            }
+            Some(first) if first != *amount => no_effect = Some(NoEffect::ConflictingSuccess),
+            Some(_) => {}
+        },
+        EventKind::Pending => {}
+        EventKind::Failed => facts.closure = facts.closure.max(Some(Closure::Failed)),
+        EventKind::Expired => facts.closure = facts.closure.max(Some(Closure::Expired)),
+        EventKind::Canceled => facts.closure = facts.closure.max(Some(Closure::Canceled)),
+        EventKind::Refunded { total_refunded } => {
+            if total_refunded.currency() == payment.price.currency() {
+                let capped = total_refunded
+                    .minor_units()
+                    .min(payment.price.minor_units());
+                facts.refunded_minor = facts.refunded_minor.max(capped);
+            } else {
+                no_effect = Some(NoEffect::CurrencyMismatch);
+            }
+        }
+        EventKind::DisputeOpened => facts.dispute = facts.dispute.max(DisputeState::Open),
+        EventKind::DisputeClosed { won } => {
+            let closed = if *won {
+                DisputeState::Won
+            } else {
+                DisputeState::Lost
+            };
+            facts.dispute = facts.dispute.max(closed);
+        }
+    }
+    if no_effect.is_none() && facts == payment.facts {
+        no_effect = Some(NoEffect::AlreadyKnown);
+    }
+    let status = derive_status(&facts, payment);
+    let paid_as_priced = facts.paid == Some(payment.price);
+    let credit = if paid_as_priced && payment.tokens_credited == 0 {
+        payment.tokens.get()
+    } else {
+        0
+    };
+    let target_reversed = if paid_as_priced {
+        reversal_target(&facts, payment)
+    } else {
+        0
+    };
+    Decision {
+        status,
+        payment_ref,
+        credit,
+        reverse: target_reversed.saturating_sub(payment.tokens_reversed),
+        no_effect,
+        facts,
+    }
+}
+
+fn derive_status(facts: &PaymentFacts, payment: &Payment) -> PaymentStatus {
+    match facts.paid {
+        Some(paid) if paid != payment.price => PaymentStatus::Conflicted,
+        Some(_) => {
+            if facts.dispute == DisputeState::Lost
+                || facts.refunded_minor >= payment.price.minor_units()
+            {
+                PaymentStatus::Refunded
+            } else if facts.dispute == DisputeState::Open {
+                PaymentStatus::Disputed
+            } else if facts.refunded_minor > 0 {
+                PaymentStatus::PartiallyRefunded
+            } else {
+                PaymentStatus::Succeeded
+            }
+        }
+        None => match facts.closure {
+            Some(Closure::Failed) => PaymentStatus::Failed,
+            Some(Closure::Canceled) => PaymentStatus::Canceled,
+            Some(Closure::Expired) => PaymentStatus::Expired,
+            None if payment.checkout_ref.is_some() => PaymentStatus::Pending,
+            None => PaymentStatus::Created,
+        },
+    }
+}
+
+/// Tokens that should have been taken back in total: all of them for a full refund or a lost
+/// dispute, otherwise the refunded share of the price, rounded up (a refund never leaves the
+/// user a fraction of a token more than they paid for).
+fn reversal_target(facts: &PaymentFacts, payment: &Payment) -> u64 {
+    let tokens = payment.tokens.get();
+    let price = payment.price.minor_units();
+    if facts.dispute == DisputeState::Lost || facts.refunded_minor >= price {
+        return tokens;
+    }
+    let share = u128::from(tokens) * u128::from(facts.refunded_minor);
+    u64::try_from(share.div_ceil(u128::from(price.max(1))))
+        .unwrap_or(tokens)
+        .min(tokens)
+}
+
+/// A pending 500-token, $25 payment, for documentation examples.
+#[doc(hidden)]
+pub fn example_pending_payment() -> Payment {
+    Payment {
+        id: PaymentId::new("pay_example").unwrap_or_else(|_| unreachable!()),
+        user_id: UserId::new(42).unwrap_or_else(|| unreachable!()),
+        provider: ProviderId::new("sandbox").unwrap_or_else(|_| unreachable!()),
+        method: PaymentMethod::card(),
+        tokens: TokenAmount::new(500).unwrap_or_else(|| unreachable!()),
+        price: Money::usd_cents(2500),
+        email: None,
+        idempotency_key: None,
+        checkout_ref: ProviderRef::new("cs_example").ok(),
+        checkout_url: None,
+        payment_ref: None,
+        facts: PaymentFacts::default(),
+        status: PaymentStatus::Pending,
+        tokens_credited: 0,
+        tokens_reversed: 0,
+        tokens_written_off: 0,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
