@@ -1,1 +1,64 @@
-//! x
+//! The shared conformance suites: the executable specification of [`LedgerStore`] and
+//! [`PaymentProvider`] (feature `conformance`).
+//!
+//! Each public async function checks one behaviour and panics with a message when the
+//! implementation breaks it, so it is meant to be called from a test. The functions are
+//! runtime-agnostic (concurrency uses `join_all`); every one uses fresh users and payments, so they
+//! may share a store, but the intended use is a fresh store per function:
+//!
+//! ```ignore
+//! // in your store's tests (needs tokio as a dev-dependency):
+//! miniapp_core::ledger_conformance!(async { MyStore::connect_fresh().await });
+//! ```
+//!
+//! The list of functions is not API-stable: new behaviours get new functions.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod ledger;
+mod provider;
+
+pub use ledger::*;
+pub use provider::*;
+
+/// Generates one `#[tokio::test]` per ledger conformance function, each on a store made by
+/// `$make` (an expression evaluating to a future of a value that derefs to `dyn LedgerStore`).
+///
+/// Needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency of the calling crate.
+#[macro_export]
+macro_rules! ledger_conformance {
+    ($make:expr) => {
+        $crate::ledger_conformance!(@tests $make;
+            event_applied_twice_credits_once,
+            concurrent_duplicate_events_credit_once,
+            event_orderings_converge,
+            stale_events_are_noops,
+            amount_mismatch_conflicts,
+            currency_mismatch_conflicts,
+            success_after_expiry_credits,
+            partial_refunds_reverse_proportionally,
+            refund_after_partial_spend_creates_debt,
+            refund_after_partial_spend_caps_at_zero,
+            debt_blocks_spending_until_repaid,
+            lost_dispute_claws_back_and_won_dispute_restores,
+            concurrent_spends_never_overdraw,
+            spend_is_idempotent,
+            spend_key_reuse_with_other_amount_conflicts,
+            insufficient_funds_is_an_error,
+            history_is_ordered_and_paged,
+            unknown_payment_is_rejected,
+            event_from_other_provider_is_rejected,
+            payment_creation_is_idempotent,
+            checkout_attach_is_idempotent,
+            concurrent_mixed_traffic_keeps_balances_consistent,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $make.await;
+                $crate::conformance::$name(&*store).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,983 @@
+//! Ledger conformance: one function per behaviour of the [`LedgerStore`] contract.
+
+use futures_util::future::join_all;
+
+use crate::catalog::PaymentMethod;
+use crate::event::{EventKind, ProviderEvent};
+use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
+use crate::ledger::{
+    CheckoutRecord, EntryKind, HistoryQuery, LedgerError, LedgerStore, LedgerStoreExt, NewPayment,
+    SpendRequest,
+};
+use crate::money::{Currency, Money, TokenAmount};
+use crate::payment::{Payment, PaymentStatus, RefundPolicy};
+
+/// The provider id the ledger suite uses.
+pub const SUITE_PROVIDER: &str = "conformance";
+
+fn provider() -> ProviderId {
+    ProviderId::new(SUITE_PROVIDER).unwrap()
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("system randomness");
+    u64::from_le_bytes(b)
+}
+
+/// A user id no other call has used (random, below 2^52 like Telegram's).
+pub fn fresh_user() -> UserId {
+    UserId::new(i64::try_from(random_u64() >> 12).unwrap().max(1)).unwrap()
+}
+
+fn key(prefix: &str) -> IdempotencyKey {
+    IdempotencyKey::new(format!("{prefix}-{:016x}", random_u64())).unwrap()
+}
+
+fn tokens(n: u64) -> TokenAmount {
+    TokenAmount::new(n).unwrap()
+}
+
+/// Creates a pending payment of `tokens` for `price` and attaches a checkout.
+pub async fn pending_payment(
+    store: &dyn LedgerStore,
+    user: UserId,
+    tokens_: u64,
+    price: Money,
+) -> Payment {
+    let id = PaymentId::generate().unwrap();
+    store
+        .create_payment(NewPayment {
+            id: id.clone(),
+            user_id: user,
+            provider: provider(),
+            method: PaymentMethod::card(),
+            tokens: tokens(tokens_),
+            price,
+            email: None,
+            idempotency_key: None,
+        })
+        .await
+        .expect("create_payment");
+    let checkout = CheckoutRecord {
+        checkout_ref: ProviderRef::new(format!("cs_{}", id.as_str())).unwrap(),
+        url: format!("https://pay.example/{}", id.as_str()),
+    };
+    let p = store
+        .attach_checkout(&id, &checkout)
+        .await
+        .expect("attach_checkout");
+    assert_eq!(
+        p.status,
+        PaymentStatus::Pending,
+        "a payment with a checkout is pending"
+    );
+    p
+}
+
+fn event(payment: &Payment, name: &str, kind: EventKind) -> ProviderEvent {
+    ProviderEvent {
+        id: ProviderEventId::new(format!("evt_{}_{name}", payment.id.as_str())).unwrap(),
+        payment_id: Some(payment.id.clone()),
+        provider_ref: ProviderRef::new(format!("pi_{}", payment.id.as_str())).unwrap(),
+        kind,
+    }
+}
+
+fn paid(payment: &Payment) -> ProviderEvent {
+    event(
+        payment,
+        "paid",
+        EventKind::Succeeded {
+            amount: payment.price,
+        },
+    )
+}
+
+async fn apply(
+    store: &dyn LedgerStore,
+    e: &ProviderEvent,
+    policy: RefundPolicy,
+) -> crate::ledger::EventReceipt {
+    store
+        .apply_event(&provider(), e, policy)
+        .await
+        .expect("apply_event")
+}
+
+/// Asserts `balance == sum(journal)`, that `balance_after` of each entry is the running sum, and
+/// that only clawbacks go below zero.
+pub async fn assert_consistent(store: &dyn LedgerStore, user: UserId) {
+    let journal = store.full_journal(user).await.expect("history");
+    let balance = store.balance(user).await.expect("balance");
+    let mut running = 0i64;
+    let mut deposited = 0u64;
+    let mut spent = 0u64;
+    for e in &journal {
+        running += e.delta;
+        assert_eq!(
+            e.balance_after, running,
+            "balance_after of entry {} is the running sum",
+            e.id
+        );
+        match e.kind {
+            EntryKind::Credit => {
+                assert!(e.delta > 0, "credits are positive");
+                deposited += e.delta.unsigned_abs();
+            }
+            EntryKind::Spend => {
+                assert!(e.delta < 0, "spends are negative");
+                assert!(running >= 0, "a spend never takes the balance below zero");
+                spent += e.delta.unsigned_abs();
+            }
+            EntryKind::Clawback => assert!(e.delta < 0, "clawbacks are negative"),
+        }
+    }
+    assert_eq!(
+        balance.balance, running,
+        "balance == sum(journal) for user {user}"
+    );
+    assert_eq!(
+        balance.total_deposited, deposited,
+        "total_deposited == sum of credits"
+    );
+    assert_eq!(balance.total_spent, spent, "total_spent == sum of spends");
+}
+
+async fn balance_of(store: &dyn LedgerStore, user: UserId) -> i64 {
+    store.balance(user).await.expect("balance").balance
+}
+
+/// An event applied twice credits once; the second time is reported as a duplicate.
+pub async fn event_applied_twice_credits_once(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    let first = apply(store, &paid(&p), RefundPolicy::Debt).await;
+    assert_eq!((first.credited, first.duplicate), (500, false));
+    assert_eq!(first.payment.status, PaymentStatus::Succeeded);
+    assert_consistent(store, user).await;
+    let second = apply(store, &paid(&p), RefundPolicy::Debt).await;
+    assert_eq!((second.credited, second.duplicate), (0, true));
+    // The same fact under a new event id (Stripe's completed + async_payment_succeeded) is a no-op too.
+    let mut again = paid(&p);
+    again.id = ProviderEventId::new(format!("evt_{}_other", p.id.as_str())).unwrap();
+    let third = apply(store, &again, RefundPolicy::Debt).await;
+    assert_eq!((third.credited, third.duplicate), (0, false));
+    assert_eq!(balance_of(store, user).await, 500);
+    assert_consistent(store, user).await;
+}
+
+/// 64 concurrent deliveries of the same event credit exactly once.
+pub async fn concurrent_duplicate_events_credit_once(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    let e = paid(&p);
+    let provider = provider();
+    let results =
+        join_all((0..64).map(|_| store.apply_event(&provider, &e, RefundPolicy::Debt))).await;
+    let mut credited = 0;
+    let mut fresh = 0;
+    for r in results {
+        let r = r.expect("every delivery is answered without error");
+        credited += r.credited;
+        fresh += usize::from(!r.duplicate);
+    }
+    assert_eq!(credited, 200, "credited exactly once");
+    assert_eq!(fresh, 1, "exactly one delivery is not a duplicate");
+    assert_eq!(balance_of(store, user).await, 200);
+    assert_consistent(store, user).await;
+}
+
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let head = rest.remove(i);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, head.clone());
+            out.push(tail);
+        }
+    }
+    out
+}
+
+/// Every ordering of one payment's events ends in the same status, balance and counters.
+pub async fn event_orderings_converge(store: &dyn LedgerStore) {
+    let price = Money::usd_cents(5000);
+    let scripts: Vec<(&str, Vec<(&str, EventKind)>, PaymentStatus, i64)> = vec![
+        (
+            "paid, partly and fully refunded",
+            vec![
+                ("paid", EventKind::Succeeded { amount: price }),
+                (
+                    "refund1",
+                    EventKind::Refunded {
+                        total_refunded: Money::usd_cents(1000),
+                    },
+                ),
+                (
+                    "refund2",
+                    EventKind::Refunded {
+                        total_refunded: Money::usd_cents(5000),
+                    },
+                ),
+                ("expired", EventKind::Expired),
+            ],
+            PaymentStatus::Refunded,
+            0,
+        ),
+        (
+            "paid, disputed and won",
+            vec![
+                ("paid", EventKind::Succeeded { amount: price }),
+                ("dispute", EventKind::DisputeOpened),
+                ("won", EventKind::DisputeClosed { won: true }),
+                ("failed", EventKind::Failed),
+            ],
+            PaymentStatus::Succeeded,
+            1000,
+        ),
+        (
+            "paid, partly refunded, pending noise",
+            vec![
+                ("pending", EventKind::Pending),
+                ("paid", EventKind::Succeeded { amount: price }),
+                (
+                    "refund",
+                    EventKind::Refunded {
+                        total_refunded: Money::usd_cents(2500),
+                    },
+                ),
+                ("canceled", EventKind::Canceled),
+            ],
+            PaymentStatus::PartiallyRefunded,
+            500,
+        ),
+    ];
+    for (what, events, status, balance) in scripts {
+        for order in permutations(&events) {
+            let user = fresh_user();
+            let p = pending_payment(store, user, 1000, price).await;
+            for (name, kind) in &order {
+                apply(store, &event(&p, name, kind.clone()), RefundPolicy::Debt).await;
+                assert_consistent(store, user).await;
+            }
+            let names: Vec<&str> = order.iter().map(|(n, _)| *n).collect();
+            let end = store.payment(&p.id).await.unwrap().unwrap();
+            assert_eq!(end.status, status, "{what}: order {names:?}");
+            assert_eq!(
+                balance_of(store, user).await,
+                balance,
+                "{what}: order {names:?}"
+            );
+            assert_eq!(end.tokens_credited, 1000, "{what}: order {names:?}");
+        }
+    }
+}
+
+/// Events that arrive after the payment moved on change nothing.
+pub async fn stale_events_are_noops(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    for (name, kind) in [
+        ("pending", EventKind::Pending),
+        ("expired", EventKind::Expired),
+        ("failed", EventKind::Failed),
+    ] {
+        let r = apply(store, &event(&p, name, kind), RefundPolicy::Debt).await;
+        assert_eq!(
+            r.payment.status,
+            PaymentStatus::Succeeded,
+            "{name} after success"
+        );
+        assert_eq!(
+            (r.credited, r.clawed_back),
+            (0, 0),
+            "{name} after success moves no tokens"
+        );
+    }
+    apply(
+        store,
+        &event(
+            &p,
+            "refund-all",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(500),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "refund-half",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(250),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        r.payment.status,
+        PaymentStatus::Refunded,
+        "an older, smaller refund total changes nothing"
+    );
+    assert_eq!(r.clawed_back, 0);
+    assert_eq!(balance_of(store, user).await, 0);
+    assert_consistent(store, user).await;
+}
+
+/// A success with another amount than the price: `conflicted`, nothing credited.
+pub async fn amount_mismatch_conflicts(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "cheap",
+            EventKind::Succeeded {
+                amount: Money::usd_cents(500),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (r.payment.status, r.credited),
+        (PaymentStatus::Conflicted, 0)
+    );
+    let r = apply(store, &paid(&p), RefundPolicy::Debt).await;
+    assert_eq!(
+        (r.payment.status, r.credited),
+        (PaymentStatus::Conflicted, 0),
+        "a later matching success does not override"
+    );
+    assert_eq!(balance_of(store, user).await, 0);
+    assert_consistent(store, user).await;
+}
+
+/// A success in another currency than the price: `conflicted`, nothing credited.
+pub async fn currency_mismatch_conflicts(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    let euros = EventKind::Succeeded {
+        amount: Money::new(2500, Currency::EUR),
+    };
+    let r = apply(store, &event(&p, "eur", euros), RefundPolicy::Debt).await;
+    assert_eq!(
+        (r.payment.status, r.credited),
+        (PaymentStatus::Conflicted, 0)
+    );
+    assert_eq!(balance_of(store, user).await, 0);
+    assert_consistent(store, user).await;
+}
+
+/// A success that arrives after the checkout expired (or failed) is still credited.
+pub async fn success_after_expiry_credits(store: &dyn LedgerStore) {
+    for (name, closing) in [
+        ("expired", EventKind::Expired),
+        ("failed", EventKind::Failed),
+        ("canceled", EventKind::Canceled),
+    ] {
+        let user = fresh_user();
+        let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+        let r = apply(store, &event(&p, name, closing), RefundPolicy::Debt).await;
+        assert_eq!(r.payment.status.as_str(), name);
+        let r = apply(store, &paid(&p), RefundPolicy::Debt).await;
+        assert_eq!(
+            (r.payment.status, r.credited),
+            (PaymentStatus::Succeeded, 100),
+            "paid after {name}"
+        );
+        assert_consistent(store, user).await;
+    }
+}
+
+/// Partial refunds take back the refunded share of the tokens (rounded up), cumulatively.
+pub async fn partial_refunds_reverse_proportionally(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "r1",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(1000),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (r.payment.status, r.clawed_back),
+        (PaymentStatus::PartiallyRefunded, 200)
+    );
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "r2",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(1001),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        r.clawed_back, 1,
+        "a cent more refunded takes one more token (rounded up)"
+    );
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "r3",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(2500),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (r.payment.status, r.clawed_back),
+        (PaymentStatus::Refunded, 299)
+    );
+    assert_eq!(r.payment.tokens_reversed, 500);
+    let euros = EventKind::Refunded {
+        total_refunded: Money::new(9999, Currency::EUR),
+    };
+    let r = apply(store, &event(&p, "eur", euros), RefundPolicy::Debt).await;
+    assert_eq!(
+        r.clawed_back, 0,
+        "a refund in another currency is not applied"
+    );
+    assert_eq!(balance_of(store, user).await, 0);
+    assert_consistent(store, user).await;
+}
+
+async fn spend(
+    store: &dyn LedgerStore,
+    user: UserId,
+    n: u64,
+) -> Result<crate::ledger::SpendReceipt, LedgerError> {
+    store
+        .spend(&SpendRequest {
+            user_id: user,
+            amount: tokens(n),
+            idempotency_key: key("spend"),
+            memo: None,
+        })
+        .await
+}
+
+/// Refund after the user spent part of the tokens, policy `Debt`: everything is taken back and
+/// the balance goes below zero through a clawback entry.
+pub async fn refund_after_partial_spend_creates_debt(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    spend(store, user, 70).await.expect("spend 70 of 100");
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "refund",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(500),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!((r.clawed_back, r.written_off), (100, 0));
+    assert_eq!(
+        balance_of(store, user).await,
+        -70,
+        "the spent 70 tokens are owed"
+    );
+    let journal = store.full_journal(user).await.unwrap();
+    assert_eq!(
+        journal.last().map(|e| (e.kind, e.delta)),
+        Some((EntryKind::Clawback, -100))
+    );
+    assert_consistent(store, user).await;
+}
+
+/// Refund after partial spend, policy `CapAtZero`: only what is left is taken; the rest is
+/// written off on the payment.
+pub async fn refund_after_partial_spend_caps_at_zero(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::CapAtZero).await;
+    spend(store, user, 70).await.expect("spend 70 of 100");
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "refund",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(500),
+            },
+        ),
+        RefundPolicy::CapAtZero,
+    )
+    .await;
+    assert_eq!((r.clawed_back, r.written_off), (30, 70));
+    assert_eq!(r.payment.tokens_written_off, 70);
+    assert_eq!(balance_of(store, user).await, 0);
+    assert_consistent(store, user).await;
+}
+
+/// While a user owes tokens no spend succeeds; a later purchase repays the debt first.
+pub async fn debt_blocks_spending_until_repaid(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    spend(store, user, 100).await.expect("spend all");
+    apply(
+        store,
+        &event(
+            &p,
+            "refund",
+            EventKind::Refunded {
+                total_refunded: Money::usd_cents(500),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(balance_of(store, user).await, -100);
+    assert!(matches!(
+        spend(store, user, 1).await,
+        Err(LedgerError::InsufficientFunds {
+            balance: -100,
+            requested: 1
+        })
+    ));
+    let q = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    apply(store, &paid(&q), RefundPolicy::Debt).await;
+    assert_eq!(
+        balance_of(store, user).await,
+        100,
+        "the new credit repays the debt first"
+    );
+    spend(store, user, 100)
+        .await
+        .expect("spend after repayment");
+    assert_consistent(store, user).await;
+}
+
+/// A lost dispute takes all tokens back; a won one leaves them.
+pub async fn lost_dispute_claws_back_and_won_dispute_restores(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let r = apply(
+        store,
+        &event(&p, "open", EventKind::DisputeOpened),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (r.payment.status, r.clawed_back),
+        (PaymentStatus::Disputed, 0)
+    );
+    let r = apply(
+        store,
+        &event(&p, "lost", EventKind::DisputeClosed { won: false }),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (r.payment.status, r.clawed_back),
+        (PaymentStatus::Refunded, 100)
+    );
+
+    let q = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    apply(store, &paid(&q), RefundPolicy::Debt).await;
+    apply(
+        store,
+        &event(&q, "open", EventKind::DisputeOpened),
+        RefundPolicy::Debt,
+    )
+    .await;
+    let r = apply(
+        store,
+        &event(&q, "won", EventKind::DisputeClosed { won: true }),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (r.payment.status, r.clawed_back),
+        (PaymentStatus::Succeeded, 0)
+    );
+    assert_eq!(balance_of(store, user).await, 200);
+    assert_consistent(store, user).await;
+}
+
+/// 200 concurrent spends of 1 token against a balance of 100 succeed exactly 100 times.
+pub async fn concurrent_spends_never_overdraw(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let results = join_all((0..200).map(|_| spend(store, user, 1))).await;
+    let mut ok = 0;
+    for r in results {
+        match r {
+            Ok(receipt) => {
+                assert!(receipt.entry.balance_after >= 0);
+                ok += 1;
+            }
+            Err(LedgerError::InsufficientFunds { .. }) => {}
+            Err(e) => {
+                panic!("a spend failed with {e:?} instead of succeeding or InsufficientFunds")
+            }
+        }
+    }
+    assert_eq!(ok, 100);
+    assert_eq!(balance_of(store, user).await, 0);
+    assert_consistent(store, user).await;
+}
+
+/// A spend retried with the same key returns the first entry and spends nothing more.
+pub async fn spend_is_idempotent(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let request = SpendRequest {
+        user_id: user,
+        amount: tokens(10),
+        idempotency_key: key("gen"),
+        memo: Some("image".into()),
+    };
+    let results = join_all((0..16).map(|_| store.spend(&request))).await;
+    let receipts: Vec<_> = results.into_iter().map(|r| r.expect("spend")).collect();
+    assert_eq!(
+        receipts.iter().filter(|r| !r.replayed).count(),
+        1,
+        "one spend is new"
+    );
+    assert!(
+        receipts.iter().all(|r| r.entry == receipts[0].entry),
+        "all return the same entry"
+    );
+    assert_eq!(balance_of(store, user).await, 90);
+    let other_user = fresh_user();
+    let r = store
+        .spend(&SpendRequest {
+            user_id: other_user,
+            ..request.clone()
+        })
+        .await;
+    assert!(
+        matches!(r, Err(LedgerError::InsufficientFunds { .. })),
+        "keys are per user"
+    );
+    assert_consistent(store, user).await;
+}
+
+/// Reusing a spend key for another amount is refused and spends nothing.
+pub async fn spend_key_reuse_with_other_amount_conflicts(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let k = key("reuse");
+    store
+        .spend(&SpendRequest {
+            user_id: user,
+            amount: tokens(10),
+            idempotency_key: k.clone(),
+            memo: None,
+        })
+        .await
+        .unwrap();
+    let r = store
+        .spend(&SpendRequest {
+            user_id: user,
+            amount: tokens(20),
+            idempotency_key: k,
+            memo: None,
+        })
+        .await;
+    assert!(matches!(r, Err(LedgerError::IdempotencyConflict)), "{r:?}");
+    assert_eq!(balance_of(store, user).await, 90);
+    assert_consistent(store, user).await;
+}
+
+/// Spending more than the balance is an error value and records nothing.
+pub async fn insufficient_funds_is_an_error(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let r = spend(store, user, 1).await;
+    assert!(
+        matches!(
+            r,
+            Err(LedgerError::InsufficientFunds {
+                balance: 0,
+                requested: 1
+            })
+        ),
+        "{r:?}"
+    );
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let r = spend(store, user, 101).await;
+    assert!(
+        matches!(
+            r,
+            Err(LedgerError::InsufficientFunds {
+                balance: 100,
+                requested: 101
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        store.full_journal(user).await.unwrap().len(),
+        1,
+        "only the credit is recorded"
+    );
+    assert_consistent(store, user).await;
+}
+
+/// History is newest first, pages do not overlap or skip, and another user's entries never show.
+pub async fn history_is_ordered_and_paged(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 1000, Money::usd_cents(5000)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    for _ in 0..24 {
+        spend(store, user, 1).await.unwrap();
+    }
+    let stranger = fresh_user();
+    let q = pending_payment(store, stranger, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&q), RefundPolicy::Debt).await;
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .history(user, HistoryQuery { before, limit: 10 })
+            .await
+            .unwrap();
+        assert!(page.entries.len() <= 10);
+        seen.extend(
+            page.entries
+                .iter()
+                .map(|e| (e.id, e.user_id, e.balance_after)),
+        );
+        match page.next_before {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25, "1 credit + 24 spends");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 > w[1].0),
+        "strictly newest first, no repeats"
+    );
+    assert!(
+        seen.iter().all(|(_, u, _)| *u == user),
+        "only the user's own entries"
+    );
+    assert_eq!(
+        seen.first().map(|e| e.2),
+        Some(976),
+        "the newest entry carries the current balance"
+    );
+    let one = store.history(user, HistoryQuery::latest(0)).await.unwrap();
+    assert_eq!(one.entries.len(), 1, "a zero limit is clamped to 1");
+    assert_consistent(store, user).await;
+}
+
+/// An event for a payment that does not exist is refused and changes nothing.
+pub async fn unknown_payment_is_rejected(store: &dyn LedgerStore) {
+    let ghost = ProviderEvent {
+        id: ProviderEventId::new(format!("evt_ghost_{:x}", random_u64())).unwrap(),
+        payment_id: Some(PaymentId::generate().unwrap()),
+        provider_ref: ProviderRef::new("pi_ghost").unwrap(),
+        kind: EventKind::Succeeded {
+            amount: Money::usd_cents(500),
+        },
+    };
+    let r = store
+        .apply_event(&provider(), &ghost, RefundPolicy::Debt)
+        .await;
+    assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
+    let by_ref = ProviderEvent {
+        payment_id: None,
+        ..ghost
+    };
+    let r = store
+        .apply_event(&provider(), &by_ref, RefundPolicy::Debt)
+        .await;
+    assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
+}
+
+/// An event from provider A never touches a payment of provider B (the sandbox cannot pay a
+/// Stripe payment).
+pub async fn event_from_other_provider_is_rejected(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    let intruder = ProviderId::new("intruder").unwrap();
+    let r = store
+        .apply_event(&intruder, &paid(&p), RefundPolicy::Debt)
+        .await;
+    assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
+    let by_checkout = ProviderEvent {
+        payment_id: None,
+        provider_ref: p.checkout_ref.clone().unwrap(),
+        ..paid(&p)
+    };
+    let r = store
+        .apply_event(&intruder, &by_checkout, RefundPolicy::Debt)
+        .await;
+    assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
+    assert_eq!(balance_of(store, user).await, 0);
+    // The genuine provider can still pay it, found by its checkout reference alone.
+    let r = apply(store, &by_checkout, RefundPolicy::Debt).await;
+    assert_eq!(r.credited, 100);
+    assert_consistent(store, user).await;
+}
+
+/// Creating a payment twice with the same (user, key) returns the first; another order with
+/// that key is a conflict; another user may use the same key.
+pub async fn payment_creation_is_idempotent(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let k = key("tap");
+    let new = |id: PaymentId, user: UserId, t: u64, cents: u64| NewPayment {
+        id,
+        user_id: user,
+        provider: provider(),
+        method: PaymentMethod::card(),
+        tokens: tokens(t),
+        price: Money::usd_cents(cents),
+        email: Some("a@example.com".into()),
+        idempotency_key: Some(k.clone()),
+    };
+    let first = store
+        .create_payment(new(PaymentId::generate().unwrap(), user, 500, 2500))
+        .await
+        .unwrap();
+    let again = store
+        .create_payment(new(PaymentId::generate().unwrap(), user, 500, 2500))
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id, "a double tap returns the first payment");
+    let other = store
+        .create_payment(new(PaymentId::generate().unwrap(), user, 100, 500))
+        .await;
+    assert!(
+        matches!(other, Err(LedgerError::IdempotencyConflict)),
+        "{other:?}"
+    );
+    let stranger = store
+        .create_payment(new(PaymentId::generate().unwrap(), fresh_user(), 500, 2500))
+        .await
+        .unwrap();
+    assert_ne!(stranger.id, first.id);
+    let reused_id = store
+        .create_payment(NewPayment {
+            idempotency_key: None,
+            ..new(first.id.clone(), user, 500, 2500)
+        })
+        .await;
+    assert!(reused_id.is_err(), "a payment id is never reused");
+    assert_eq!(first.status, PaymentStatus::Created);
+    assert_eq!(first.email.as_deref(), Some("a@example.com"));
+}
+
+/// Attaching the same checkout twice is a no-op; a different one is refused.
+pub async fn checkout_attach_is_idempotent(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    let same = CheckoutRecord {
+        checkout_ref: p.checkout_ref.clone().unwrap(),
+        url: p.checkout_url.clone().unwrap(),
+    };
+    let again = store.attach_checkout(&p.id, &same).await.unwrap();
+    assert_eq!(again.checkout_ref, p.checkout_ref);
+    let other = CheckoutRecord {
+        checkout_ref: ProviderRef::new("cs_other").unwrap(),
+        url: "https://x.example".into(),
+    };
+    assert!(matches!(
+        store.attach_checkout(&p.id, &other).await,
+        Err(LedgerError::CheckoutConflict)
+    ));
+    let missing = store
+        .attach_checkout(&PaymentId::generate().unwrap(), &other)
+        .await;
+    assert!(
+        matches!(missing, Err(LedgerError::UnknownPayment)),
+        "{missing:?}"
+    );
+}
+
+/// Credits, duplicate credits, refunds and spends for a few users all at once keep every
+/// balance equal to its journal and every paid payment credited exactly once.
+pub async fn concurrent_mixed_traffic_keeps_balances_consistent(store: &dyn LedgerStore) {
+    let users: Vec<UserId> = (0..4).map(|_| fresh_user()).collect();
+    let mut payments = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        for _ in 0..5 {
+            payments.push((
+                i,
+                pending_payment(store, *user, 100, Money::usd_cents(500)).await,
+            ));
+        }
+    }
+    let mut work = Vec::new();
+    for (_, p) in &payments {
+        for _ in 0..3 {
+            work.push((Some(paid(p)), None));
+        }
+    }
+    for user in &users {
+        for _ in 0..20 {
+            work.push((None, Some(*user)));
+        }
+    }
+    let futures = work.iter().map(|(e, u)| async move {
+        match (e, u) {
+            (Some(e), _) => store
+                .apply_event(&provider(), e, RefundPolicy::Debt)
+                .await
+                .map(|_| ()),
+            (_, Some(u)) => match spend(store, *u, 7).await {
+                Ok(_) | Err(LedgerError::InsufficientFunds { .. }) => Ok(()),
+                Err(e) => Err(e),
+            },
+            _ => Ok(()),
+        }
+    });
+    for r in join_all(futures).await {
+        r.expect("no operation fails");
+    }
+    for (i, user) in users.iter().enumerate() {
+        assert_consistent(store, *user).await;
+        let journal = store.full_journal(*user).await.unwrap();
+        let credits = journal
+            .iter()
+            .filter(|e| e.kind == EntryKind::Credit)
+            .count();
+        assert_eq!(credits, 5, "user {i}: each of 5 payments credited once");
+    }
+    for (_, p) in &payments {
+        let p = store.payment(&p.id).await.unwrap().unwrap();
+        assert_eq!(
+            (p.status, p.tokens_credited),
+            (PaymentStatus::Succeeded, 100)
+        );
+    }
+}
