@@ -41,7 +41,7 @@
 //! # Feature flags
 //! | feature | what it adds |
 //! |---|---|
-//! | `sign` | [`init_data::sign`] and `sign_ed25519`: produce signed init data (tests, demos, dev login) |
+//! | `sign` | `init_data::sign` and `init_data::sign_ed25519`: produce signed init data (tests, demos, dev login) |
 //! | `conformance` | `conformance`: the shared test suites for `LedgerStore` and `PaymentProvider` |
 //!
 //! This crate does no I/O: no runtime, no database, no HTTP. Time is always passed in.

@@ -102,7 +102,7 @@ pub enum ProviderError {
 ///   must be stable across calls.
 /// - No method panics on any input, and no secret appears in errors or `Debug` output.
 ///
-/// The behaviours are specified by the provider functions of [`crate::conformance`].
+/// The behaviours are specified by the provider functions of `miniapp_core::conformance` (feature `conformance`).
 #[async_trait]
 pub trait PaymentProvider: Send + Sync + fmt::Debug {
     /// The id used in routes and storage (`stripe`, `stars`, `sandbox`).

@@ -262,27 +262,6 @@ fn shorten(s: &str) -> String {
     s.chars().take(32).collect()
 }
 
-fn find<'a>(pairs: &'a [parse::Pair<'_>], key: &str) -> Option<&'a str> {
-    pairs
-        .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-        .ok()
-        .map(|i| pairs[i].1.as_ref())
-}
-
-/// Feeds `k=v` pairs joined by `\n` (the data-check-string) to `sink`, skipping `skip`.
-fn data_check_string(pairs: &[parse::Pair<'_>], skip: &[&str], mut sink: impl FnMut(&[u8])) {
-    let mut first = true;
-    for (k, v) in pairs.iter().filter(|(k, _)| !skip.contains(&k.as_ref())) {
-        if !first {
-            sink(b"\n");
-        }
-        first = false;
-        sink(k.as_bytes());
-        sink(b"=");
-        sink(v.as_bytes());
-    }
-}
-
 fn derive_secret(token: &BotToken) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(b"WebAppData")
         .unwrap_or_else(|_| unreachable!("HMAC takes any key"));
@@ -336,18 +315,15 @@ impl InitDataVerifier {
     /// [`InitDataError`]; a forged or altered string is always [`InitDataError::SignatureMismatch`]
     /// (or a format error), whatever its `auth_date`.
     pub fn verify(&self, raw: &str, now: SystemTime) -> Result<VerifiedInitData, InitDataError> {
-        let pairs = parse::sorted_pairs(raw)?;
-        let hash = find(&pairs, "hash").ok_or(InitDataError::MissingHash)?;
-        let expected = decode_hash(hash)?;
+        let parse::Parsed { fields, hash } = parse::parse(raw)?;
+        let expected = decode_hash(&hash.ok_or(InitDataError::MissingHash)?)?;
         let mut mac = self.keyed.clone();
-        data_check_string(&pairs, &["hash"], |bytes| mac.update(bytes));
+        mac.update(fields.data_check_string().as_bytes());
         // `verify_slice` compares in constant time.
         mac.verify_slice(&expected)
             .map_err(|_| InitDataError::SignatureMismatch)?;
-        let auth_date = self
-            .options
-            .check_auth_date(find(&pairs, "auth_date"), now)?;
-        VerifiedInitData::from_pairs(pairs, auth_date)
+        let auth_date = self.options.check_auth_date(fields.get("auth_date"), now)?;
+        VerifiedInitData::from_fields(fields, auth_date)
     }
 }
 
@@ -367,9 +343,9 @@ pub fn verify(
         .verify(raw, now)
 }
 
-fn decode_hash(hash: &str) -> Result<[u8; 32], InitDataError> {
+fn decode_hash(hash: &[u8]) -> Result<[u8; 32], InitDataError> {
     // Telegram and the official libraries use lower-case hex; anything else is not their output.
-    if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if hash.len() != 64 || !hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(InitDataError::MalformedHash);
     }
     let mut out = [0u8; 32];
@@ -456,21 +432,22 @@ impl ThirdPartyVerifier {
     /// # Errors
     /// [`InitDataError`], as for [`InitDataVerifier::verify`].
     pub fn verify(&self, raw: &str, now: SystemTime) -> Result<VerifiedInitData, InitDataError> {
-        let pairs = parse::sorted_pairs(raw)?;
-        let signature = find(&pairs, "signature").ok_or(InitDataError::MissingSignature)?;
+        let fields = parse::parse(raw)?.fields;
+        let signature = fields
+            .get("signature")
+            .ok_or(InitDataError::MissingSignature)?;
         let signature = decode_signature(signature)?;
-        let mut message = format!("{}:WebAppData\n", self.bot_id).into_bytes();
-        data_check_string(&pairs, &["hash", "signature"], |bytes| {
-            message.extend_from_slice(bytes)
-        });
+        let message = format!(
+            "{}:WebAppData\n{}",
+            self.bot_id,
+            fields.data_check_string_without("signature")
+        );
         self.key
             .0
-            .verify_strict(&message, &signature)
+            .verify_strict(message.as_bytes(), &signature)
             .map_err(|_| InitDataError::SignatureMismatch)?;
-        let auth_date = self
-            .options
-            .check_auth_date(find(&pairs, "auth_date"), now)?;
-        VerifiedInitData::from_pairs(pairs, auth_date)
+        let auth_date = self.options.check_auth_date(fields.get("auth_date"), now)?;
+        VerifiedInitData::from_fields(fields, auth_date)
     }
 }
 
@@ -567,21 +544,21 @@ mod tests {
 
     #[test]
     fn hash_format() {
-        assert!(decode_hash(&"a".repeat(64)).is_ok());
+        assert!(decode_hash("a".repeat(64).as_bytes()).is_ok());
         assert_eq!(
-            decode_hash(&"A".repeat(64)),
+            decode_hash("A".repeat(64).as_bytes()),
             Err(InitDataError::MalformedHash)
         );
         assert_eq!(
-            decode_hash(&"a".repeat(63)),
+            decode_hash("a".repeat(63).as_bytes()),
             Err(InitDataError::MalformedHash)
         );
         assert_eq!(
-            decode_hash(&"g".repeat(64)),
+            decode_hash("g".repeat(64).as_bytes()),
             Err(InitDataError::MalformedHash)
         );
         assert_eq!(
-            decode_hash(&"é".repeat(32)),
+            decode_hash("é".repeat(32).as_bytes()),
             Err(InitDataError::MalformedHash)
         );
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use super::InitDataError;
-use super::parse::Pair;
+use super::parse::Fields;
 
 /// A Telegram user as init data describes it (`user` and `receiver`).
 ///
@@ -118,27 +118,20 @@ pub struct VerifiedInitData {
     chat_type: Option<ChatType>,
     can_send_after: Option<u64>,
     /// Every pair except `hash`, sorted by key, values as decoded.
-    fields: Vec<(String, String)>,
+    fields: Fields,
 }
 
 impl VerifiedInitData {
-    pub(crate) fn from_pairs(
-        pairs: Vec<Pair<'_>>,
+    pub(crate) fn from_fields(
+        fields: Fields,
         auth_date: u64,
     ) -> Result<VerifiedInitData, InitDataError> {
-        let fields: Vec<(String, String)> = pairs
-            .into_iter()
-            .filter(|(k, _)| k != "hash")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let find = |key: &str| {
+        fn json<T: serde::de::DeserializeOwned>(
+            fields: &Fields,
+            field: &'static str,
+        ) -> Result<Option<T>, InitDataError> {
             fields
-                .binary_search_by(|(k, _)| k.as_str().cmp(key))
-                .ok()
-                .map(|i| fields[i].1.as_str())
-        };
-        let json = |field: &'static str| -> Result<Option<WebAppUser>, InitDataError> {
-            find(field)
+                .get(field)
                 .map(|raw| {
                     serde_json::from_str(raw).map_err(|e| InitDataError::InvalidField {
                         field,
@@ -146,19 +139,13 @@ impl VerifiedInitData {
                     })
                 })
                 .transpose()
-        };
-        let user = json("user")?;
-        let receiver = json("receiver")?;
-        let chat = find("chat")
-            .map(|raw| {
-                serde_json::from_str(raw).map_err(|e| InitDataError::InvalidField {
-                    field: "chat",
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()?;
-        let chat_type = find("chat_type").map(ChatType::parse);
-        let can_send_after = find("can_send_after")
+        }
+        let user = json(&fields, "user")?;
+        let receiver = json(&fields, "receiver")?;
+        let chat = json(&fields, "chat")?;
+        let chat_type = fields.get("chat_type").map(ChatType::parse);
+        let can_send_after = fields
+            .get("can_send_after")
             .map(|v| {
                 v.parse().map_err(|_| InitDataError::InvalidField {
                     field: "can_send_after",
@@ -230,15 +217,12 @@ impl VerifiedInitData {
     /// Any field by key, value as decoded (the raw JSON for `user`, `chat`, …); unknown keys
     /// are kept here.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.fields[i].1.as_str())
+        self.fields.get(key)
     }
 
     /// All fields except `hash`, sorted by key.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.fields.iter()
     }
 }
 
@@ -247,14 +231,7 @@ impl fmt::Debug for VerifiedInitData {
         f.debug_struct("VerifiedInitData")
             .field("auth_date", &self.auth_date)
             .field("user_id", &self.user.as_ref().map(|u| u.id))
-            .field(
-                "keys",
-                &self
-                    .fields
-                    .iter()
-                    .map(|(k, _)| k.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .field("keys", &self.fields.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The money rules live here and in [`crate::payment`] once: [`plan_event`] and [`plan_spend`]
 //! decide, a store only provides locking and persistence. [`InMemoryLedger`] is the reference
-//! store; the SQL stores must behave the same (the [`crate::conformance`] suite checks it).
+//! store; the SQL stores must behave the same (the `miniapp_core::conformance` (feature `conformance`) suite checks it).
 
 mod memory;
 mod plan;
@@ -262,7 +262,7 @@ impl LedgerError {
 /// - Failures of the storage itself are [`LedgerError::Unavailable`] or
 ///   [`LedgerError::Backend`]; no method panics on bad data.
 ///
-/// The behaviours are specified by the functions of [`crate::conformance`] (feature
+/// The behaviours are specified by the functions of `miniapp_core::conformance` (feature `conformance`) (feature
 /// `conformance`), which every store runs.
 #[async_trait]
 pub trait LedgerStore: Send + Sync + fmt::Debug {
