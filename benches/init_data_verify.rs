@@ -1,7 +1,12 @@
 //! Init-data verification against one raw HMAC-SHA256 over the same data-check-string.
 //! Target (issue 2): full verification with a precomputed secret within 3× the raw HMAC.
 //! Run: `cargo bench -p miniapp-core --bench init_data_verify`.
-#![allow(missing_docs, clippy::unwrap_used, clippy::cast_possible_truncation, clippy::print_stderr)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::print_stderr
+)]
 
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};

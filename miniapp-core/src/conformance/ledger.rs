@@ -207,7 +207,12 @@ fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
 /// Every ordering of one payment's events ends in the same status, balance and counters.
 pub async fn event_orderings_converge(store: &dyn LedgerStore) {
     let price = Money::usd_cents(5000);
-    type Script = (&'static str, Vec<(&'static str, EventKind)>, PaymentStatus, i64);
+    type Script = (
+        &'static str,
+        Vec<(&'static str, EventKind)>,
+        PaymentStatus,
+        i64,
+    );
     let scripts: Vec<Script> = vec![
         (
             "paid, partly and fully refunded",
