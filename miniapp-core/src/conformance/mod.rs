@@ -24,10 +24,17 @@ pub use provider::*;
 /// `$make` (an expression evaluating to a future of a value that derefs to `dyn LedgerStore`).
 ///
 /// Needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency of the calling crate.
+///
+/// `ledger_conformance!(optional: $make)` takes a `$make` that yields an `Option`; `None` means the
+/// backing service is not configured and the test returns early (the maker should say so loudly,
+/// and fail instead when running under CI).
 #[macro_export]
 macro_rules! ledger_conformance {
-    ($make:expr) => {
-        $crate::ledger_conformance!(@tests $make;
+    (optional: $make:expr) => {
+        $crate::ledger_conformance!(@each (optional) $make);
+    };
+    (@each $mode:tt $make:expr) => {
+        $crate::ledger_conformance!(@tests $mode $make;
             event_applied_twice_credits_once,
             concurrent_duplicate_events_credit_once,
             event_orderings_converge,
@@ -52,13 +59,25 @@ macro_rules! ledger_conformance {
             concurrent_mixed_traffic_keeps_balances_consistent,
         );
     };
-    (@tests $make:expr; $($name:ident),* $(,)?) => {
+    (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                let store = $make.await;
+                let store = $crate::ledger_conformance!(@make $mode $make);
                 $crate::conformance::$name(&*store).await;
             }
         )*
+    };
+    (@make (required) $make:expr) => {
+        $make.await
+    };
+    (@make (optional) $make:expr) => {
+        match $make.await {
+            Some(store) => store,
+            None => return,
+        }
+    };
+    ($make:expr) => {
+        $crate::ledger_conformance!(@each (required) $make);
     };
 }

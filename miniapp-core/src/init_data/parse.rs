@@ -153,15 +153,15 @@ fn decode_into(out: &mut Vec<u8>, s: &str) {
     let (mut i, mut j) = (0, 0);
     while let (Some(&b), Some(slot)) = (bytes.get(i), dst.get_mut(j)) {
         j += 1;
-        if b == b'%' {
-            if let (Some(hi), Some(lo)) = (
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
                 bytes.get(i + 1).and_then(hex),
                 bytes.get(i + 2).and_then(hex),
-            ) {
-                *slot = hi << 4 | lo;
-                i += 3;
-                continue;
-            }
+            )
+        {
+            *slot = hi << 4 | lo;
+            i += 3;
+            continue;
         }
         *slot = if b == b'+' { b' ' } else { b };
         i += 1;

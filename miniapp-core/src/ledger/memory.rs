@@ -101,22 +101,22 @@ impl State {
 impl LedgerStore for InMemoryLedger {
     async fn create_payment(&self, new: NewPayment) -> Result<Payment, LedgerError> {
         let mut s = self.lock();
-        if let Some(key) = &new.idempotency_key {
-            if let Some(id) = s.payment_keys.get(&(new.user_id, key.clone())) {
-                let first = s
-                    .payments
-                    .get(id)
-                    .ok_or_else(|| LedgerError::Corrupt("dangling key".into()))?;
-                let same = first.tokens == new.tokens
-                    && first.price == new.price
-                    && first.provider == new.provider
-                    && first.method == new.method;
-                return if same {
-                    Ok(first.clone())
-                } else {
-                    Err(LedgerError::IdempotencyConflict)
-                };
-            }
+        if let Some(key) = &new.idempotency_key
+            && let Some(id) = s.payment_keys.get(&(new.user_id, key.clone()))
+        {
+            let first = s
+                .payments
+                .get(id)
+                .ok_or_else(|| LedgerError::Corrupt("dangling key".into()))?;
+            let same = first.tokens == new.tokens
+                && first.price == new.price
+                && first.provider == new.provider
+                && first.method == new.method;
+            return if same {
+                Ok(first.clone())
+            } else {
+                Err(LedgerError::IdempotencyConflict)
+            };
         }
         if s.payments.contains_key(&new.id) {
             return Err(LedgerError::IdempotencyConflict);
@@ -228,18 +228,18 @@ impl LedgerStore for InMemoryLedger {
             .payment_ref
             .clone()
             .map(|r| (provider.clone(), r));
-        if let Some(key) = &payment_ref_key {
-            if s.refs.get(key).is_some_and(|owner| *owner != id) {
-                return Err(LedgerError::Corrupt(
-                    "provider reference belongs to another payment".into(),
-                ));
-            }
+        if let Some(key) = &payment_ref_key
+            && s.refs.get(key).is_some_and(|owner| *owner != id)
+        {
+            return Err(LedgerError::Corrupt(
+                "provider reference belongs to another payment".into(),
+            ));
         }
         s.events.insert(event_key);
-        if plan.credited > 0 {
-            if let Some(key) = credit_key {
-                s.credits.insert(key);
-            }
+        if plan.credited > 0
+            && let Some(key) = credit_key
+        {
+            s.credits.insert(key);
         }
         if let Some(key) = payment_ref_key {
             s.refs.insert(key, id.clone());

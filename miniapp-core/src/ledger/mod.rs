@@ -237,9 +237,10 @@ pub enum LedgerError {
 }
 
 impl LedgerError {
-    /// Whether the caller may retry (the provider should redeliver; the HTTP answer is 5xx).
+    /// Whether the storage was unreachable or busy, so the same call may succeed later (HTTP
+    /// 503). [`LedgerError::Backend`] is a storage failure too (HTTP 500) but not known to pass.
     pub fn is_transient(&self) -> bool {
-        matches!(self, LedgerError::Unavailable(_) | LedgerError::Backend(_))
+        matches!(self, LedgerError::Unavailable(_))
     }
 }
 

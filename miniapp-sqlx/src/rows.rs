@@ -1,0 +1,243 @@
+//! Rows as stored, and their checked conversion into core types.
+
+use miniapp_core::catalog::PaymentMethod;
+use miniapp_core::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
+use miniapp_core::ledger::{Balance, EntryKind, JournalEntry, LedgerError};
+use miniapp_core::money::{Currency, Money, TokenAmount};
+use miniapp_core::payment::{Closure, DisputeState, Payment, PaymentFacts, PaymentStatus};
+
+/// The columns of `miniapp_payments`, in [`PaymentRow`] order.
+macro_rules! payment_columns {
+    () => {
+        "id, user_id, provider, method, tokens, price_minor, currency, exponent, email, \
+         idempotency_key, checkout_ref, checkout_url, payment_ref, status, paid_minor, \
+         paid_currency, closure, refunded_minor, dispute, tokens_credited, tokens_reversed, \
+         tokens_written_off, created_at, updated_at"
+    };
+}
+
+/// The columns of `miniapp_journal`, in [`JournalRow`] order.
+macro_rules! journal_columns {
+    () => {
+        "id, user_id, kind, delta, balance_after, payment_id, idempotency_key, memo, created_at"
+    };
+}
+
+pub(crate) use {journal_columns, payment_columns};
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct PaymentRow {
+    id: String,
+    user_id: i64,
+    provider: String,
+    method: String,
+    tokens: i64,
+    price_minor: i64,
+    currency: String,
+    exponent: i32,
+    email: Option<String>,
+    idempotency_key: Option<String>,
+    checkout_ref: Option<String>,
+    checkout_url: Option<String>,
+    payment_ref: Option<String>,
+    status: String,
+    paid_minor: Option<i64>,
+    paid_currency: Option<String>,
+    closure: Option<String>,
+    refunded_minor: i64,
+    dispute: String,
+    tokens_credited: i64,
+    tokens_reversed: i64,
+    tokens_written_off: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct JournalRow {
+    id: i64,
+    user_id: i64,
+    kind: String,
+    delta: i64,
+    balance_after: i64,
+    payment_id: Option<String>,
+    idempotency_key: Option<String>,
+    memo: Option<String>,
+    created_at: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct BalanceRow {
+    user_id: i64,
+    balance: i64,
+    total_deposited: i64,
+    total_spent: i64,
+}
+
+fn corrupt(what: &str) -> LedgerError {
+    LedgerError::Corrupt(format!("stored {what} is invalid"))
+}
+
+fn unsigned(v: i64, what: &str) -> Result<u64, LedgerError> {
+    u64::try_from(v).map_err(|_| corrupt(what))
+}
+
+pub(crate) fn signed(v: u64) -> Result<i64, LedgerError> {
+    i64::try_from(v).map_err(|_| LedgerError::Corrupt("amount out of range for storage".into()))
+}
+
+fn currency(code: &str, exponent: i32) -> Result<Currency, LedgerError> {
+    Currency::new(
+        code,
+        u8::try_from(exponent).map_err(|_| corrupt("currency exponent"))?,
+    )
+    .ok_or_else(|| corrupt("currency"))
+}
+
+fn closure_name(c: Closure) -> &'static str {
+    match c {
+        Closure::Expired => "expired",
+        Closure::Canceled => "canceled",
+        Closure::Failed => "failed",
+    }
+}
+
+fn dispute_name(d: DisputeState) -> &'static str {
+    match d {
+        DisputeState::None => "none",
+        DisputeState::Open => "open",
+        DisputeState::Won => "won",
+        DisputeState::Lost => "lost",
+    }
+}
+
+impl PaymentRow {
+    pub(crate) fn into_payment(self) -> Result<Payment, LedgerError> {
+        let price_currency = currency(&self.currency, self.exponent)?;
+        let paid = match (self.paid_minor, self.paid_currency) {
+            (Some(minor), Some(code)) => {
+                // The paid currency may be any the provider reported; keep its code, and use the
+                // price's exponent when it is the same currency.
+                let c = Currency::from_code(&code)
+                    .or_else(|| currency(&code, self.exponent).ok())
+                    .ok_or_else(|| corrupt("paid currency"))?;
+                Some(Money::new(unsigned(minor, "paid amount")?, c))
+            }
+            (None, None) => None,
+            _ => return Err(corrupt("paid amount")),
+        };
+        let closure = match self.closure.as_deref() {
+            None => None,
+            Some("expired") => Some(Closure::Expired),
+            Some("canceled") => Some(Closure::Canceled),
+            Some("failed") => Some(Closure::Failed),
+            Some(_) => return Err(corrupt("closure")),
+        };
+        let dispute = match self.dispute.as_str() {
+            "none" => DisputeState::None,
+            "open" => DisputeState::Open,
+            "won" => DisputeState::Won,
+            "lost" => DisputeState::Lost,
+            _ => return Err(corrupt("dispute")),
+        };
+        let opt_ref = |v: Option<String>, what: &str| {
+            v.map(|s| ProviderRef::new(s).map_err(|_| corrupt(what)))
+                .transpose()
+        };
+        Ok(Payment {
+            id: PaymentId::new(self.id).map_err(|_| corrupt("payment id"))?,
+            user_id: UserId::new(self.user_id).ok_or_else(|| corrupt("user id"))?,
+            provider: ProviderId::new(self.provider).map_err(|_| corrupt("provider"))?,
+            method: PaymentMethod::new(&self.method).ok_or_else(|| corrupt("method"))?,
+            tokens: TokenAmount::new(unsigned(self.tokens, "tokens")?)
+                .ok_or_else(|| corrupt("tokens"))?,
+            price: Money::new(unsigned(self.price_minor, "price")?, price_currency),
+            email: self.email,
+            idempotency_key: self
+                .idempotency_key
+                .map(|k| IdempotencyKey::new(k).map_err(|_| corrupt("idempotency key")))
+                .transpose()?,
+            checkout_ref: opt_ref(self.checkout_ref, "checkout reference")?,
+            checkout_url: self.checkout_url,
+            payment_ref: opt_ref(self.payment_ref, "payment reference")?,
+            facts: PaymentFacts {
+                paid,
+                closure,
+                refunded_minor: unsigned(self.refunded_minor, "refunded amount")?,
+                dispute,
+            },
+            status: PaymentStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            tokens_credited: unsigned(self.tokens_credited, "credited tokens")?,
+            tokens_reversed: unsigned(self.tokens_reversed, "reversed tokens")?,
+            tokens_written_off: unsigned(self.tokens_written_off, "written-off tokens")?,
+            created_at: unsigned(self.created_at, "created_at")?,
+            updated_at: unsigned(self.updated_at, "updated_at")?,
+        })
+    }
+}
+
+/// The mutable columns of a payment after an event, ready to bind.
+pub(crate) struct PaymentUpdate {
+    pub(crate) status: &'static str,
+    pub(crate) payment_ref: Option<String>,
+    pub(crate) paid_minor: Option<i64>,
+    pub(crate) paid_currency: Option<String>,
+    pub(crate) closure: Option<&'static str>,
+    pub(crate) refunded_minor: i64,
+    pub(crate) dispute: &'static str,
+    pub(crate) tokens_credited: i64,
+    pub(crate) tokens_reversed: i64,
+    pub(crate) tokens_written_off: i64,
+    pub(crate) updated_at: i64,
+}
+
+impl PaymentUpdate {
+    pub(crate) fn from_payment(p: &Payment) -> Result<PaymentUpdate, LedgerError> {
+        Ok(PaymentUpdate {
+            status: p.status.as_str(),
+            payment_ref: p.payment_ref.as_ref().map(|r| r.as_str().to_owned()),
+            paid_minor: p.facts.paid.map(|m| signed(m.minor_units())).transpose()?,
+            paid_currency: p.facts.paid.map(|m| m.currency().code().to_owned()),
+            closure: p.facts.closure.map(closure_name),
+            refunded_minor: signed(p.facts.refunded_minor)?,
+            dispute: dispute_name(p.facts.dispute),
+            tokens_credited: signed(p.tokens_credited)?,
+            tokens_reversed: signed(p.tokens_reversed)?,
+            tokens_written_off: signed(p.tokens_written_off)?,
+            updated_at: signed(p.updated_at)?,
+        })
+    }
+}
+
+impl JournalRow {
+    pub(crate) fn into_entry(self) -> Result<JournalEntry, LedgerError> {
+        Ok(JournalEntry {
+            id: self.id,
+            user_id: UserId::new(self.user_id).ok_or_else(|| corrupt("user id"))?,
+            kind: EntryKind::parse(&self.kind).ok_or_else(|| corrupt("entry kind"))?,
+            delta: self.delta,
+            balance_after: self.balance_after,
+            payment_id: self
+                .payment_id
+                .map(|id| PaymentId::new(id).map_err(|_| corrupt("payment id")))
+                .transpose()?,
+            idempotency_key: self
+                .idempotency_key
+                .map(|k| IdempotencyKey::new(k).map_err(|_| corrupt("idempotency key")))
+                .transpose()?,
+            memo: self.memo,
+            created_at: unsigned(self.created_at, "created_at")?,
+        })
+    }
+}
+
+impl BalanceRow {
+    pub(crate) fn into_balance(self) -> Result<Balance, LedgerError> {
+        Ok(Balance {
+            user_id: UserId::new(self.user_id).ok_or_else(|| corrupt("user id"))?,
+            balance: self.balance,
+            total_deposited: unsigned(self.total_deposited, "total deposited")?,
+            total_spent: unsigned(self.total_spent, "total spent")?,
+        })
+    }
+}

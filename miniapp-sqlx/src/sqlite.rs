@@ -1,0 +1,84 @@
+//! The SQLite ledger.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use miniapp_core::ledger::LedgerError;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::map_err;
+use crate::store::impl_ledger_store;
+
+/// The embedded SQLite migrations; [`SqliteLedgerStore::migrate`] runs them.
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// A [`LedgerStore`](miniapp_core::ledger::LedgerStore) on an SQLite file.
+///
+/// The file is opened in WAL mode with `synchronous = FULL` (a commit that returned survives a
+/// power cut: it is money), foreign keys on and a 10 s busy timeout. Every write transaction
+/// starts with `BEGIN IMMEDIATE`, so it holds the database's single write lock from its first
+/// read: a read-then-write can never be overtaken, and many tasks on one file are correct. One
+/// process (one app instance) per file; several instances need PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqliteLedgerStore {
+    pool: SqlitePool,
+}
+
+impl SqliteLedgerStore {
+    /// A store on an existing pool (configure it as [`SqliteLedgerStore::connect`] does).
+    pub fn new(pool: SqlitePool) -> SqliteLedgerStore {
+        SqliteLedgerStore { pool }
+    }
+
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db` or a path).
+    ///
+    /// # Errors
+    /// [`LedgerError`] when the file cannot be opened or created.
+    pub async fn connect(url: &str) -> Result<SqliteLedgerStore, LedgerError> {
+        let url = if url.starts_with("sqlite:") {
+            url.to_owned()
+        } else {
+            format!("sqlite://{url}")
+        };
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(map_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        Ok(SqliteLedgerStore { pool })
+    }
+
+    /// Applies the embedded migrations (idempotent).
+    ///
+    /// # Errors
+    /// [`LedgerError`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), LedgerError> {
+        SQLITE_MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| map_err(e.into()))
+    }
+
+    /// The pool, for health checks and for tables of your own.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl_ledger_store!(
+    SqliteLedgerStore,
+    sqlx::Sqlite,
+    |pool| pool.begin_with("BEGIN IMMEDIATE"),
+    ""
+);
