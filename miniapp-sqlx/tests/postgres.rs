@@ -1,7 +1,12 @@
 //! The PostgreSQL ledger against a real server (`DATABASE_URL`; each test creates and drops its
 //! own database): the conformance suite, two app instances sharing one database, a connection
 //! killed in the middle of an event, and an unreachable server.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // tests fail by panicking
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)] // tests fail by panicking
 
 mod common;
 

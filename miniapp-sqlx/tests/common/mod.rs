@@ -1,6 +1,13 @@
 //! Fresh databases for each test: a temporary SQLite file, or a new PostgreSQL database created
 //! from `DATABASE_URL` and dropped afterwards.
-#![allow(dead_code, unreachable_pub, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::ops::Deref;
 
