@@ -26,6 +26,9 @@ pub struct CheckoutRequest {
     pub email: Option<String>,
     /// The buyer's language (`ru`, `en`, …) for texts the provider shows.
     pub language: Option<String>,
+    /// When the payment was created (unix seconds). Providers derive time-dependent parameters
+    /// (a checkout's expiry) from it, so a repeated request is identical to the first.
+    pub created_at: u64,
 }
 
 /// A checkout the provider opened.

@@ -1,9 +1,77 @@
-//! Stripe Checkout for miniapp: **not implemented yet**.
+//! Stripe Checkout for miniapp: checkout sessions over reqwest (rustls), webhooks verified as
+//! Stripe's own libraries verify them, refunds, disputes and reconciliation.
 //!
-//! This crate is a documented placeholder so the workspace layout of `DESIGN.md` §1 exists from
-//! the start. The `StripeProvider` (Checkout sessions over reqwest with rustls, verified webhooks,
-//! refunds and reconciliation) arrives with its own issue. Until then it exposes nothing but the
-//! core re-export, and depending on it gives you no payment provider.
+//! ```
+//! use std::time::SystemTime;
+//! use miniapp_core::provider::{PaymentProvider, WebhookRequest};
+//! use miniapp_stripe::{StripeConfig, StripeProvider, sign_header};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let env = |k: &str| match k {
+//! #     "STRIPE_SECRET_KEY" => Some("sk_test_123".to_owned()),
+//! #     "STRIPE_WEBHOOK_SECRET" => Some("whsec_test".to_owned()),
+//! #     "PUBLIC_BASE_URL" => Some("https://bot.example".to_owned()),
+//! #     _ => None,
+//! # };
+//! // In an app: StripeConfig::from_env() reads STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, PUBLIC_BASE_URL.
+//! let config = StripeConfig::from_lookup(env)?.expect("Stripe is configured");
+//! let stripe = StripeProvider::new(config)?;
+//!
+//! // A webhook as Stripe delivers it (here signed by the test helper).
+//! let body = br#"{"id":"evt_1","object":"event","type":"customer.created","data":{"object":{}}}"#.to_vec();
+//! let now = SystemTime::now();
+//! let t = now.duration_since(SystemTime::UNIX_EPOCH)?.as_secs();
+//! let headers = vec![("Stripe-Signature".to_owned(), sign_header("whsec_test", t, &body))];
+//! let events = stripe.parse_webhook(&WebhookRequest { headers, body }, now).await?;
+//! assert!(events.is_empty()); // authentic, but not an event that moves money
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # What it sends
+//! `POST /v1/checkout/sessions` (form-encoded, bracket keys): `mode=payment`, card only
+//! (`allowed_payment_method_types[0]=card`), one line item with inline `price_data` (currency,
+//! `unit_amount` in minor units, product "500 tokens"), `success_url`/`cancel_url` under
+//! `PUBLIC_BASE_URL/miniapp/`, `customer_email` when given, `client_reference_id` and `metadata`
+//! with our payment id and the Telegram user id, the same metadata on `payment_intent_data` (Stripe
+//! copies it onto the charge, which is how refunds find the payment), and `expires_at` derived from
+//! the payment's creation time (default 1 hour, clamped to Stripe's 30 minutes – 24 hours).
+//! Every request pins `Stripe-Version: 2026-10-28.endive` ([`STRIPE_API_VERSION`]) and a POST
+//! always carries `Idempotency-Key: miniapp-checkout-<payment id>`, so no retry, double tap or
+//! second instance can create a second session for one payment.
+//!
+//! # Retries
+//! `Stripe-Should-Retry` decides when present; otherwise network errors and timeouts, 409, 5xx and
+//! 429 `lock_timeout` are retried (2 times by default, backoff 0.5 s then 1 s), always with the same
+//! idempotency key. Other 4xx are final ([`ProviderError::Rejected`]); what stays unavailable is
+//! [`ProviderError::Unavailable`].
+//!
+//! # Webhook events
+//! | Stripe event | core event |
+//! |---|---|
+//! | `checkout.session.completed` with `payment_status = paid` | `Succeeded { amount_total }` |
+//! | `checkout.session.completed` with `unpaid` | `Pending` (no credit) |
+//! | `checkout.session.async_payment_succeeded` | `Succeeded` |
+//! | `checkout.session.async_payment_failed` | `Failed` |
+//! | `checkout.session.expired` | `Expired` |
+//! | `charge.refunded` | `Refunded { amount_refunded }` (cumulative), found by metadata or payment intent |
+//! | `charge.dispute.created` | `DisputeOpened`, found by payment intent |
+//! | `charge.dispute.closed` | `DisputeClosed { won: status != lost }` |
+//! | anything else | acknowledged, no event |
+//!
+//! A payment's credit is keyed by its payment intent id (`pi_…`), which every event about the
+//! money shares.
+//!
+//! [`ProviderError::Rejected`]: miniapp_core::provider::ProviderError::Rejected
+//! [`ProviderError::Unavailable`]: miniapp_core::provider::ProviderError::Unavailable
 #![forbid(unsafe_code)]
 
-pub use miniapp_core as core;
+mod client;
+mod events;
+mod provider;
+mod signature;
+
+pub use client::STRIPE_API_VERSION;
+pub use events::map_event;
+pub use provider::{StripeConfig, StripeConfigError, StripeProvider};
+pub use signature::{SignatureError, WebhookVerifier, sign_header};

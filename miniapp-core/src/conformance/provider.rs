@@ -60,6 +60,9 @@ pub fn checkout_request(price: Money) -> CheckoutRequest {
         price,
         email: Some("buyer@example.com".into()),
         language: Some("en".into()),
+        created_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     }
 }
 

@@ -1,0 +1,216 @@
+//! Stripe event bodies mapped to the core's [`ProviderEvent`]s.
+
+use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderRef};
+use miniapp_core::money::{Currency, Money};
+use miniapp_core::provider::ProviderError;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: Data,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    object: serde_json::Value,
+}
+
+/// The parts of a Checkout Session we read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Session {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) status: Option<String>,
+    #[serde(default)]
+    pub(crate) payment_status: Option<String>,
+    #[serde(default)]
+    pub(crate) amount_total: Option<u64>,
+    #[serde(default)]
+    pub(crate) currency: Option<String>,
+    #[serde(default)]
+    pub(crate) client_reference_id: Option<String>,
+    #[serde(default)]
+    pub(crate) metadata: Metadata,
+    /// An id, or the expanded object when fetched with `expand[]=payment_intent`.
+    #[serde(default)]
+    pub(crate) payment_intent: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+    #[serde(default)]
+    pub(crate) expires_at: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Metadata {
+    #[serde(default)]
+    payment_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Charge {
+    id: String,
+    #[serde(default)]
+    amount_refunded: u64,
+    currency: String,
+    #[serde(default)]
+    payment_intent: Option<String>,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+#[derive(Deserialize)]
+struct Dispute {
+    charge: String,
+    #[serde(default)]
+    payment_intent: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn malformed(what: impl std::fmt::Display) -> ProviderError {
+    ProviderError::MalformedPayload(what.to_string())
+}
+
+/// Stripe currencies are lower-case ISO codes; unknown ones keep their code with two decimals
+/// (they will not equal any price, so the ledger marks the payment conflicted).
+pub(crate) fn currency(code: &str) -> Result<Currency, ProviderError> {
+    Currency::from_code(code)
+        .or_else(|| Currency::new(code, 2))
+        .ok_or_else(|| malformed(format!("currency {code:?}")))
+}
+
+fn reference(s: &str) -> Result<ProviderRef, ProviderError> {
+    ProviderRef::new(s).map_err(malformed)
+}
+
+fn our_payment(metadata: &Metadata, client_reference_id: Option<&str>) -> Option<PaymentId> {
+    metadata
+        .payment_id
+        .as_deref()
+        .or(client_reference_id)
+        .and_then(|id| PaymentId::new(id).ok())
+}
+
+impl Session {
+    /// The payment intent's id, whether the field holds the id or the expanded object.
+    pub(crate) fn payment_intent_id(&self) -> Option<&str> {
+        match &self.payment_intent {
+            Some(serde_json::Value::String(id)) => Some(id),
+            Some(serde_json::Value::Object(o)) => o.get("id").and_then(|v| v.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The refunded total of the intent's latest charge, when expanded.
+    pub(crate) fn refunded(&self) -> Option<(u64, String)> {
+        let charge = self.payment_intent.as_ref()?.get("latest_charge")?;
+        let amount = charge.get("amount_refunded")?.as_u64()?;
+        let currency = charge.get("currency")?.as_str()?;
+        Some((amount, currency.to_owned()))
+    }
+
+    pub(crate) fn payment_id(&self) -> Option<PaymentId> {
+        our_payment(&self.metadata, self.client_reference_id.as_deref())
+    }
+
+    /// The reference a credit is keyed by: the payment intent (shared by every event about the
+    /// money), or the session when there is none yet.
+    pub(crate) fn payment_ref(&self) -> Result<ProviderRef, ProviderError> {
+        reference(self.payment_intent_id().unwrap_or(&self.id))
+    }
+
+    /// A success event when the session is paid.
+    pub(crate) fn paid_amount(&self) -> Result<Option<Money>, ProviderError> {
+        if self.payment_status.as_deref() != Some("paid") {
+            return Ok(None);
+        }
+        let amount = self
+            .amount_total
+            .ok_or_else(|| malformed("paid session without amount_total"))?;
+        let code = self
+            .currency
+            .as_deref()
+            .ok_or_else(|| malformed("paid session without currency"))?;
+        Ok(Some(Money::new(amount, currency(code)?)))
+    }
+}
+
+/// Maps one verified Stripe event body. Unknown event types give no events.
+///
+/// # Errors
+/// [`ProviderError::MalformedPayload`] when the body is not a Stripe event of the shape its type
+/// promises.
+pub fn map_event(body: &[u8]) -> Result<Vec<ProviderEvent>, ProviderError> {
+    let event: Event = serde_json::from_slice(body).map_err(malformed)?;
+    let id = ProviderEventId::new(event.id).map_err(malformed)?;
+    let object = event.data.object;
+    let one = |payment_id, provider_ref, kind| {
+        Ok(vec![ProviderEvent {
+            id: id.clone(),
+            payment_id,
+            provider_ref,
+            kind,
+        }])
+    };
+    match event.kind.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            let s: Session = serde_json::from_value(object).map_err(malformed)?;
+            let kind = match s.paid_amount()? {
+                Some(amount) => EventKind::Succeeded { amount },
+                // `unpaid`: an asynchronous method is still settling; `no_payment_required`
+                // cannot happen for our priced sessions. Neither credits.
+                None => EventKind::Pending,
+            };
+            one(s.payment_id(), s.payment_ref()?, kind)
+        }
+        "checkout.session.async_payment_failed" => {
+            let s: Session = serde_json::from_value(object).map_err(malformed)?;
+            one(s.payment_id(), s.payment_ref()?, EventKind::Failed)
+        }
+        "checkout.session.expired" => {
+            let s: Session = serde_json::from_value(object).map_err(malformed)?;
+            one(s.payment_id(), s.payment_ref()?, EventKind::Expired)
+        }
+        "charge.refunded" => {
+            let c: Charge = serde_json::from_value(object).map_err(malformed)?;
+            let total_refunded = Money::new(c.amount_refunded, currency(&c.currency)?);
+            let provider_ref = reference(c.payment_intent.as_deref().unwrap_or(&c.id))?;
+            one(
+                our_payment(&c.metadata, None),
+                provider_ref,
+                EventKind::Refunded { total_refunded },
+            )
+        }
+        "charge.dispute.created" => {
+            let d: Dispute = serde_json::from_value(object).map_err(malformed)?;
+            // Disputes carry no metadata: found through the payment intent we recorded.
+            one(
+                None,
+                reference(d.payment_intent.as_deref().unwrap_or(&d.charge))?,
+                EventKind::DisputeOpened,
+            )
+        }
+        "charge.dispute.closed" => {
+            let d: Dispute = serde_json::from_value(object).map_err(malformed)?;
+            // Only `lost` takes the money; `won` and `warning_closed` (an inquiry that never
+            // became a chargeback) leave it with the merchant.
+            let won = d.status.as_deref() != Some("lost");
+            one(
+                None,
+                reference(d.payment_intent.as_deref().unwrap_or(&d.charge))?,
+                EventKind::DisputeClosed { won },
+            )
+        }
+        other => {
+            tracing::debug!(
+                event_type = other,
+                "ignoring a Stripe event type we do not use"
+            );
+            Ok(Vec::new())
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! [`StripeProvider`]: the `PaymentProvider` for Stripe Checkout.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::ids::{ProviderEventId, ProviderId, ProviderRef};
+use miniapp_core::money::Money;
+use miniapp_core::payment::Payment;
+use miniapp_core::provider::{
+    Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
+};
+use reqwest::Method;
+use secrecy::SecretString;
+
+use crate::client::Client;
+use crate::events::{Session, currency, map_event};
+use crate::signature::WebhookVerifier;
+
+/// Stripe's bounds for a Checkout Session's `expires_at`, with a minute of margin each side.
+const MIN_TTL: Duration = Duration::from_secs(31 * 60);
+const MAX_TTL: Duration = Duration::from_secs(24 * 3600 - 60);
+
+/// Settings of a [`StripeProvider`]. `Debug` never shows the secrets.
+#[derive(Clone)]
+pub struct StripeConfig {
+    secret_key: SecretString,
+    webhook_secrets: Vec<String>,
+    public_base_url: String,
+    api_base: String,
+    tolerance: Duration,
+    timeout: Duration,
+    max_retries: u32,
+    retry_backoff: Duration,
+    checkout_ttl: Duration,
+}
+
+impl fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("secret_key", &"***")
+            .field("webhook_secrets", &self.webhook_secrets.len())
+            .field("public_base_url", &self.public_base_url)
+            .field("api_base", &self.api_base)
+            .field("tolerance", &self.tolerance)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("checkout_ttl", &self.checkout_ttl)
+            .finish()
+    }
+}
+
+/// What is wrong with the Stripe settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StripeConfigError {
+    /// A secret key without a webhook secret: payments could be taken but never credited.
+    #[error(
+        "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: payments could never be confirmed"
+    )]
+    MissingWebhookSecret,
+    /// A webhook secret without a key.
+    #[error("STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not")]
+    MissingSecretKey,
+    /// A key that is not a Stripe secret or restricted key.
+    #[error("STRIPE_SECRET_KEY must start with sk_ or rk_")]
+    MalformedSecretKey,
+    /// No public base URL for the return pages.
+    #[error("PUBLIC_BASE_URL is required with Stripe (the checkout returns there)")]
+    MissingPublicBaseUrl,
+}
+
+impl StripeConfig {
+    /// Settings with the defaults: API `https://api.stripe.com`, tolerance 300 s, timeout 20 s,
+    /// 2 retries starting at 500 ms, checkouts valid for 1 hour.
+    pub fn new(
+        secret_key: impl Into<String>,
+        webhook_secrets: Vec<String>,
+        public_base_url: impl Into<String>,
+    ) -> StripeConfig {
+        StripeConfig {
+            secret_key: SecretString::from(secret_key.into()),
+            webhook_secrets,
+            public_base_url: public_base_url.into().trim_end_matches('/').to_owned(),
+            api_base: "https://api.stripe.com".into(),
+            tolerance: Duration::from_secs(300),
+            timeout: Duration::from_secs(20),
+            max_retries: 2,
+            retry_backoff: Duration::from_millis(500),
+            checkout_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    /// Reads `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` (comma-separated for rotation),
+    /// `PUBLIC_BASE_URL` and optionally `STRIPE_API_BASE` through `lookup`. `Ok(None)` when
+    /// Stripe is not configured at all.
+    ///
+    /// # Errors
+    /// [`StripeConfigError`] for a half or malformed configuration.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<StripeConfig>, StripeConfigError> {
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let key = get("STRIPE_SECRET_KEY");
+        let secrets: Vec<String> = get("STRIPE_WEBHOOK_SECRET")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key = match (key, secrets.is_empty()) {
+            (None, true) => return Ok(None),
+            (None, false) => return Err(StripeConfigError::MissingSecretKey),
+            (Some(_), true) => return Err(StripeConfigError::MissingWebhookSecret),
+            (Some(k), false) => k,
+        };
+        if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+            return Err(StripeConfigError::MalformedSecretKey);
+        }
+        let base = get("PUBLIC_BASE_URL").ok_or(StripeConfigError::MissingPublicBaseUrl)?;
+        let mut config = StripeConfig::new(key, secrets, base);
+        if let Some(api) = get("STRIPE_API_BASE") {
+            config = config.api_base(api);
+        }
+        Ok(Some(config))
+    }
+
+    /// [`StripeConfig::from_lookup`] on the process environment.
+    ///
+    /// # Errors
+    /// As [`StripeConfig::from_lookup`].
+    pub fn from_env() -> Result<Option<StripeConfig>, StripeConfigError> {
+        StripeConfig::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Another API base URL (a local fake or a Stripe-compatible server).
+    #[must_use]
+    pub fn api_base(mut self, url: impl Into<String>) -> StripeConfig {
+        self.api_base = url.into();
+        self
+    }
+
+    /// The webhook timestamp tolerance (zero disables the check).
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Duration) -> StripeConfig {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// The timeout of one HTTP request to Stripe.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> StripeConfig {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many times a retryable failure is retried, and the first delay (doubling each time).
+    #[must_use]
+    pub fn retries(mut self, max_retries: u32, backoff: Duration) -> StripeConfig {
+        self.max_retries = max_retries;
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// How long a checkout can be paid, clamped to Stripe's 30 minutes – 24 hours.
+    #[must_use]
+    pub fn checkout_ttl(mut self, ttl: Duration) -> StripeConfig {
+        self.checkout_ttl = ttl;
+        self
+    }
+}
+
+/// Stripe Checkout as a [`PaymentProvider`] (id `stripe`).
+pub struct StripeProvider {
+    id: ProviderId,
+    client: Client,
+    verifier: WebhookVerifier,
+    public_base_url: String,
+    checkout_ttl: Duration,
+}
+
+impl fmt::Debug for StripeProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeProvider")
+            .field("public_base_url", &self.public_base_url)
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StripeProvider {
+    /// A provider from settings.
+    ///
+    /// # Errors
+    /// [`ProviderError::Unavailable`] if the HTTP client cannot be built (no TLS roots).
+    pub fn new(config: StripeConfig) -> Result<StripeProvider, ProviderError> {
+        let client = Client::new(
+            config.api_base,
+            config.secret_key,
+            config.timeout,
+            config.max_retries,
+            config.retry_backoff,
+        )?;
+        Ok(StripeProvider {
+            id: ProviderId::new("stripe").unwrap_or_else(|_| unreachable!("a valid id")),
+            verifier: WebhookVerifier::new(config.webhook_secrets).with_tolerance(config.tolerance),
+            client,
+            public_base_url: config.public_base_url,
+            checkout_ttl: config.checkout_ttl.clamp(MIN_TTL, MAX_TTL),
+        })
+    }
+
+    /// The webhook verifier (for benches and custom routes).
+    pub fn verifier(&self) -> &WebhookVerifier {
+        &self.verifier
+    }
+
+    fn form(&self, r: &CheckoutRequest, expires_at: u64) -> String {
+        let id = r.payment_id.as_str();
+        let user = r.user_id.get().to_string();
+        let return_url = |status: &str| {
+            format!(
+                "{}/miniapp/?payment_id={id}&checkout={status}",
+                self.public_base_url
+            )
+        };
+        let name = match r.language.as_deref() {
+            Some(l) if l.starts_with("ru") => format!("{} токенов", r.tokens),
+            _ => format!("{} tokens", r.tokens),
+        };
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("mode", "payment")
+            // Card only. This API version no longer accepts `payment_method_types` on create.
+            .append_pair("allowed_payment_method_types[0]", "card")
+            .append_pair("line_items[0][quantity]", "1")
+            .append_pair(
+                "line_items[0][price_data][currency]",
+                &r.price.currency().code().to_ascii_lowercase(),
+            )
+            .append_pair(
+                "line_items[0][price_data][unit_amount]",
+                &r.price.minor_units().to_string(),
+            )
+            .append_pair("line_items[0][price_data][product_data][name]", &name)
+            .append_pair("success_url", &return_url("success"))
+            .append_pair("cancel_url", &return_url("cancel"))
+            .append_pair("client_reference_id", id)
+            .append_pair("metadata[payment_id]", id)
+            .append_pair("metadata[telegram_user_id]", &user)
+            .append_pair("payment_intent_data[metadata][payment_id]", id)
+            .append_pair("payment_intent_data[metadata][telegram_user_id]", &user)
+            .append_pair("expires_at", &expires_at.to_string());
+        if let Some(email) = &r.email {
+            form.append_pair("customer_email", email);
+        }
+        form.finish()
+    }
+}
+
+fn unix(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[async_trait]
+impl PaymentProvider for StripeProvider {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<Checkout, ProviderError> {
+        // Derived from the payment's creation time, so a repeated request is byte-identical and
+        // Stripe's idempotency layer returns the first session.
+        let expires_at = request.created_at + self.checkout_ttl.as_secs();
+        if expires_at < unix(SystemTime::now()) + MIN_TTL.as_secs() - 60 {
+            return Err(ProviderError::Rejected {
+                code: "payment_too_old".into(),
+                message: "this payment is too old for a new checkout; start a new purchase".into(),
+            });
+        }
+        let key = format!("miniapp-checkout-{}", request.payment_id);
+        let session: Session = self
+            .client
+            .send(
+                Method::POST,
+                "/v1/checkout/sessions",
+                Some(self.form(request, expires_at)),
+                Some(&key),
+            )
+            .await?;
+        let url = session.url.clone().ok_or_else(|| {
+            ProviderError::MalformedPayload("Stripe returned a session without a url".into())
+        })?;
+        Ok(Checkout {
+            checkout_ref: ProviderRef::new(session.id.as_str())
+                .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
+            url,
+            expires_at: session.expires_at,
+        })
+    }
+
+    async fn parse_webhook(
+        &self,
+        request: &WebhookRequest,
+        now: SystemTime,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        self.verifier
+            .verify(request.header("Stripe-Signature"), &request.body, now)
+            .map_err(|e| ProviderError::InvalidSignature(e.kind().to_owned()))?;
+        map_event(&request.body)
+    }
+
+    async fn fetch_status(&self, payment: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {
+        let Some(checkout) = &payment.checkout_ref else {
+            return Ok(Vec::new());
+        };
+        let path = format!(
+            "/v1/checkout/sessions/{}?expand[]=payment_intent.latest_charge",
+            form_urlencoded::byte_serialize(checkout.as_str().as_bytes()).collect::<String>()
+        );
+        let session: Session = self.client.send(Method::GET, &path, None, None).await?;
+        let payment_ref = session.payment_ref()?;
+        let event = |suffix: String, kind| -> Result<ProviderEvent, ProviderError> {
+            Ok(ProviderEvent {
+                // Stable per fact: reconciling twice records the same event once.
+                id: ProviderEventId::new(format!("reconcile_{}_{suffix}", session.id))
+                    .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
+                payment_id: Some(payment.id.clone()),
+                provider_ref: payment_ref.clone(),
+                kind,
+            })
+        };
+        let mut events = Vec::new();
+        if let Some(amount) = session.paid_amount()? {
+            events.push(event("paid".into(), EventKind::Succeeded { amount })?);
+            if let Some((refunded, code)) = session.refunded().filter(|(r, _)| *r > 0) {
+                let total_refunded = Money::new(refunded, currency(&code)?);
+                events.push(event(
+                    format!("refunded_{refunded}"),
+                    EventKind::Refunded { total_refunded },
+                )?);
+            }
+        } else if session.status.as_deref() == Some("expired") {
+            events.push(event("expired".into(), EventKind::Expired)?);
+        }
+        Ok(events)
+    }
+}
