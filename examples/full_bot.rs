@@ -1,20 +1,49 @@
-//! The reference app. For now it prints the catalog the payment page will sell; the HTTP server,
-//! the bot and the payment providers arrive with their issues.
-#![allow(clippy::print_stdout)]
+//! The reference app: the payment page, the API, the webhooks and (with a token) the bot.
+//!
+//! `cargo run --example full_bot` with nothing configured: an SQLite file `miniapp.db`, the
+//! sandbox provider, development login, on http://127.0.0.1:8080/miniapp/. Configuration is in
+//! the README's table (environment variables or a `.env` file).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use miniapp::catalog::Catalog;
+use std::process::ExitCode;
 
-fn main() -> anyhow::Result<()> {
-    let catalog = Catalog::default();
-    println!("miniapp demo: the default catalog");
-    for package in catalog.packages() {
-        let prices: Vec<String> = package.prices().iter().map(ToString::to_string).collect();
-        println!(
-            "  {:>5} tokens  {}",
-            package.tokens().get(),
-            prices.join("  or  ")
-        );
+use miniapp::app;
+use miniapp::config::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("full_bot: {e}");
+            ExitCode::FAILURE
+        }
     }
-    println!("The payment page and the bot are not built yet (see the issues).");
+}
+
+async fn run() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let app = app::build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.bind_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
+    let local = listener.local_addr()?;
+    let page = match &config.public_base_url {
+        Some(base) => format!("{base}/miniapp/"),
+        None => format!("http://{local}/miniapp/"),
+    };
+    println!("miniapp is running: open {page}");
+    if app.dev_token.is_some() {
+        println!("development mode (no TELEGRAM_BOT_TOKEN): the page logs in as a local test user");
+    }
+    if app.sandbox {
+        println!("sandbox payments: pay with 4242 4242 4242 4242, any future expiry, any CVC");
+    }
+    app::serve(&app, listener, app::shutdown_signal()).await?;
     Ok(())
 }

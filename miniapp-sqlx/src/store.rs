@@ -373,6 +373,14 @@ macro_rules! impl_ledger_store {
                 row.map(PaymentRow::into_payment).transpose()
             }
 
+            async fn ping(&self) -> Result<(), miniapp_core::ledger::LedgerError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::error::map_err)
+            }
+
             async fn history(
                 &self,
                 user: miniapp_core::ids::UserId,

@@ -297,6 +297,12 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
 
     /// A page of a user's journal, newest first.
     async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError>;
+
+    /// Whether the storage answers (health checks). The default, for stores without a remote
+    /// side, always succeeds.
+    async fn ping(&self) -> Result<(), LedgerError> {
+        Ok(())
+    }
 }
 
 /// Conveniences built on [`LedgerStore`]; implemented for every store.

@@ -1,0 +1,227 @@
+//! Assembling the reference app from a [`Config`]: ledger, providers, state, server.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use miniapp_core::catalog::{Catalog, MethodOffer, PaymentMethod};
+use miniapp_core::init_data::{BotToken, VerifyOptions};
+use miniapp_core::ledger::LedgerStore;
+use miniapp_core::money::Currency;
+
+use crate::config::{Config, SandboxMode};
+use crate::http::{AppState, Auth, HttpSettings, Method, Opens, StateParts};
+use crate::sandbox::SandboxProvider;
+
+/// Why the app could not start: one sentence, safe to print (no secrets).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The database could not be opened, reached or migrated.
+    #[error("database: {0}")]
+    Database(String),
+    /// A payment provider could not be set up.
+    #[error("payment provider: {0}")]
+    Provider(String),
+    /// The methods do not fit the catalog.
+    #[error("configuration: {0}")]
+    State(#[from] crate::http::StateError),
+    /// The listener could not be bound or failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The assembled app.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// What the router serves.
+    pub state: AppState,
+    /// The ledger (shared with the bot).
+    pub ledger: Arc<dyn LedgerStore>,
+    /// In development mode, the local token that signs and verifies init data.
+    pub dev_token: Option<BotToken>,
+    /// Whether the sandbox takes payments.
+    pub sandbox: bool,
+}
+
+/// Opens the ledger named by `database_url` and applies its migrations.
+///
+/// # Errors
+/// [`AppError::Database`].
+pub async fn open_ledger(database_url: &str) -> Result<Arc<dyn LedgerStore>, AppError> {
+    let db = |e: miniapp_core::ledger::LedgerError| {
+        let cause = std::error::Error::source(&e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        AppError::Database(format!("{e}{cause}"))
+    };
+    if let Some(path) = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+    {
+        #[cfg(feature = "sqlite")]
+        {
+            let store = miniapp_sqlx::SqliteLedgerStore::connect(path)
+                .await
+                .map_err(db)?;
+            store.migrate().await.map_err(db)?;
+            return Ok(Arc::new(store));
+        }
+        #[cfg(not(feature = "sqlite"))]
+        return Err(AppError::Database(format!(
+            "{path}: built without the `sqlite` feature"
+        )));
+    }
+    #[cfg(feature = "postgres")]
+    {
+        let store = miniapp_sqlx::PgLedgerStore::connect(database_url, 16)
+            .await
+            .map_err(db)?;
+        store.migrate().await.map_err(db)?;
+        Ok(Arc::new(store))
+    }
+    #[cfg(not(feature = "postgres"))]
+    Err(AppError::Database(
+        "built without the `postgres` feature".into(),
+    ))
+}
+
+fn random_dev_token() -> Result<BotToken, AppError> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::Provider(format!("no system randomness: {e}")))?;
+    BotToken::new(format!("1:dev{}", hex::encode(bytes)))
+        .map_err(|e| AppError::Provider(e.to_string()))
+}
+
+/// Builds the app: ledger, providers and shared state.
+///
+/// # Errors
+/// [`AppError`].
+pub async fn build(config: &Config) -> Result<App, AppError> {
+    let ledger = open_ledger(&config.database_url).await?;
+    build_with_ledger(config, ledger)
+}
+
+/// Builds the app on an existing ledger (tests use the in-memory one).
+///
+/// # Errors
+/// [`AppError`].
+pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Result<App, AppError> {
+    let (auth, dev_token) = match &config.bot_token {
+        Some(token) => (Auth::Bot(token.clone()), None),
+        None => {
+            let token = random_dev_token()?;
+            (Auth::Development(token.clone()), Some(token))
+        }
+    };
+    let mut methods = Vec::new();
+    #[cfg(feature = "stripe")]
+    let mut card_provider = match &config.stripe {
+        Some(stripe) => Some(
+            miniapp_stripe::StripeProvider::new(stripe.clone())
+                .map_err(|e| AppError::Provider(e.to_string()))?,
+        ),
+        None => None,
+    };
+    #[cfg(not(feature = "stripe"))]
+    let mut card_provider: Option<SandboxProvider> = None;
+    let has_card_provider = card_provider.is_some();
+    let sandbox_on = match config.sandbox {
+        SandboxMode::Auto => !has_card_provider,
+        SandboxMode::On => true,
+        SandboxMode::Off => false,
+    };
+    let sandbox = if sandbox_on {
+        Some(Arc::new(
+            SandboxProvider::new(config.public_base_url.clone())
+                .map_err(|e| AppError::Provider(e.to_string()))?,
+        ))
+    } else {
+        None
+    };
+    for m in &config.payment_methods {
+        if m == "card" {
+            if let Some(provider) = card_provider.take() {
+                methods.push(Method {
+                    offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
+                    provider: Arc::new(provider),
+                    opens: Opens::Link,
+                });
+            } else if let Some(sandbox) = &sandbox {
+                methods.push(Method {
+                    offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
+                    provider: sandbox.clone(),
+                    opens: Opens::Link,
+                });
+            }
+        }
+    }
+    if has_card_provider
+        && config.sandbox == SandboxMode::On
+        && let Some(sandbox) = &sandbox
+    {
+        let id = PaymentMethod::new("sandbox").unwrap_or_else(|| unreachable!("a valid id"));
+        methods.push(Method {
+            offer: MethodOffer::new(id, Currency::USD),
+            provider: sandbox.clone(),
+            opens: Opens::Link,
+        });
+    }
+    let state = AppState::new(StateParts {
+        ledger: ledger.clone(),
+        catalog: Catalog::default(),
+        methods,
+        auth,
+        settings: HttpSettings {
+            init_data: VerifyOptions::default().max_age(config.init_data_max_age),
+            reconcile_after: config.reconcile_after,
+            refund_policy: config.refund_policy,
+            public_base_url: config.public_base_url.clone(),
+        },
+        sandbox: sandbox.clone(),
+    })?;
+    Ok(App {
+        state,
+        ledger,
+        dev_token,
+        sandbox: sandbox.is_some(),
+    })
+}
+
+/// Serves the app on `listener` until `shutdown` resolves, then finishes in-flight requests.
+///
+/// # Errors
+/// [`AppError::Io`].
+pub async fn serve(
+    app: &App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    axum::serve(listener, crate::http::router(app.state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,421 @@
+//! The `/api/miniapp/*` handlers.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use miniapp_core::catalog::ClientOrder;
+use miniapp_core::ids::{IdempotencyKey, PaymentId, UserId};
+use miniapp_core::init_data::sign;
+use miniapp_core::ledger::{
+    CheckoutRecord, HistoryQuery, JournalEntry, LedgerStoreExt, NewPayment,
+};
+use miniapp_core::money::Money;
+use miniapp_core::payment::{Payment, PaymentStatus};
+use miniapp_core::provider::CheckoutRequest;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{authenticate, json_body, valid_email};
+use super::state::Auth;
+
+type ApiResult = Result<Response, ApiError>;
+
+fn money(m: Money) -> Value {
+    json!({ "currency": m.currency().code(), "amount": m.to_decimal_string(), "amount_minor": m.minor_units() })
+}
+
+pub(crate) fn rfc3339(unix: u64) -> String {
+    i64::try_from(unix)
+        .ok()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `GET /api/miniapp/packages`
+pub(crate) async fn packages(State(state): State<AppState>) -> Response {
+    let default_currency = state.inner.methods[0].offer.currency;
+    let packages: Vec<Value> = state
+        .inner
+        .catalog
+        .packages()
+        .iter()
+        .map(|p| {
+            let primary = p.price_in(default_currency).unwrap_or(p.prices()[0]);
+            json!({
+                "credits": p.tokens().get(),
+                "amount": primary.to_decimal_string(),
+                "amount_minor": primary.minor_units(),
+                "currency": primary.currency().code(),
+                "prices": p.prices().iter().map(|m| money(*m)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let methods: Vec<Value> = state
+        .inner
+        .methods
+        .iter()
+        .map(|m| json!({ "id": m.offer.method.as_str(), "currency": m.offer.currency.code(), "opens": m.opens }))
+        .collect();
+    Json(json!({
+        "success": true,
+        "currency": default_currency.code(),
+        "packages": packages,
+        "methods": methods,
+        "sandbox": state.inner.sandbox.is_some(),
+        "dev_login": state.is_development(),
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreatePaymentBody {
+    #[serde(default)]
+    email: Option<String>,
+    credits: u64,
+    amount: Value,
+    currency: String,
+    payment_method: String,
+    #[serde(default)]
+    user_id: Option<i64>,
+    #[serde(default)]
+    init_data: Option<String>,
+}
+
+fn payment_reply(state: &AppState, p: &Payment) -> Value {
+    let opens = state.method(p.method.as_str()).map(|m| m.opens);
+    json!({
+        "success": true,
+        "payment_id": p.id.as_str(),
+        "payment_url": p.checkout_url,
+        "status": p.status.as_str(),
+        "credits": p.tokens.get(),
+        "amount": p.price.to_decimal_string(),
+        "amount_minor": p.price.minor_units(),
+        "currency": p.price.currency().code(),
+        "opens": opens,
+    })
+}
+
+/// `POST /api/miniapp/create-payment`
+pub(crate) async fn create_payment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let body: CreatePaymentBody = json_body(&headers, body).await?;
+    let caller = authenticate(&state, &headers, body.init_data.as_deref())?;
+    if let Some(claimed) = body.user_id
+        && claimed != caller.user.get()
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "user_mismatch",
+            "user_id is not the user of the init data",
+        ));
+    }
+    let order = ClientOrder {
+        credits: body.credits,
+        amount: body.amount,
+        currency: body.currency,
+        payment_method: body.payment_method,
+    };
+    let quote = state.inner.catalog.quote(&order, &state.offers())?;
+    let email = match body
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) if valid_email(e) => Some(e.to_owned()),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_email",
+                "the e-mail address is not valid",
+            ));
+        }
+        None => None,
+    };
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|k| IdempotencyKey::new(k).ok())
+                .ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "Idempotency-Key must be 1 to 255 printable ASCII characters",
+                    )
+                })?,
+        ),
+    };
+    let method = state.method(quote.method.as_str()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_method",
+            "payment method is not available",
+        )
+    })?;
+    let id = PaymentId::generate().map_err(|e| {
+        tracing::error!(error = %e, "no randomness for a payment id");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    })?;
+    let payment = state
+        .inner
+        .ledger
+        .create_payment(NewPayment {
+            id,
+            user_id: caller.user,
+            provider: method.provider.id().clone(),
+            method: quote.method.clone(),
+            tokens: quote.tokens,
+            price: quote.price,
+            email,
+            idempotency_key,
+        })
+        .await?;
+    if payment.checkout_ref.is_some() {
+        // The same Idempotency-Key again: the first payment and its checkout, nothing new.
+        return Ok(Json(payment_reply(&state, &payment)).into_response());
+    }
+    let checkout = method
+        .provider
+        .create_checkout(&CheckoutRequest {
+            payment_id: payment.id.clone(),
+            user_id: payment.user_id,
+            tokens: payment.tokens,
+            price: payment.price,
+            email: payment.email.clone(),
+            language: caller.language.clone(),
+            created_at: payment.created_at,
+        })
+        .await?;
+    let payment = state
+        .inner
+        .ledger
+        .attach_checkout(
+            &payment.id,
+            &CheckoutRecord {
+                checkout_ref: checkout.checkout_ref,
+                url: checkout.url,
+            },
+        )
+        .await?;
+    tracing::info!(payment = %payment.id, user = %payment.user_id, tokens = payment.tokens.get(), "payment created");
+    Ok(Json(payment_reply(&state, &payment)).into_response())
+}
+
+/// Asks the provider about a pending payment that has waited longer than the configured age, and
+/// applies what it says (a lost or unverifiable webhook must not leave a paid payment uncredited).
+async fn reconcile(state: &AppState, payment: Payment) -> Payment {
+    let old_enough = unix_now().saturating_sub(payment.created_at)
+        >= state.inner.settings.reconcile_after.as_secs();
+    if !matches!(payment.status, PaymentStatus::Pending) || !old_enough {
+        return payment;
+    }
+    let Some(provider) = state.provider(&payment.provider) else {
+        return payment;
+    };
+    let events = match provider.fetch_status(&payment).await {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::warn!(payment = %payment.id, error = %e, "reconciliation could not ask the provider");
+            return payment;
+        }
+    };
+    let mut latest = payment;
+    for event in events {
+        match state
+            .inner
+            .ledger
+            .apply_event(provider.id(), &event, state.inner.settings.refund_policy)
+            .await
+        {
+            Ok(receipt) => {
+                if receipt.credited > 0 {
+                    tracing::info!(payment = %receipt.payment.id, "credited by reconciliation");
+                }
+                latest = receipt.payment;
+            }
+            Err(e) => {
+                tracing::warn!(payment = %latest.id, error = %e, "reconciliation event not applied")
+            }
+        }
+    }
+    latest
+}
+
+/// `GET /api/miniapp/payment-status/{payment_id}`
+pub(crate) async fn payment_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let caller = authenticate(&state, &headers, None)?;
+    let id = PaymentId::new(id).map_err(|_| ApiError::not_found())?;
+    let payment = state.inner.ledger.own_payment(caller.user, &id).await?;
+    let payment = reconcile(&state, payment).await;
+    let balance = state.inner.ledger.balance(caller.user).await?;
+    Ok(Json(json!({
+        "success": true,
+        "payment_id": payment.id.as_str(),
+        "status": payment.status.as_str(),
+        "amount": payment.price.to_decimal_string(),
+        "amount_minor": payment.price.minor_units(),
+        "currency": payment.price.currency().code(),
+        "credits": payment.tokens.get(),
+        "created_at": rfc3339(payment.created_at),
+        "balance": balance.balance,
+    }))
+    .into_response())
+}
+
+/// `GET /api/miniapp/balance`
+pub(crate) async fn balance(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    let caller = authenticate(&state, &headers, None)?;
+    let b = state.inner.ledger.balance(caller.user).await?;
+    Ok(Json(json!({
+        "success": true,
+        "balance": b.balance,
+        "total_deposited": b.total_deposited,
+        "total_spent": b.total_spent,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HistoryParams {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+pub(crate) fn entry_json(e: &JournalEntry) -> Value {
+    json!({
+        "id": e.id,
+        "kind": e.kind.as_str(),
+        "delta": e.delta,
+        "balance_after": e.balance_after,
+        "payment_id": e.payment_id.as_ref().map(PaymentId::as_str),
+        "memo": e.memo,
+        "created_at": rfc3339(e.created_at),
+    })
+}
+
+/// `GET /api/miniapp/history?before=&limit=`
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let caller = authenticate(&state, &headers, None)?;
+    let Query(params) = params.map_err(|e| ApiError::invalid_request(e.body_text()))?;
+    let page = state
+        .inner
+        .ledger
+        .history(
+            caller.user,
+            HistoryQuery {
+                before: params.before,
+                limit: params.limit.unwrap_or(20),
+            },
+        )
+        .await?;
+    Ok(Json(json!({
+        "success": true,
+        "entries": page.entries.iter().map(entry_json).collect::<Vec<_>>(),
+        "next_before": page.next_before,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct DevLoginBody {
+    #[serde(default)]
+    language_code: Option<String>,
+}
+
+/// The local test user of development mode.
+pub const DEV_USER_ID: i64 = 100_000_001;
+
+/// `POST /api/miniapp/dev-login` (development mode only; the route is not mounted otherwise).
+pub(crate) async fn dev_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let Auth::Development(token) = &state.inner.auth else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        ));
+    };
+    let has_body = headers.get(axum::http::header::CONTENT_TYPE).is_some();
+    let body: DevLoginBody = if has_body {
+        json_body(&headers, body).await?
+    } else {
+        DevLoginBody::default()
+    };
+    let language = body
+        .language_code
+        .filter(|l| l.len() <= 8 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or_else(|| "en".into());
+    let user = json!({
+        "id": DEV_USER_ID, "first_name": "Dev", "last_name": "User", "username": "dev_user",
+        "language_code": language, "allows_write_to_pm": true,
+    })
+    .to_string();
+    let auth_date = unix_now().to_string();
+    let init_data = sign(
+        &[
+            ("user", &user),
+            ("auth_date", &auth_date),
+            ("query_id", "dev"),
+        ],
+        token,
+    );
+    Ok(
+        Json(json!({ "success": true, "init_data": init_data, "user_id": DEV_USER_ID }))
+            .into_response(),
+    )
+}
+
+/// `GET /healthz`
+pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
+    match state.inner.ledger.ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "degraded", "database": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The user id of the development user, for the demo's log line.
+pub fn dev_user() -> UserId {
+    UserId::new(DEV_USER_ID).unwrap_or_else(|| unreachable!("a positive constant"))
+}

@@ -1,0 +1,184 @@
+//! The HTTP API, the payment page and the webhooks (feature `axum`).
+//!
+//! [`router`] is a pure constructor: give it an [`AppState`] and serve the `Router` however you
+//! like. Routes, shapes and error codes are in `docs/http-api.md`.
+//!
+//! ```no_run
+//! # async fn run(state: miniapp::http::AppState) -> std::io::Result<()> {
+//! let app = miniapp::http::router(state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+
+mod api;
+mod assets;
+mod error;
+mod extract;
+mod state;
+
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use miniapp_core::ids::ProviderId;
+use miniapp_core::ledger::LedgerError;
+use miniapp_core::provider::WebhookRequest;
+use serde_json::json;
+
+pub use api::{DEV_USER_ID, dev_user};
+pub use error::ApiError;
+pub use extract::{MAX_BODY, MAX_WEBHOOK_BODY};
+pub use state::{AppState, Auth, HttpSettings, Method, Opens, StateError, StateParts};
+
+/// The whole app's routes: the page, the API, the webhooks, the sandbox (when enabled) and
+/// `/healthz`.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new()
+        .route("/miniapp", get(assets::redirect_to_page))
+        .route("/miniapp/", get(assets::index))
+        .route("/miniapp/{file}", get(assets::file))
+        .route("/api/miniapp/packages", get(api::packages))
+        .route("/api/miniapp/create-payment", post(api::create_payment))
+        .route(
+            "/api/miniapp/payment-status/{payment_id}",
+            get(api::payment_status),
+        )
+        .route("/api/miniapp/balance", get(api::balance))
+        .route("/api/miniapp/history", get(api::history))
+        .route("/api/miniapp/payment-webhook", post(stripe_webhook))
+        .route("/api/miniapp/webhooks/{provider}", post(webhook))
+        .route("/healthz", get(api::healthz));
+    if state.is_development() {
+        app = app.route("/api/miniapp/dev-login", post(api::dev_login));
+    }
+    if state.inner.sandbox.is_some() {
+        app = app.route(
+            "/sandbox/checkout/{payment_id}",
+            get(crate::sandbox::checkout_page)
+                .post(crate::sandbox::pay)
+                .layer(DefaultBodyLimit::max(MAX_BODY)),
+        );
+    }
+    app.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .with_state(state)
+}
+
+/// What a verified webhook did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    /// Events in the webhook.
+    pub events: usize,
+    /// Of those, redeliveries that changed nothing.
+    pub duplicates: usize,
+    /// Tokens credited.
+    pub credited: u64,
+}
+
+/// Verifies a webhook with its provider and applies its events to the ledger; returns only after
+/// every event is committed. The webhook routes and the sandbox use this one path.
+///
+/// # Errors
+/// [`ApiError`]: 404 for a provider that is not enabled, 400 `invalid_signature`, 5xx when the
+/// ledger failed (so the provider redelivers).
+pub async fn handle_webhook(
+    state: &AppState,
+    provider: &ProviderId,
+    request: &WebhookRequest,
+) -> Result<WebhookOutcome, ApiError> {
+    let provider = state.provider(provider).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such payment provider",
+        )
+    })?;
+    let events = provider.parse_webhook(request, SystemTime::now()).await?;
+    let mut outcome = WebhookOutcome {
+        events: events.len(),
+        ..WebhookOutcome::default()
+    };
+    for event in &events {
+        match state
+            .inner
+            .ledger
+            .apply_event(provider.id(), event, state.inner.settings.refund_policy)
+            .await
+        {
+            Ok(receipt) => {
+                outcome.duplicates += usize::from(receipt.duplicate);
+                outcome.credited += receipt.credited;
+                if receipt.credited > 0 {
+                    tracing::info!(payment = %receipt.payment.id, tokens = receipt.credited, "credited");
+                }
+                if receipt.payment.status == miniapp_core::payment::PaymentStatus::Conflicted
+                    && !receipt.duplicate
+                {
+                    tracing::error!(payment = %receipt.payment.id, event = %event.id, "amount or currency mismatch: payment conflicted, review it");
+                }
+            }
+            // Not one of our payments (another product on the same account): acknowledge, so the
+            // provider stops redelivering, and leave a trace.
+            Err(LedgerError::UnknownPayment) => {
+                tracing::info!(provider = %provider.id(), event = %event.id, "event for an unknown payment ignored");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(outcome)
+}
+
+async fn webhook_response(
+    state: &AppState,
+    provider: &ProviderId,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body = match extract::read_limited(body, MAX_WEBHOOK_BODY).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let request = WebhookRequest {
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    match handle_webhook(state, provider, &request).await {
+        Ok(o) => Json(json!({ "success": true, "events": o.events, "duplicates": o.duplicates }))
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let stripe = ProviderId::new("stripe").unwrap_or_else(|_| unreachable!("a valid id"));
+    webhook_response(&state, &stripe, headers, body).await
+}
+
+async fn webhook(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match ProviderId::new(provider) {
+        Ok(id) => webhook_response(&state, &id, headers, body).await,
+        Err(_) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such payment provider",
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,203 @@
+//! What the handlers share: the ledger, the payment methods and their providers, the catalog, the
+//! init-data verifier and the settings. Built once; no globals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use miniapp_core::catalog::{Catalog, MethodOffer};
+use miniapp_core::ids::ProviderId;
+use miniapp_core::init_data::{BotToken, InitDataVerifier, VerifyOptions};
+use miniapp_core::ledger::LedgerStore;
+use miniapp_core::payment::RefundPolicy;
+use miniapp_core::provider::PaymentProvider;
+
+/// How the page opens a checkout URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Opens {
+    /// `Telegram.WebApp.openLink` (or a normal navigation outside Telegram).
+    Link,
+    /// `Telegram.WebApp.openInvoice`.
+    Invoice,
+}
+
+/// An enabled payment method: what it charges in, which provider takes the money, how the page
+/// opens its checkout.
+#[derive(Debug, Clone)]
+pub struct Method {
+    /// Method id and currency.
+    pub offer: MethodOffer,
+    /// The provider.
+    pub provider: Arc<dyn PaymentProvider>,
+    /// How the page opens the checkout.
+    pub opens: Opens,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Init-data freshness rules.
+    pub init_data: VerifyOptions,
+    /// A pending payment older than this is checked with its provider when its status is asked.
+    pub reconcile_after: Duration,
+    /// What refunds after spending do.
+    pub refund_policy: RefundPolicy,
+    /// `https://…` the app is reachable at (return URLs, sandbox links); `None` in local demos.
+    pub public_base_url: Option<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> HttpSettings {
+        HttpSettings {
+            init_data: VerifyOptions::default(),
+            reconcile_after: Duration::from_secs(120),
+            refund_policy: RefundPolicy::Debt,
+            public_base_url: None,
+        }
+    }
+}
+
+/// How init data is authenticated.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// A real bot: init data must be signed with its token.
+    Bot(BotToken),
+    /// No bot token: a random local token signs and verifies, and `dev-login` hands out init data
+    /// for a local test user so the page works in a normal browser.
+    Development(BotToken),
+}
+
+/// Everything the router needs, shared by all requests.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) ledger: Arc<dyn LedgerStore>,
+    pub(crate) catalog: Catalog,
+    pub(crate) methods: Vec<Method>,
+    pub(crate) verifier: InitDataVerifier,
+    pub(crate) auth: Auth,
+    pub(crate) settings: HttpSettings,
+    pub(crate) sandbox: Option<Arc<crate::sandbox::SandboxProvider>>,
+}
+
+/// Why an [`AppState`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// No payment method enabled.
+    #[error("no payment method is enabled")]
+    NoMethods,
+    /// Two methods with one id.
+    #[error("payment method {0} is enabled twice")]
+    DuplicateMethod(String),
+    /// A method's currency has no price in the catalog.
+    #[error("payment method {method} charges {currency}, but no package has a price in it")]
+    UnpricedCurrency {
+        /// The method.
+        method: String,
+        /// Its currency.
+        currency: String,
+    },
+}
+
+/// The parts of an [`AppState`].
+#[derive(Debug)]
+pub struct StateParts {
+    /// The ledger.
+    pub ledger: Arc<dyn LedgerStore>,
+    /// The catalog (the price authority).
+    pub catalog: Catalog,
+    /// Enabled methods; the first is the page's default.
+    pub methods: Vec<Method>,
+    /// How init data is authenticated.
+    pub auth: Auth,
+    /// Settings.
+    pub settings: HttpSettings,
+    /// The sandbox provider, when one of `methods` uses it (serves `/sandbox/checkout/…`).
+    pub sandbox: Option<Arc<crate::sandbox::SandboxProvider>>,
+}
+
+impl AppState {
+    /// Shared state from its parts.
+    ///
+    /// # Errors
+    /// [`StateError`] when the methods do not fit the catalog.
+    pub fn new(parts: StateParts) -> Result<AppState, StateError> {
+        let StateParts {
+            ledger,
+            catalog,
+            methods,
+            auth,
+            settings,
+            sandbox,
+        } = parts;
+        if methods.is_empty() {
+            return Err(StateError::NoMethods);
+        }
+        for (i, m) in methods.iter().enumerate() {
+            if methods[..i]
+                .iter()
+                .any(|o| o.offer.method == m.offer.method)
+            {
+                return Err(StateError::DuplicateMethod(m.offer.method.to_string()));
+            }
+            if !catalog
+                .packages()
+                .iter()
+                .all(|p| p.price_in(m.offer.currency).is_some())
+            {
+                return Err(StateError::UnpricedCurrency {
+                    method: m.offer.method.to_string(),
+                    currency: m.offer.currency.to_string(),
+                });
+            }
+        }
+        let token = match &auth {
+            Auth::Bot(t) | Auth::Development(t) => t,
+        };
+        let verifier = InitDataVerifier::new(token).with_options(settings.init_data);
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                ledger,
+                catalog,
+                methods,
+                verifier,
+                auth,
+                settings,
+                sandbox,
+            }),
+        })
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<dyn LedgerStore> {
+        &self.inner.ledger
+    }
+
+    pub(crate) fn method(&self, id: &str) -> Option<&Method> {
+        self.inner
+            .methods
+            .iter()
+            .find(|m| m.offer.method.as_str() == id)
+    }
+
+    pub(crate) fn provider(&self, id: &ProviderId) -> Option<&Arc<dyn PaymentProvider>> {
+        self.inner
+            .methods
+            .iter()
+            .map(|m| &m.provider)
+            .find(|p| p.id() == id)
+    }
+
+    pub(crate) fn offers(&self) -> Vec<MethodOffer> {
+        self.inner.methods.iter().map(|m| m.offer.clone()).collect()
+    }
+
+    pub(crate) fn is_development(&self) -> bool {
+        matches!(self.inner.auth, Auth::Development(_))
+    }
+}

@@ -1,0 +1,738 @@
+//! The HTTP API end to end: a real server on a loopback port (SQLite ledger in a temp file, the
+//! sandbox provider, a test bot token), driven over HTTP. Every hostile request asserts its error
+//! code and that no ledger row changed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use miniapp::catalog::{Catalog, MethodOffer, PaymentMethod};
+use miniapp::event::{EventKind, ProviderEvent};
+use miniapp::http::{AppState, Auth, HttpSettings, Method, Opens, StateParts};
+use miniapp::ids::{ProviderEventId, ProviderId, ProviderRef};
+use miniapp::init_data::{BotToken, sign};
+use miniapp::ledger::{
+    Balance, CheckoutRecord, EventReceipt, HistoryPage, HistoryQuery, LedgerError, LedgerStore,
+    NewPayment, SpendReceipt, SpendRequest,
+};
+use miniapp::money::Currency;
+use miniapp::payment::{Payment, RefundPolicy};
+use miniapp::provider::{
+    Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
+};
+use miniapp::sandbox::SandboxProvider;
+use miniapp::sqlx::SqliteLedgerStore;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "7000000001:TEST_token-for_miniapp_tests";
+
+struct TestApp {
+    url: String,
+    http: reqwest::Client,
+    store: Option<SqliteLedgerStore>,
+    sandbox: Arc<SandboxProvider>,
+    _dir: tempfile::TempDir,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn init_data_for(user: i64, auth_date: u64, token: &str) -> String {
+    let user = json!({"id": user, "first_name": "Test", "language_code": "en"}).to_string();
+    sign(
+        &[("user", &user), ("auth_date", &auth_date.to_string())],
+        &BotToken::new(token).unwrap(),
+    )
+}
+
+fn fresh_user() -> i64 {
+    miniapp::conformance::fresh_user().get()
+}
+
+struct Options {
+    card: Option<Arc<dyn PaymentProvider>>,
+    ledger: Option<Arc<dyn LedgerStore>>,
+    reconcile_after: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            card: None,
+            ledger: None,
+            reconcile_after: Duration::from_secs(120),
+        }
+    }
+}
+
+async fn spawn_app_with(options: Options) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteLedgerStore::connect(&dir.path().join("t.db").display().to_string())
+        .await
+        .unwrap();
+    sqlite.migrate().await.unwrap();
+    let ledger: Arc<dyn LedgerStore> = options.ledger.unwrap_or_else(|| Arc::new(sqlite.clone()));
+    let sandbox = Arc::new(SandboxProvider::new(None).unwrap());
+    let card: Arc<dyn PaymentProvider> = options.card.unwrap_or_else(|| sandbox.clone());
+    let state = AppState::new(StateParts {
+        ledger,
+        catalog: Catalog::default(),
+        methods: vec![Method {
+            offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
+            provider: card,
+            opens: Opens::Link,
+        }],
+        auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
+        settings: HttpSettings {
+            reconcile_after: options.reconcile_after,
+            ..HttpSettings::default()
+        },
+        sandbox: Some(sandbox.clone()),
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, miniapp::http::router(state))
+            .await
+            .unwrap()
+    });
+    TestApp {
+        url,
+        http: reqwest::Client::new(),
+        store: Some(sqlite),
+        sandbox,
+        _dir: dir,
+    }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+impl TestApp {
+    async fn rows(&self) -> (i64, i64, i64) {
+        let pool = self.store.as_ref().unwrap().pool();
+        let count = |t: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {t}")))
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        };
+        (
+            count("miniapp_payments").await,
+            count("miniapp_journal").await,
+            count("miniapp_provider_events").await,
+        )
+    }
+
+    async fn post(&self, path: &str, user: Option<i64>, body: Value) -> (u16, Value) {
+        let mut r = self.http.post(format!("{}{path}", self.url)).json(&body);
+        if let Some(u) = user {
+            r = r.header(
+                "authorization",
+                format!("tma {}", init_data_for(u, now(), TOKEN)),
+            );
+        }
+        let resp = r.send().await.unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str, user: Option<i64>) -> (u16, Value) {
+        let mut r = self.http.get(format!("{}{path}", self.url));
+        if let Some(u) = user {
+            r = r.header(
+                "authorization",
+                format!("tma {}", init_data_for(u, now(), TOKEN)),
+            );
+        }
+        let resp = r.send().await.unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn buy(&self, user: i64, credits: u64, amount: &str) -> Value {
+        let (status, body) = self
+            .post("/api/miniapp/create-payment", Some(user), json!({"credits": credits, "amount": amount, "currency": "USD", "payment_method": "card"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Pays a sandbox payment through its signed webhook, like the checkout page does.
+    async fn pay(&self, payment_id: &str) -> (u16, Value) {
+        let store = self.store.as_ref().unwrap();
+        let payment = store
+            .payment(&payment_id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let webhook = self.sandbox.signed_event(&payment, "paid");
+        self.deliver(&webhook).await
+    }
+
+    async fn deliver(&self, webhook: &WebhookRequest) -> (u16, Value) {
+        let mut r = self
+            .http
+            .post(format!("{}/api/miniapp/webhooks/sandbox", self.url))
+            .body(webhook.body.clone());
+        for (k, v) in &webhook.headers {
+            r = r.header(k, v);
+        }
+        let resp = r.send().await.unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+fn order(credits: u64, amount: Value, currency: &str, method: &str) -> Value {
+    json!({"credits": credits, "amount": amount, "currency": currency, "payment_method": method})
+}
+
+#[tokio::test]
+async fn packages_list_the_catalog_and_methods() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/api/miniapp/packages", None).await;
+    assert_eq!(status, 200);
+    let credits: Vec<u64> = body["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["credits"].as_u64().unwrap())
+        .collect();
+    assert_eq!(credits, [100, 200, 500, 1000]);
+    assert_eq!(body["packages"][2]["amount"], "25.00");
+    assert_eq!(body["packages"][2]["amount_minor"], 2500);
+    assert_eq!(
+        body["methods"],
+        json!([{"id": "card", "currency": "USD", "opens": "link"}])
+    );
+    assert_eq!(
+        (body["sandbox"].as_bool(), body["dev_login"].as_bool()),
+        (Some(true), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_purchase_credits_once_and_status_shows_the_balance() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let created = app.buy(user, 500, "25.00").await;
+    let id = created["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["payment_url"], format!("/sandbox/checkout/{id}"));
+    assert_eq!(
+        (created["amount"].as_str(), created["opens"].as_str()),
+        (Some("25.00"), Some("link"))
+    );
+
+    let (status, first) = app.pay(&id).await;
+    assert_eq!((status, first["duplicates"].as_u64()), (200, Some(0)));
+    let (status, again) = app.pay(&id).await;
+    assert_eq!(
+        (status, again["duplicates"].as_u64()),
+        (200, Some(1)),
+        "a duplicate is 200 with no effect"
+    );
+
+    let (status, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            s["status"].as_str(),
+            s["balance"].as_i64(),
+            s["credits"].as_u64()
+        ),
+        (Some("succeeded"), Some(500), Some(500))
+    );
+    assert_eq!(s["amount"], "25.00");
+    assert!(s["created_at"].as_str().unwrap().ends_with('Z'));
+    let (_, b) = app.get("/api/miniapp/balance", Some(user)).await;
+    assert_eq!(
+        (b["balance"].as_i64(), b["total_deposited"].as_u64()),
+        (Some(500), Some(500))
+    );
+    let (_, h) = app.get("/api/miniapp/history?limit=5", Some(user)).await;
+    assert_eq!(h["entries"][0]["kind"], "credit");
+    assert_eq!(h["entries"][0]["delta"], 500);
+    assert_eq!(h["next_before"], Value::Null);
+}
+
+#[tokio::test]
+async fn init_data_in_the_body_works_as_in_the_product_document() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let mut body = order(100, json!(5.0), "USD", "card");
+    body["init_data"] = json!(init_data_for(user, now(), TOKEN));
+    body["user_id"] = json!(user);
+    body["email"] = json!("user@example.com");
+    let (status, reply) = app.post("/api/miniapp/create-payment", None, body).await;
+    assert_eq!(status, 200, "{reply}");
+}
+
+#[tokio::test]
+async fn a_double_tap_with_one_idempotency_key_makes_one_checkout() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let send = |credits: u64, amount: &'static str| {
+        let auth = format!("tma {}", init_data_for(user, now(), TOKEN));
+        app.http
+            .post(format!("{}/api/miniapp/create-payment", app.url))
+            .header("authorization", auth)
+            .header("idempotency-key", "tap-1")
+            .json(&order(credits, json!(amount), "USD", "card"))
+            .send()
+    };
+    let (a, b) = tokio::join!(send(500, "25"), send(500, "25.00"));
+    let a: Value = a.unwrap().json().await.unwrap();
+    let b: Value = b.unwrap().json().await.unwrap();
+    assert_eq!(a["payment_id"], b["payment_id"]);
+    assert_eq!(a["payment_url"], b["payment_url"]);
+    assert_eq!(app.rows().await.0, 1);
+    let other = send(100, "5").await.unwrap();
+    assert_eq!(other.status().as_u16(), 409);
+    assert_eq!(code(&other.json().await.unwrap()), "idempotency_conflict");
+}
+
+/// Every hostile create-payment request: the status, the code, and no ledger row changed.
+#[tokio::test]
+async fn hostile_create_payment_requests_are_refused_without_moving_anything() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let before = app.rows().await;
+    let url = format!("{}/api/miniapp/create-payment", app.url);
+    let auth = format!("tma {}", init_data_for(user, now(), TOKEN));
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
+        ("no init data", app.http.post(&url).json(&order(500, json!(25), "USD", "card")), 401, "invalid_init_data"),
+        ("forged init data", app.http.post(&url).header("authorization", format!("tma {}", init_data_for(user, now(), "7000000001:OTHER_token"))).json(&order(500, json!(25), "USD", "card")), 401, "invalid_init_data"),
+        ("garbage init data", app.http.post(&url).header("authorization", "tma %%%").json(&order(500, json!(25), "USD", "card")), 401, "invalid_init_data"),
+        ("expired init data", app.http.post(&url).header("authorization", format!("tma {}", init_data_for(user, now() - 3 * 86_400, TOKEN))).json(&order(500, json!(25), "USD", "card")), 401, "expired_init_data"),
+        ("other user id", app.http.post(&url).header("authorization", &auth).json(&json!({"credits": 500, "amount": 25, "currency": "USD", "payment_method": "card", "user_id": user + 1})), 403, "user_mismatch"),
+        ("unknown package", app.http.post(&url).header("authorization", &auth).json(&order(150, json!(7.5), "USD", "card")), 400, "unknown_package"),
+        ("cheaper amount", app.http.post(&url).header("authorization", &auth).json(&order(500, json!(5), "USD", "card")), 400, "price_mismatch"),
+        ("fractional cent", app.http.post(&url).header("authorization", &auth).json(&order(500, json!(24.999), "USD", "card")), 400, "price_mismatch"),
+        ("negative amount", app.http.post(&url).header("authorization", &auth).json(&order(500, json!(-25), "USD", "card")), 400, "price_mismatch"),
+        ("other currency", app.http.post(&url).header("authorization", &auth).json(&order(500, json!(25), "EUR", "card")), 400, "unsupported_currency"),
+        ("stars not enabled", app.http.post(&url).header("authorization", &auth).json(&order(500, json!(1250), "XTR", "stars")), 400, "unsupported_method"),
+        ("unknown method", app.http.post(&url).header("authorization", &auth).json(&order(500, json!(25), "USD", "paypal")), 400, "unsupported_method"),
+        ("bad email", app.http.post(&url).header("authorization", &auth).json(&json!({"credits": 500, "amount": 25, "currency": "USD", "payment_method": "card", "email": "<script>@x"})), 400, "invalid_email"),
+        ("not json", app.http.post(&url).header("authorization", &auth).header("content-type", "application/json").body("{credits: 500"), 400, "malformed_json"),
+        ("json array", app.http.post(&url).header("authorization", &auth).header("content-type", "application/json").body("[1,2]"), 400, "malformed_json"),
+        ("deeply nested json", app.http.post(&url).header("authorization", &auth).header("content-type", "application/json").body(format!("{}{}", "[".repeat(5000), "]".repeat(5000))), 400, "malformed_json"),
+        ("credits as a string", app.http.post(&url).header("authorization", &auth).json(&json!({"credits": "500", "amount": 25, "currency": "USD", "payment_method": "card"})), 400, "invalid_request"),
+        ("missing field", app.http.post(&url).header("authorization", &auth).json(&json!({"credits": 500})), 400, "invalid_request"),
+        ("form body", app.http.post(&url).header("authorization", &auth).header("content-type", "application/x-www-form-urlencoded").body("credits=500"), 415, "unsupported_media_type"),
+        ("too large", app.http.post(&url).header("authorization", &auth).header("content-type", "application/json").body(format!("{{\"pad\":\"{}\"}}", "x".repeat(17 * 1024))), 413, "payload_too_large"),
+        ("invalid utf-8", app.http.post(&url).header("authorization", &auth).header("content-type", "application/json").body(vec![b'{', 0xff, 0xfe, b'}']), 400, "malformed_json"),
+        ("bad idempotency key", app.http.post(&url).header("authorization", &auth).header("idempotency-key", "has space").json(&order(500, json!(25), "USD", "card")), 400, "invalid_request"),
+    ];
+    for (what, request, want_status, want_code) in cases {
+        let resp = request.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(
+            (status, code(&body)),
+            (want_status, want_code),
+            "{what}: {body}"
+        );
+        assert_eq!(body["success"], false, "{what}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{what}: a human message"
+        );
+    }
+    assert_eq!(app.rows().await, before, "no ledger row changed");
+}
+
+#[tokio::test]
+async fn another_users_payment_is_not_found_exactly_like_a_missing_one() {
+    let app = spawn_app().await;
+    let (alice, mallory) = (fresh_user(), fresh_user());
+    let id = app.buy(alice, 100, "5").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s1, theirs) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(mallory))
+        .await;
+    let (s2, missing) = app
+        .get(
+            "/api/miniapp/payment-status/pay_00000000000000000000000000000000",
+            Some(mallory),
+        )
+        .await;
+    let (s3, junk) = app
+        .get("/api/miniapp/payment-status/..%2F..%2Fetc", Some(mallory))
+        .await;
+    assert_eq!((s1, s2, s3), (404, 404, 404));
+    assert_eq!(theirs, missing, "identical answers");
+    assert_eq!(code(&junk), "not_found");
+    let (status, _) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), None)
+        .await;
+    assert_eq!(status, 401, "status is not public");
+}
+
+#[tokio::test]
+async fn forged_and_replayed_webhooks() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let id = app.buy(user, 200, "10").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.rows().await;
+    let store = app.store.as_ref().unwrap();
+    let payment = store.payment(&id.parse().unwrap()).await.unwrap().unwrap();
+    let genuine = app.sandbox.signed_event(&payment, "paid");
+    let mut tampered = genuine.clone();
+    tampered.body = String::from_utf8(genuine.body.clone())
+        .unwrap()
+        .replace("1000", "1")
+        .into_bytes();
+    let unsigned = WebhookRequest {
+        headers: vec![],
+        body: genuine.body.clone(),
+    };
+    for (what, w) in [("tampered", &tampered), ("unsigned", &unsigned)] {
+        let (status, body) = app.deliver(w).await;
+        assert_eq!((status, code(&body)), (400, "invalid_signature"), "{what}");
+    }
+    let other_provider = app
+        .http
+        .post(format!("{}/api/miniapp/webhooks/stripe", app.url))
+        .body(genuine.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other_provider.status().as_u16(),
+        404,
+        "a provider that is not enabled"
+    );
+    assert_eq!(app.rows().await, before, "nothing recorded");
+    let (status, _) = app.deliver(&genuine).await;
+    assert_eq!(status, 200);
+    let (_, b) = app.get("/api/miniapp/balance", Some(user)).await;
+    assert_eq!(b["balance"], 200);
+}
+
+#[tokio::test]
+async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let pay = |id: String, card: &'static str, expiry: &'static str| {
+        app.http
+            .post(format!("{}/sandbox/checkout/{id}", app.url))
+            .form(&[("card_number", card), ("expiry", expiry), ("cvc", "123")])
+            .send()
+    };
+    let id = app.buy(user, 500, "25").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = app
+        .http
+        .get(format!("{}/sandbox/checkout/{id}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("SANDBOX") && page.contains("25.00 USD"),
+        "{page}"
+    );
+    let expired = pay(id.clone(), "4242 4242 4242 4242", "01/20")
+        .await
+        .unwrap();
+    assert_eq!(expired.status().as_u16(), 422);
+    assert!(expired.text().await.unwrap().contains("expired"));
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(s["status"], "pending", "an expired card changes nothing");
+    let paid = pay(id.clone(), "4242 4242 4242 4242", "12/40")
+        .await
+        .unwrap();
+    assert_eq!(paid.status().as_u16(), 200);
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(
+        (s["status"].as_str(), s["balance"].as_i64()),
+        (Some("succeeded"), Some(500))
+    );
+
+    for (card, _reason) in [
+        ("4000 0000 0000 0002", "declined"),
+        ("4000000000009995", "insufficient funds"),
+    ] {
+        let id = app.buy(user, 100, "5").await["payment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            pay(id.clone(), card, "12/40")
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            200
+        );
+        let (_, s) = app
+            .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+            .await;
+        assert_eq!(
+            (s["status"].as_str(), s["balance"].as_i64()),
+            (Some("failed"), Some(500))
+        );
+    }
+}
+
+/// A provider that cannot be reached, and that reports a paid payment when asked.
+#[derive(Debug)]
+struct Flaky {
+    id: ProviderId,
+}
+
+#[async_trait]
+impl PaymentProvider for Flaky {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+    async fn create_checkout(&self, r: &CheckoutRequest) -> Result<Checkout, ProviderError> {
+        if r.tokens.get() == 1000 {
+            return Err(ProviderError::Unavailable("connection refused".into()));
+        }
+        Ok(Checkout {
+            checkout_ref: ProviderRef::new(format!("flaky_{}", r.payment_id)).unwrap(),
+            url: "https://pay.example".into(),
+            expires_at: None,
+        })
+    }
+    async fn parse_webhook(
+        &self,
+        _: &WebhookRequest,
+        _: SystemTime,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        Err(ProviderError::InvalidSignature("never".into()))
+    }
+    async fn fetch_status(&self, p: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {
+        Ok(vec![ProviderEvent {
+            id: ProviderEventId::new(format!("reconcile_{}", p.id)).unwrap(),
+            payment_id: Some(p.id.clone()),
+            provider_ref: ProviderRef::new(format!("flaky_pi_{}", p.id)).unwrap(),
+            kind: EventKind::Succeeded { amount: p.price },
+        }])
+    }
+}
+
+#[tokio::test]
+async fn provider_outage_is_503_and_a_lost_webhook_is_reconciled() {
+    let flaky: Arc<dyn PaymentProvider> = Arc::new(Flaky {
+        id: ProviderId::new("flaky").unwrap(),
+    });
+    let app = spawn_app_with(Options {
+        card: Some(flaky),
+        reconcile_after: Duration::ZERO,
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let (status, body) = app
+        .post(
+            "/api/miniapp/create-payment",
+            Some(user),
+            order(1000, json!(50), "USD", "card"),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (503, "provider_unavailable"));
+    assert_eq!(app.rows().await.1, 0, "nothing credited");
+    let id = app.buy(user, 200, "10").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(
+        (s["status"].as_str(), s["balance"].as_i64()),
+        (Some("succeeded"), Some(200)),
+        "credited by reconciliation"
+    );
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(s["balance"], 200, "reconciling again credits nothing more");
+}
+
+/// A ledger whose database is down.
+#[derive(Debug)]
+struct Down;
+
+fn down() -> LedgerError {
+    LedgerError::Unavailable("database is down".into())
+}
+
+#[async_trait]
+impl LedgerStore for Down {
+    async fn create_payment(&self, _: NewPayment) -> Result<Payment, LedgerError> {
+        Err(down())
+    }
+    async fn attach_checkout(
+        &self,
+        _: &miniapp::ids::PaymentId,
+        _: &CheckoutRecord,
+    ) -> Result<Payment, LedgerError> {
+        Err(down())
+    }
+    async fn apply_event(
+        &self,
+        _: &ProviderId,
+        _: &ProviderEvent,
+        _: RefundPolicy,
+    ) -> Result<EventReceipt, LedgerError> {
+        Err(down())
+    }
+    async fn spend(&self, _: &SpendRequest) -> Result<SpendReceipt, LedgerError> {
+        Err(down())
+    }
+    async fn balance(&self, _: miniapp::ids::UserId) -> Result<Balance, LedgerError> {
+        Err(down())
+    }
+    async fn payment(&self, _: &miniapp::ids::PaymentId) -> Result<Option<Payment>, LedgerError> {
+        Err(down())
+    }
+    async fn history(
+        &self,
+        _: miniapp::ids::UserId,
+        _: HistoryQuery,
+    ) -> Result<HistoryPage, LedgerError> {
+        Err(down())
+    }
+    async fn ping(&self) -> Result<(), LedgerError> {
+        Err(down())
+    }
+}
+
+#[tokio::test]
+async fn storage_outage_is_503_everywhere_and_webhooks_are_retried() {
+    let app = spawn_app_with(Options {
+        ledger: Some(Arc::new(Down)),
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let (status, body) = app
+        .post(
+            "/api/miniapp/create-payment",
+            Some(user),
+            order(500, json!(25), "USD", "card"),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (503, "storage_unavailable"));
+    let (status, body) = app.get("/api/miniapp/balance", Some(user)).await;
+    assert_eq!((status, code(&body)), (503, "storage_unavailable"));
+    let (status, health) = app.get("/healthz", None).await;
+    assert_eq!(
+        (status, health["database"].as_str()),
+        (503, Some("unavailable"))
+    );
+    // A genuine webhook while the database is down: 5xx, so the provider redelivers later.
+    let mut payment = miniapp::payment::example_pending_payment();
+    payment.provider = ProviderId::new("sandbox").unwrap();
+    let (status, body) = app
+        .deliver(&app.sandbox.signed_event(&payment, "paid"))
+        .await;
+    assert_eq!((status, code(&body)), (503, "storage_unavailable"));
+}
+
+#[tokio::test]
+async fn health_page_and_unknown_routes() {
+    let app = spawn_app().await;
+    let (status, h) = app.get("/healthz", None).await;
+    assert_eq!((status, h["status"].as_str()), (200, Some("ok")));
+    let page = app
+        .http
+        .get(format!("{}/miniapp/", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(page.text().await.unwrap().contains("payment.js"));
+    for asset in ["styles.css", "payment.js"] {
+        assert_eq!(
+            app.http
+                .get(format!("{}/miniapp/{asset}", app.url))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            200
+        );
+    }
+    let (status, body) = app.get("/nope", None).await;
+    assert_eq!((status, code(&body)), (404, "not_found"));
+    let (status, _) = app.post("/api/miniapp/dev-login", None, json!({})).await;
+    assert_eq!(status, 404, "no dev login when a bot token is configured");
+}
+
+#[tokio::test]
+async fn development_mode_hands_out_init_data_for_a_local_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = miniapp::config::Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(format!("sqlite://{}", dir.path().join("dev.db").display())),
+        _ => None,
+    })
+    .unwrap();
+    let app = miniapp::app::build(&config).await.unwrap();
+    assert!(app.dev_token.is_some() && app.sandbox);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, miniapp::http::router(app.state))
+            .await
+            .unwrap()
+    });
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{url}/api/miniapp/dev-login"))
+        .json(&json!({"language_code": "ru"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let init_data = login["init_data"].as_str().unwrap();
+    let balance = http
+        .get(format!("{url}/api/miniapp/balance"))
+        .header("authorization", format!("tma {init_data}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(balance.status().as_u16(), 200);
+}

@@ -1,0 +1,118 @@
+//! The payment page in a real headless Chromium (Debian's `/usr/bin/chromium`, driven by
+//! `playwright-core` from `tests/browser/page.test.mjs`) against real servers on loopback: one
+//! with a bot token (the page runs inside a stubbed Telegram), one in development mode.
+//! Needs `node`, `chromium` and `npm ci --prefix tests/browser`; `.ci/run` installs them. Without
+//! them the test says so and passes; under `CI=true` it fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)] // tests fail by panicking
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use miniapp::catalog::{Catalog, MethodOffer, PaymentMethod};
+use miniapp::http::{AppState, Auth, HttpSettings, Method, Opens, StateParts};
+use miniapp::init_data::BotToken;
+use miniapp::ledger::InMemoryLedger;
+use miniapp::money::Currency;
+use miniapp::sandbox::SandboxProvider;
+
+const TOKEN: &str = "7000000002:BROWSER_test_token";
+
+fn missing(what: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {what} is missing: the browser tests must run in CI");
+    }
+    eprintln!("SKIPPED: {what} is missing, so the browser tests did not run");
+    true
+}
+
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, miniapp::http::router(state))
+            .await
+            .unwrap()
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_page_in_headless_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let has_node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_node && missing("node") {
+        return;
+    }
+    if !Path::new("/usr/bin/chromium").exists()
+        && missing("/usr/bin/chromium (apt-get install chromium)")
+    {
+        return;
+    }
+    if !root
+        .join("tests/browser/node_modules/playwright-core")
+        .exists()
+        && missing("tests/browser/node_modules (npm ci --prefix tests/browser)")
+    {
+        return;
+    }
+
+    let sandbox = Arc::new(SandboxProvider::new(None).unwrap());
+    let telegram = AppState::new(StateParts {
+        ledger: Arc::new(InMemoryLedger::new()),
+        catalog: Catalog::default(),
+        methods: vec![Method {
+            offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
+            provider: sandbox.clone(),
+            opens: Opens::Link,
+        }],
+        auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
+        settings: HttpSettings::default(),
+        sandbox: Some(sandbox),
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = miniapp::config::Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(format!("sqlite://{}", dir.path().join("dev.db").display())),
+        _ => None,
+    })
+    .unwrap();
+    let dev = miniapp::app::build(&config).await.unwrap();
+    let base_url = serve(telegram).await;
+    let dev_url = serve(dev.state).await;
+    let screenshots = root.join("target/browser-screenshots");
+
+    let output = tokio::process::Command::new("node")
+        .arg("--test")
+        .arg("--test-reporter=tap")
+        .arg(root.join("tests/browser/page.test.mjs"))
+        .env("BASE_URL", &base_url)
+        .env("DEV_BASE_URL", &dev_url)
+        .env("BOT_TOKEN", TOKEN)
+        .env("SCREENSHOT_DIR", &screenshots)
+        .current_dir(root)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the browser tests failed (output above)"
+    );
+    assert!(
+        stdout.contains("# fail 0") && !stdout.contains("# pass 0"),
+        "the node runner ran the tests and none failed"
+    );
+    for shot in ["main.png", "success.png"] {
+        assert!(screenshots.join(shot).exists(), "{shot} saved");
+    }
+}
