@@ -258,7 +258,7 @@ async fn reconcile(state: &AppState, payment: Payment) -> Payment {
                 latest = receipt.payment;
             }
             Err(e) => {
-                tracing::warn!(payment = %latest.id, error = %e, "reconciliation event not applied")
+                tracing::warn!(payment = %latest.id, error = %e, "reconciliation event not applied");
             }
         }
     }
