@@ -162,6 +162,8 @@ pub struct Payment {
     pub email: Option<String>,
     /// The key the client sent to make creation retry-safe.
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The buyer's language, for messages about this payment.
+    pub language: Option<String>,
     /// The provider's checkout reference (`cs_…`), once a checkout exists.
     pub checkout_ref: Option<ProviderRef>,
     /// Where to send the payer.
@@ -366,6 +368,7 @@ pub fn example_pending_payment() -> Payment {
         price: Money::usd_cents(2500),
         email: None,
         idempotency_key: None,
+        language: None,
         checkout_ref: ProviderRef::new("cs_example").ok(),
         checkout_url: None,
         payment_ref: None,

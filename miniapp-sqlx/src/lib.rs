@@ -23,6 +23,7 @@
 //!     price: Money::usd_cents(2500),
 //!     email: None,
 //!     idempotency_key: None,
+//!     language: None,
 //! }).await?;
 //! store.attach_checkout(&payment.id, &CheckoutRecord { checkout_ref: "chk_1".parse()?, url: "https://pay.example".into() }).await?;
 //!

@@ -67,5 +67,6 @@ impl_ledger_store!(
     PgLedgerStore,
     sqlx::Postgres,
     |pool| pool.begin(),
-    " FOR UPDATE"
+    " FOR UPDATE",
+    " FOR UPDATE SKIP LOCKED"
 );

@@ -12,7 +12,7 @@ macro_rules! payment_columns {
         "id, user_id, provider, method, tokens, price_minor, currency, exponent, email, \
          idempotency_key, checkout_ref, checkout_url, payment_ref, status, paid_minor, \
          paid_currency, closure, refunded_minor, dispute, tokens_credited, tokens_reversed, \
-         tokens_written_off, created_at, updated_at"
+         tokens_written_off, created_at, updated_at, language"
     };
 }
 
@@ -51,6 +51,7 @@ pub(crate) struct PaymentRow {
     tokens_written_off: i64,
     created_at: i64,
     updated_at: i64,
+    language: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -159,6 +160,7 @@ impl PaymentRow {
                 .transpose()?,
             checkout_ref: opt_ref(self.checkout_ref, "checkout reference")?,
             checkout_url: self.checkout_url,
+            language: self.language,
             payment_ref: opt_ref(self.payment_ref, "payment reference")?,
             facts: PaymentFacts {
                 paid,
@@ -238,6 +240,46 @@ impl BalanceRow {
             balance: self.balance,
             total_deposited: unsigned(self.total_deposited, "total deposited")?,
             total_spent: unsigned(self.total_spent, "total spent")?,
+        })
+    }
+}
+
+/// The columns of `miniapp_outbox` a claim returns, in [`OutboxRow`] order.
+macro_rules! outbox_columns {
+    () => {
+        "payment_id, user_id, tokens, amount_minor, currency, exponent, language, attempts"
+    };
+}
+
+pub(crate) use outbox_columns;
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    payment_id: String,
+    user_id: i64,
+    tokens: i64,
+    amount_minor: i64,
+    currency: String,
+    exponent: i32,
+    language: Option<String>,
+    attempts: i32,
+}
+
+impl OutboxRow {
+    pub(crate) fn into_notification(
+        self,
+    ) -> Result<miniapp_core::ledger::Notification, LedgerError> {
+        Ok(miniapp_core::ledger::Notification {
+            payment_id: PaymentId::new(self.payment_id).map_err(|_| corrupt("payment id"))?,
+            user_id: UserId::new(self.user_id).ok_or_else(|| corrupt("user id"))?,
+            tokens: TokenAmount::new(unsigned(self.tokens, "tokens")?)
+                .ok_or_else(|| corrupt("tokens"))?,
+            amount: Money::new(
+                unsigned(self.amount_minor, "amount")?,
+                currency(&self.currency, self.exponent)?,
+            ),
+            language: self.language,
+            attempts: u32::try_from(self.attempts).map_err(|_| corrupt("attempts"))?,
         })
     }
 }

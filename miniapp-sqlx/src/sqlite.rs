@@ -80,5 +80,6 @@ impl_ledger_store!(
     SqliteLedgerStore,
     sqlx::Sqlite,
     |pool| pool.begin_with("BEGIN IMMEDIATE"),
+    "",
     ""
 );

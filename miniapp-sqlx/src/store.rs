@@ -19,7 +19,7 @@ pub(crate) fn now() -> u64 {
 /// Implements `LedgerStore` for `$store` (a struct with a `pool` field of `sqlx::Pool<$db>`).
 /// `$begin` starts a write transaction on `$pool`; `$lock` is appended to row-locking selects.
 macro_rules! impl_ledger_store {
-    ($store:ty, $db:ty, |$pool:ident| $begin:expr, $lock:literal) => {
+    ($store:ty, $db:ty, |$pool:ident| $begin:expr, $lock:literal, $skip_locked:literal) => {
         #[async_trait::async_trait]
         impl miniapp_core::ledger::LedgerStore for $store {
             async fn create_payment(
@@ -57,8 +57,8 @@ macro_rules! impl_ledger_store {
                 let t = signed($crate::store::now())?;
                 let inserted: Option<PaymentRow> = sqlx::query_as(concat!(
                     "INSERT INTO miniapp_payments (id, user_id, provider, method, tokens, price_minor, \
-                     currency, exponent, email, idempotency_key, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'created', $11, $11) \
+                     currency, exponent, email, idempotency_key, status, created_at, updated_at, language) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'created', $11, $11, $12) \
                      ON CONFLICT DO NOTHING RETURNING ",
                     payment_columns!()
                 ))
@@ -73,6 +73,7 @@ macro_rules! impl_ledger_store {
                 .bind(new.email.as_deref())
                 .bind(new.idempotency_key.as_ref().map(|k| k.as_str()))
                 .bind(t)
+                .bind(new.language.as_deref().filter(|l| l.len() <= 16))
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(map_err)?;
@@ -239,6 +240,25 @@ macro_rules! impl_ledger_store {
                     .await
                     .map_err(map_err)?;
                 }
+                if plan.credited > 0 {
+                    // The notification, in the credit's transaction: once per payment (primary key).
+                    sqlx::query(
+                        "INSERT INTO miniapp_outbox (payment_id, user_id, tokens, amount_minor, currency, \
+                         exponent, language, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(payment.id.as_str())
+                    .bind(payment.user_id.get())
+                    .bind(signed(plan.credited)?)
+                    .bind(signed(payment.price.minor_units())?)
+                    .bind(payment.price.currency().code())
+                    .bind(i32::from(payment.price.currency().exponent()))
+                    .bind(payment.language.as_deref())
+                    .bind(signed(t)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                }
                 if plan.changes_anything(&payment) {
                     let u = PaymentUpdate::from_payment(&plan.payment)?;
                     sqlx::query(
@@ -371,6 +391,78 @@ macro_rules! impl_ledger_store {
                 .await
                 .map_err(map_err)?;
                 row.map(PaymentRow::into_payment).transpose()
+            }
+
+            async fn claim_notifications(
+                &self,
+                now: u64,
+                lease_secs: u64,
+                limit: u32,
+            ) -> Result<Vec<miniapp_core::ledger::Notification>, miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::{OutboxRow, outbox_columns, signed};
+
+                let now = signed(now)?;
+                let $pool = &self.pool;
+                let mut tx = $begin.await.map_err(map_err)?;
+                // A claim that outlived its lease has an unknown outcome: never resend it.
+                sqlx::query("UPDATE miniapp_outbox SET state = 'unknown', finished_at = $1 WHERE state = 'sending' AND claimed_until < $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                let rows: Vec<OutboxRow> = sqlx::query_as(concat!(
+                    "UPDATE miniapp_outbox SET state = 'sending', claimed_until = $2 WHERE payment_id IN \
+                     (SELECT payment_id FROM miniapp_outbox WHERE state = 'pending' AND not_before <= $1 \
+                     ORDER BY not_before, created_at LIMIT $3", $skip_locked, ") RETURNING ",
+                    outbox_columns!()
+                ))
+                .bind(now)
+                .bind(now.saturating_add(signed(lease_secs)?))
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                let claimed = rows.into_iter().map(OutboxRow::into_notification).collect::<Result<Vec<_>, _>>()?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(claimed)
+            }
+
+            async fn finish_notification(
+                &self,
+                payment: &miniapp_core::ids::PaymentId,
+                outcome: &miniapp_core::ledger::NotificationOutcome,
+                now: u64,
+            ) -> Result<(), miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::signed;
+                use miniapp_core::ledger::{LedgerError, NotificationOutcome};
+
+                let (state, not_before, error) = match outcome {
+                    NotificationOutcome::Sent => ("sent", 0, None),
+                    NotificationOutcome::Retry { not_before, error } => ("pending", signed(*not_before)?, Some(error.as_str())),
+                    NotificationOutcome::Failed { error } => ("failed", 0, Some(error.as_str())),
+                    _ => return Err(LedgerError::Corrupt("unknown notification outcome".into())),
+                };
+                let done = sqlx::query(
+                    "UPDATE miniapp_outbox SET state = $2, attempts = attempts + 1, not_before = $3, \
+                     last_error = $4, claimed_until = NULL, \
+                     finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE $5 END \
+                     WHERE payment_id = $1 AND state = 'sending'",
+                )
+                .bind(payment.as_str())
+                .bind(state)
+                .bind(not_before)
+                .bind(error.map(|e| e.chars().take(500).collect::<String>()))
+                .bind(signed(now)?)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+                if done == 0 {
+                    return Err(LedgerError::UnknownPayment);
+                }
+                Ok(())
             }
 
             async fn ping(&self) -> Result<(), miniapp_core::ledger::LedgerError> {

@@ -192,6 +192,7 @@ pub(crate) async fn create_payment(
             price: quote.price,
             email,
             idempotency_key,
+            language: caller.language.clone(),
         })
         .await?;
     if payment.checkout_ref.is_some() {

@@ -56,6 +56,7 @@ pub async fn pending_payment(
             price,
             email: None,
             idempotency_key: None,
+            language: Some("ru".into()),
         })
         .await
         .expect("create_payment");
@@ -870,6 +871,7 @@ pub async fn payment_creation_is_idempotent(store: &dyn LedgerStore) {
         price: Money::usd_cents(cents),
         email: Some("a@example.com".into()),
         idempotency_key: Some(k.clone()),
+        language: None,
     };
     let first = store
         .create_payment(new(PaymentId::generate().unwrap(), user, 500, 2500))
@@ -986,4 +988,158 @@ pub async fn concurrent_mixed_traffic_keeps_balances_consistent(store: &dyn Ledg
             (PaymentStatus::Succeeded, 100)
         );
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn claim_for(
+    store: &dyn LedgerStore,
+    ids: &[PaymentId],
+    now: u64,
+    lease: u64,
+) -> Vec<crate::ledger::Notification> {
+    store
+        .claim_notifications(now, lease, 1000)
+        .await
+        .expect("claim_notifications")
+        .into_iter()
+        .filter(|n| ids.contains(&n.payment_id))
+        .collect()
+}
+
+/// A credit enqueues exactly one notification (in its transaction); redeliveries and other
+/// events enqueue nothing; a claim hands it out once.
+pub async fn credit_enqueues_one_notification(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    let q = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let mut again = paid(&p);
+    again.id = ProviderEventId::new(format!("evt_{}_again", p.id.as_str())).unwrap();
+    apply(store, &again, RefundPolicy::Debt).await;
+    apply(
+        store,
+        &event(&q, "expired", EventKind::Expired),
+        RefundPolicy::Debt,
+    )
+    .await;
+    let now = unix_now();
+    let ids = [p.id.clone(), q.id.clone()];
+    let claimed = claim_for(store, &ids, now, 60).await;
+    assert_eq!(
+        claimed.len(),
+        1,
+        "one notification, for the credited payment only: {claimed:?}"
+    );
+    let n = &claimed[0];
+    assert_eq!(
+        (&n.payment_id, n.user_id, n.tokens.get(), n.amount),
+        (&p.id, user, 500, Money::usd_cents(2500))
+    );
+    assert_eq!((n.language.as_deref(), n.attempts), (Some("ru"), 0));
+    assert!(
+        claim_for(store, &ids, now, 60).await.is_empty(),
+        "a claimed notification is not handed out again"
+    );
+    store
+        .finish_notification(&p.id, &crate::ledger::NotificationOutcome::Sent, now)
+        .await
+        .expect("finish");
+    assert!(
+        claim_for(store, &ids, now + 3600, 60).await.is_empty(),
+        "a sent notification is never handed out again"
+    );
+}
+
+/// A retry waits for its time; a permanent failure stops; a claim whose sender vanished is not
+/// sent again (at most once).
+pub async fn notification_retry_failure_and_stale_claims(store: &dyn LedgerStore) {
+    use crate::ledger::NotificationOutcome;
+    let user = fresh_user();
+    let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    let q = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    apply(store, &paid(&q), RefundPolicy::Debt).await;
+    let now = unix_now();
+    let ids = [p.id.clone(), q.id.clone()];
+    assert_eq!(
+        claim_for(store, &ids, now, 60).await.len(),
+        2,
+        "both claimed"
+    );
+    let retry = NotificationOutcome::Retry {
+        not_before: now + 100,
+        error: "429 Too Many Requests".into(),
+    };
+    store
+        .finish_notification(&p.id, &retry, now)
+        .await
+        .expect("finish");
+    // q's sender dies without an outcome; by now + 99 its lease (now + 60) has run out.
+    assert!(
+        claim_for(store, &ids, now + 99, 60).await.is_empty(),
+        "p not before its time; q never again"
+    );
+    let second = claim_for(store, &ids, now + 100, 60).await;
+    let got: Vec<(&PaymentId, u32)> = second.iter().map(|n| (&n.payment_id, n.attempts)).collect();
+    assert_eq!(
+        got,
+        [(&p.id, 1)],
+        "only the retry, with its attempt count; the unknown outcome is not resent"
+    );
+    let failed = NotificationOutcome::Failed {
+        error: "Forbidden: bot was blocked by the user".into(),
+    };
+    store
+        .finish_notification(&p.id, &failed, now + 100)
+        .await
+        .expect("finish");
+    assert!(
+        claim_for(store, &ids, now + 10_000, 60).await.is_empty(),
+        "a failure is final"
+    );
+    let late = store
+        .finish_notification(&q.id, &NotificationOutcome::Sent, now + 10_000)
+        .await;
+    assert!(
+        late.is_err(),
+        "an outcome for a claim that expired is refused"
+    );
+}
+
+/// Claimers racing each other never receive the same notification.
+pub async fn concurrent_claims_never_share(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+        apply(store, &paid(&p), RefundPolicy::Debt).await;
+        ids.push(p.id);
+    }
+    let now = unix_now();
+    let batches = join_all((0..8).map(|_| store.claim_notifications(now, 60, 3))).await;
+    let mut seen: Vec<PaymentId> = Vec::new();
+    for batch in batches {
+        for n in batch.expect("claim_notifications") {
+            if ids.contains(&n.payment_id) {
+                assert!(
+                    !seen.contains(&n.payment_id),
+                    "{} handed out twice",
+                    n.payment_id
+                );
+                seen.push(n.payment_id);
+            }
+        }
+    }
+    let rest = claim_for(store, &ids, now, 60).await;
+    assert_eq!(
+        seen.len() + rest.len(),
+        10,
+        "every notification handed out exactly once"
+    );
 }

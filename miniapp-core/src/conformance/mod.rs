@@ -57,6 +57,9 @@ macro_rules! ledger_conformance {
             payment_creation_is_idempotent,
             checkout_attach_is_idempotent,
             concurrent_mixed_traffic_keeps_balances_consistent,
+            credit_enqueues_one_notification,
+            notification_retry_failure_and_stale_claims,
+            concurrent_claims_never_share,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

@@ -240,6 +240,7 @@ pub async fn webhook_pipeline_credits_once(h: &dyn ProviderHarness, store: &dyn 
             price: request.price,
             email: request.email.clone(),
             idempotency_key: None,
+            language: Some("en".into()),
         })
         .await
         .expect("create_payment");

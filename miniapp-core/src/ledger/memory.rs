@@ -12,7 +12,8 @@ use crate::payment::{Payment, PaymentFacts, PaymentStatus, RefundPolicy};
 
 use super::{
     Balance, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery, JournalEntry,
-    LedgerError, LedgerStore, NewPayment, SpendReceipt, SpendRequest, plan_event, plan_spend,
+    LedgerError, LedgerStore, NewPayment, Notification, NotificationOutcome, SpendReceipt,
+    SpendRequest, plan_event, plan_spend,
 };
 
 /// A [`LedgerStore`] in memory: the reference implementation of the contract, correct under
@@ -47,6 +48,26 @@ struct State {
     journal: Vec<JournalEntry>,
     by_user: HashMap<UserId, Vec<usize>>,
     spends: HashMap<(UserId, IdempotencyKey), usize>,
+    outbox: Vec<OutboxRow>,
+}
+
+#[derive(Debug)]
+struct OutboxRow {
+    notification: Notification,
+    state: OutboxState,
+    not_before: u64,
+    claimed_until: u64,
+    #[allow(dead_code)] // recorded like the SQL stores' last_error column; shown by Debug
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutboxState {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Unknown,
 }
 
 fn now() -> u64 {
@@ -131,6 +152,7 @@ impl LedgerStore for InMemoryLedger {
             price: new.price,
             email: new.email,
             idempotency_key: new.idempotency_key,
+            language: new.language,
             checkout_ref: None,
             checkout_url: None,
             payment_ref: None,
@@ -258,6 +280,22 @@ impl LedgerStore for InMemoryLedger {
             });
         }
         s.balances.insert(payment.user_id, plan.balance);
+        if plan.credited > 0 && !s.outbox.iter().any(|r| r.notification.payment_id == id) {
+            s.outbox.push(OutboxRow {
+                notification: Notification {
+                    payment_id: id.clone(),
+                    user_id: payment.user_id,
+                    tokens: payment.tokens,
+                    amount: payment.price,
+                    language: payment.language.clone(),
+                    attempts: 0,
+                },
+                state: OutboxState::Pending,
+                not_before: 0,
+                claimed_until: 0,
+                last_error: None,
+            });
+        }
         s.payments.insert(id, plan.payment.clone());
         Ok(EventReceipt {
             status_before: payment.status,
@@ -307,6 +345,58 @@ impl LedgerStore for InMemoryLedger {
             entry,
             replayed: false,
         })
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<Notification>, LedgerError> {
+        let mut s = self.lock();
+        let mut claimed = Vec::new();
+        for row in &mut s.outbox {
+            if row.state == OutboxState::Sending && row.claimed_until < now {
+                row.state = OutboxState::Unknown;
+            }
+            if claimed.len() < limit as usize
+                && row.state == OutboxState::Pending
+                && row.not_before <= now
+            {
+                row.state = OutboxState::Sending;
+                row.claimed_until = now + lease_secs;
+                claimed.push(row.notification.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_notification(
+        &self,
+        payment: &PaymentId,
+        outcome: &NotificationOutcome,
+        _now: u64,
+    ) -> Result<(), LedgerError> {
+        let mut s = self.lock();
+        let row = s
+            .outbox
+            .iter_mut()
+            .find(|r| r.notification.payment_id == *payment && r.state == OutboxState::Sending)
+            .ok_or(LedgerError::UnknownPayment)?;
+        row.notification.attempts += 1;
+        match outcome {
+            NotificationOutcome::Sent => row.state = OutboxState::Sent,
+            NotificationOutcome::Retry { not_before, error } => {
+                row.state = OutboxState::Pending;
+                row.not_before = *not_before;
+                row.last_error = Some(error.clone());
+            }
+            NotificationOutcome::Failed { error } => {
+                row.state = OutboxState::Failed;
+                row.last_error = Some(error.clone());
+            }
+        }
+        Ok(())
     }
 
     async fn balance(&self, user: UserId) -> Result<Balance, LedgerError> {

@@ -120,6 +120,8 @@ pub struct NewPayment {
     pub email: Option<String>,
     /// Creation with the same (user, key) returns the first payment.
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The buyer's language (`ru`, `en`, …), for the payment-success notification.
+    pub language: Option<String>,
 }
 
 /// A checkout the provider opened for a payment.
@@ -168,6 +170,44 @@ pub struct EventReceipt {
     pub clawed_back: u64,
     /// Tokens reversed but not taken (cap-at-zero policy).
     pub written_off: u64,
+}
+
+/// A payment-success notification in the outbox. The row is written in the same transaction as
+/// the credit, so a restart between commit and send loses nothing, and once per payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The credited payment (one notification per payment).
+    pub payment_id: PaymentId,
+    /// Whom to tell.
+    pub user_id: UserId,
+    /// Tokens credited.
+    pub tokens: TokenAmount,
+    /// What was paid.
+    pub amount: Money,
+    /// The buyer's language, if known.
+    pub language: Option<String>,
+    /// Delivery attempts before this one.
+    pub attempts: u32,
+}
+
+/// How a claimed notification's delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotificationOutcome {
+    /// Delivered.
+    Sent,
+    /// Not delivered (the messenger said so); try again at `not_before` (unix seconds).
+    Retry {
+        /// Earliest next attempt.
+        not_before: u64,
+        /// What went wrong.
+        error: String,
+    },
+    /// Will never be delivered (the user blocked the bot); recorded, no more attempts.
+    Failed {
+        /// Why.
+        error: String,
+    },
 }
 
 /// A page of history.
@@ -260,6 +300,9 @@ impl LedgerError {
 ///   the sum of the user's journal deltas. Journal entries are never changed or deleted.
 /// - Creating a payment with an idempotency key already used by the same user returns the first
 ///   payment if the order is the same, [`LedgerError::IdempotencyConflict`] otherwise.
+/// - A commit that credits a payment also enqueues its [`Notification`], in the same
+///   transaction and at most once per payment; [`LedgerStore::claim_notifications`] hands each out
+///   once.
 /// - Failures of the storage itself are [`LedgerError::Unavailable`] or
 ///   [`LedgerError::Backend`]; no method panics on bad data.
 ///
@@ -297,6 +340,25 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
 
     /// A page of a user's journal, newest first.
     async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError>;
+
+    /// Claims up to `limit` notifications that are due at `now`, for `lease_secs`: a claimed
+    /// notification is handed to no one else. A claim whose lease ran out without an outcome (the
+    /// sender died mid-send) is not handed out again but recorded as `unknown`, because the message
+    /// may have been delivered: at most once per payment.
+    async fn claim_notifications(
+        &self,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<Notification>, LedgerError>;
+
+    /// Records the outcome of a claimed notification.
+    async fn finish_notification(
+        &self,
+        payment: &PaymentId,
+        outcome: &NotificationOutcome,
+        now: u64,
+    ) -> Result<(), LedgerError>;
 
     /// Whether the storage answers (health checks). The default, for stores without a remote
     /// side, always succeeds.
