@@ -44,6 +44,12 @@ async fn run() -> anyhow::Result<()> {
     if app.sandbox {
         println!("sandbox payments: pay with 4242 4242 4242 4242, any future expiry, any CVC");
     }
-    app::serve(&app, listener, app::shutdown_signal()).await?;
+    if config.bot_token.is_some() {
+        println!(
+            "bot: {:?} mode; notifications are delivered from the outbox",
+            config.bot_mode
+        );
+    }
+    app::run(&config, &app, listener, app::shutdown_signal()).await?;
     Ok(())
 }

@@ -188,6 +188,103 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
     })
 }
 
+/// Runs everything the configuration asks for on `listener`: the HTTP app, and with a bot token
+/// the bot (long polling, or its webhook merged into the same listener), the notification
+/// delivery and the menu button. Returns when `shutdown` resolves and in-flight requests finished.
+///
+/// # Errors
+/// [`AppError`].
+pub async fn run(
+    config: &Config,
+    app: &App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    #[allow(unused_mut)]
+    let mut router = crate::http::router(app.state.clone());
+    let mut tasks = Vec::new();
+    #[cfg(feature = "teloxide")]
+    if let Some(token) = &config.bot_token {
+        use teloxide::prelude::*;
+        let bot = Bot::new(token.expose_secret());
+        let deps = crate::bot::BotDeps::new(
+            app.ledger.clone(),
+            config
+                .public_base_url
+                .as_ref()
+                .map(|b| format!("{b}/miniapp/")),
+        );
+        if let Err(e) = crate::bot::set_menu_button(&bot, &deps).await {
+            tracing::warn!(error = %e, "could not set the menu button");
+        }
+        tasks.push(tokio::spawn(crate::bot::run_notifier(
+            bot.clone(),
+            app.ledger.clone(),
+            crate::bot::NotifierOptions::default(),
+            stopped(),
+        )));
+        let mut dispatcher = Dispatcher::builder(bot.clone(), crate::bot::handler_tree())
+            .dependencies(dptree::deps![deps])
+            .default_handler(|_| async {})
+            .build();
+        let token = dispatcher.shutdown_token();
+        let stop = stopped();
+        tasks.push(tokio::spawn(async move {
+            stop.await;
+            if let Ok(done) = token.shutdown() {
+                done.await;
+            }
+        }));
+        match config.bot_mode {
+            crate::config::BotMode::Polling => {
+                tasks.push(tokio::spawn(async move { dispatcher.dispatch().await }));
+            }
+            crate::config::BotMode::Webhook => {
+                let base = config.public_base_url.clone().unwrap_or_default();
+                let url = url::Url::parse(&format!("{base}/telegram/webhook"))
+                    .map_err(|e| AppError::Provider(format!("webhook URL: {e}")))?;
+                let mut secret = [0u8; 16];
+                getrandom::fill(&mut secret).map_err(|e| AppError::Provider(e.to_string()))?;
+                let options =
+                    teloxide::update_listeners::webhooks::Options::new(config.bind_addr, url)
+                        .secret_token(hex::encode(secret));
+                let (update_listener, _stop, telegram) =
+                    teloxide::update_listeners::webhooks::axum_to_router(bot, options)
+                        .await
+                        .map_err(|e| AppError::Provider(format!("setWebhook failed: {e}")))?;
+                router = router.merge(telegram);
+                tasks.push(tokio::spawn(async move {
+                    dispatcher
+                        .dispatch_with_listener(
+                            update_listener,
+                            LoggingErrorHandler::with_custom_text("telegram update"),
+                        )
+                        .await;
+                }));
+            }
+        }
+        tracing::info!(mode = ?config.bot_mode, "bot started");
+    }
+    #[cfg(not(feature = "teloxide"))]
+    let _ = config;
+    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    serve.await?;
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
 /// Serves the app on `listener` until `shutdown` resolves, then finishes in-flight requests.
 ///
 /// # Errors

@@ -17,6 +17,15 @@ pub enum SandboxMode {
     Off,
 }
 
+/// How the bot receives updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotMode {
+    /// Long polling (`getUpdates`): works anywhere, the default.
+    Polling,
+    /// A webhook at `{PUBLIC_BASE_URL}/telegram/webhook` on the app's own listener (needs https).
+    Webhook,
+}
+
 /// Everything `full_bot` can be configured with; see the README's configuration table.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,6 +47,8 @@ pub struct Config {
     pub refund_policy: RefundPolicy,
     /// `RECONCILE_AFTER` in seconds, default 120.
     pub reconcile_after: Duration,
+    /// `TELEGRAM_MODE` = `polling` (default) | `webhook`.
+    pub bot_mode: BotMode,
     /// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, `STRIPE_API_BASE`.
     #[cfg(feature = "stripe")]
     pub stripe: Option<miniapp_stripe::StripeConfig>,
@@ -154,6 +165,24 @@ impl Config {
                 )));
             }
         };
+        let bot_mode = match get("TELEGRAM_MODE").as_deref() {
+            None | Some("polling") => BotMode::Polling,
+            Some("webhook") => BotMode::Webhook,
+            Some(v) => {
+                return Err(err(format!(
+                    "TELEGRAM_MODE must be polling or webhook, not {v:?}"
+                )));
+            }
+        };
+        if bot_mode == BotMode::Webhook
+            && !public_base_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err(err(
+                "TELEGRAM_MODE=webhook needs an https:// PUBLIC_BASE_URL (Telegram delivers webhooks only over https)",
+            ));
+        }
         #[cfg(feature = "stripe")]
         let stripe =
             miniapp_stripe::StripeConfig::from_lookup(&lookup).map_err(|e| err(e.to_string()))?;
@@ -167,6 +196,7 @@ impl Config {
             sandbox,
             refund_policy,
             reconcile_after,
+            bot_mode,
             #[cfg(feature = "stripe")]
             stripe,
         })
@@ -246,6 +276,14 @@ mod tests {
             (vec![("INIT_DATA_MAX_AGE", "-1")], "INIT_DATA_MAX_AGE"),
             (vec![("PAYMENT_METHODS", "card,bitcoin")], "bitcoin"),
             (vec![("MINIAPP_SANDBOX", "maybe")], "MINIAPP_SANDBOX"),
+            (
+                vec![
+                    ("TELEGRAM_MODE", "webhook"),
+                    ("PUBLIC_BASE_URL", "http://x.example"),
+                ],
+                "https",
+            ),
+            (vec![("TELEGRAM_MODE", "push")], "TELEGRAM_MODE"),
             (
                 vec![
                     ("STRIPE_SECRET_KEY", "sk_test_1"),

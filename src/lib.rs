@@ -15,6 +15,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `axum` | yes | [`http`] and [`sandbox`] |
+//! | `teloxide` | yes | [`bot`]: commands, notifications, menu button (rustls) |
 //! | `sqlite` | yes | `miniapp::sqlx::SqliteLedgerStore` |
 //! | `postgres` | yes | `miniapp::sqlx::PgLedgerStore` |
 //! | `stripe` | yes | `miniapp::stripe::StripeProvider` |
@@ -24,6 +25,8 @@ pub use miniapp_core::*;
 
 #[cfg(feature = "axum")]
 pub mod app;
+#[cfg(feature = "teloxide")]
+pub mod bot;
 #[cfg(feature = "axum")]
 pub mod config;
 #[cfg(feature = "axum")]

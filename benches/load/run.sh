@@ -40,6 +40,7 @@ wrk.path = "/api/miniapp/payment-status/$id"
 LUA
   cat >"$work/create.lua" <<LUA
 wrk.method = "POST"
+wrk.path = "/api/miniapp/create-payment"
 wrk.headers["authorization"] = "tma $init_data"
 wrk.headers["content-type"] = "application/json"
 wrk.body = '{"credits":500,"amount":"25.00","currency":"USD","payment_method":"card"}'

@@ -41,6 +41,12 @@ pub(crate) fn rfc3339(unix: u64) -> String {
         .unwrap_or_default()
 }
 
+/// `2026-11-29 12:00` (UTC), for messages.
+pub(crate) fn date_only(unix: u64) -> String {
+    let full = rfc3339(unix);
+    full.get(..16).map(|s| s.replace('T', " ")).unwrap_or(full)
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -31,6 +31,7 @@ use miniapp_core::ledger::LedgerError;
 use miniapp_core::provider::WebhookRequest;
 use serde_json::json;
 
+pub(crate) use api::date_only;
 pub use api::{DEV_USER_ID, dev_user};
 pub use error::ApiError;
 pub use extract::{MAX_BODY, MAX_WEBHOOK_BODY};

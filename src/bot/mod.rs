@@ -1,0 +1,248 @@
+//! Telegram bot glue (feature `teloxide`): the commands, the history callback, the
+//! "insufficient funds" helper, the menu button, and the delivery of payment notifications.
+//!
+//! ```no_run
+//! # async fn run(ledger: std::sync::Arc<dyn miniapp::ledger::LedgerStore>) {
+//! use miniapp::bot::{BotDeps, handler_tree};
+//! use teloxide::prelude::*;
+//!
+//! let bot = Bot::new("123456:TOKEN");
+//! let deps = BotDeps::new(ledger, Some("https://bot.example.com/miniapp/".into()));
+//! Dispatcher::builder(bot, handler_tree())
+//!     .dependencies(dptree::deps![deps])
+//!     .build()
+//!     .dispatch()
+//!     .await;
+//! # }
+//! ```
+
+mod notifier;
+mod texts;
+
+use std::sync::Arc;
+
+use miniapp_core::ids::UserId;
+use miniapp_core::ledger::{HistoryQuery, LedgerError, LedgerStore, SpendReceipt, SpendRequest};
+use teloxide::dispatching::UpdateHandler;
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MenuButton, User, WebAppInfo};
+use teloxide::utils::command::BotCommands;
+
+pub use notifier::{NotifierOptions, deliver_due_notifications, run_notifier};
+pub use texts::{Lang, payment_success};
+
+/// Errors of the bot's handlers.
+pub type BotError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What the handlers need: the ledger and the payment page's URL.
+#[derive(Debug, Clone)]
+pub struct BotDeps {
+    ledger: Arc<dyn LedgerStore>,
+    page_url: Option<url::Url>,
+}
+
+impl BotDeps {
+    /// `page_url` is `{PUBLIC_BASE_URL}/miniapp/`; Telegram opens Mini Apps only over https, so
+    /// with another scheme (or none) the buttons become plain links (or are left out).
+    pub fn new(ledger: Arc<dyn LedgerStore>, page_url: Option<String>) -> BotDeps {
+        let page_url = page_url.and_then(|u| url::Url::parse(&u).ok());
+        BotDeps { ledger, page_url }
+    }
+
+    fn page_button(&self, text: &str) -> Option<InlineKeyboardButton> {
+        let url = self.page_url.clone()?;
+        Some(if url.scheme() == "https" {
+            InlineKeyboardButton::web_app(text, WebAppInfo { url })
+        } else {
+            InlineKeyboardButton::url(text, url)
+        })
+    }
+}
+
+/// The bot's commands.
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[command(rename_rule = "lowercase", description = "Commands:")]
+pub enum Command {
+    /// Welcome, balance, and a button to the payment page.
+    Start,
+    /// Open the payment page.
+    Pay,
+    /// Balance, top-up, history.
+    Balance,
+}
+
+/// Callback data of the inline buttons.
+const HISTORY: &str = "balance_history";
+const MAIN_MENU: &str = "main_menu";
+
+fn lang_of(user: Option<&User>) -> Lang {
+    Lang::from_code(user.and_then(|u| u.language_code.as_deref()))
+}
+
+fn user_id(user: Option<&User>) -> Option<UserId> {
+    user.and_then(|u| i64::try_from(u.id.0).ok())
+        .and_then(UserId::new)
+}
+
+/// The dispatch tree: commands in messages, and the history / main-menu callbacks. Needs
+/// [`BotDeps`] and teloxide's `Me` in the dependencies (the dispatcher provides `Me`).
+pub fn handler_tree() -> UpdateHandler<BotError> {
+    dptree::entry()
+        .branch(
+            Update::filter_message()
+                .filter_command::<Command>()
+                .endpoint(on_command),
+        )
+        .branch(Update::filter_callback_query().endpoint(on_callback))
+}
+
+async fn on_command(
+    bot: Bot,
+    msg: Message,
+    command: Command,
+    deps: BotDeps,
+) -> Result<(), BotError> {
+    let lang = lang_of(msg.from.as_ref());
+    let Some(user) = user_id(msg.from.as_ref()) else {
+        return Ok(());
+    };
+    match command {
+        Command::Start => {
+            let balance = deps.ledger.balance(user).await?.balance;
+            let mut reply = bot.send_message(msg.chat.id, texts::welcome(lang, balance));
+            if let Some(button) = deps.page_button(texts::top_up_button(lang)) {
+                reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
+            }
+            reply.await?;
+        }
+        Command::Pay => {
+            let mut reply = bot.send_message(msg.chat.id, texts::pay(lang));
+            if let Some(button) = deps.page_button(texts::open_page_button(lang)) {
+                reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
+            }
+            reply.await?;
+        }
+        Command::Balance => send_balance_menu(&bot, msg.chat.id, user, lang, &deps).await?,
+    }
+    Ok(())
+}
+
+async fn send_balance_menu(
+    bot: &Bot,
+    chat: ChatId,
+    user: UserId,
+    lang: Lang,
+    deps: &BotDeps,
+) -> Result<(), BotError> {
+    let balance = deps.ledger.balance(user).await?.balance;
+    let mut rows = Vec::new();
+    if let Some(button) = deps.page_button(texts::top_up_button(lang)) {
+        rows.push(vec![button]);
+    }
+    rows.push(vec![InlineKeyboardButton::callback(
+        texts::history_button(lang),
+        HISTORY,
+    )]);
+    rows.push(vec![InlineKeyboardButton::callback(
+        texts::main_menu_button(lang),
+        MAIN_MENU,
+    )]);
+    bot.send_message(chat, texts::balance(lang, balance))
+        .reply_markup(InlineKeyboardMarkup::new(rows))
+        .await?;
+    Ok(())
+}
+
+async fn on_callback(bot: Bot, q: CallbackQuery, deps: BotDeps) -> Result<(), BotError> {
+    bot.answer_callback_query(q.id.clone()).await?;
+    let lang = lang_of(Some(&q.from));
+    let Some(user) = user_id(Some(&q.from)) else {
+        return Ok(());
+    };
+    let chat = ChatId(q.from.id.0.try_into().unwrap_or(i64::MAX));
+    match q.data.as_deref() {
+        Some(HISTORY) => {
+            let page = deps.ledger.history(user, HistoryQuery::latest(10)).await?;
+            bot.send_message(chat, texts::history(lang, &page.entries))
+                .await?;
+        }
+        Some(MAIN_MENU) => {
+            let balance = deps.ledger.balance(user).await?.balance;
+            let mut reply = bot.send_message(chat, texts::welcome(lang, balance));
+            if let Some(button) = deps.page_button(texts::top_up_button(lang)) {
+                reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
+            }
+            reply.await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What [`spend_or_offer_top_up`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpendOutcome {
+    /// The tokens were spent (or had been, for a repeated key).
+    Spent(SpendReceipt),
+    /// Not enough tokens: the user got the "insufficient funds" message with a top-up button.
+    InsufficientFunds {
+        /// The balance at the time.
+        balance: i64,
+    },
+}
+
+/// Call before a paid action: spends `request.amount` tokens under `request.idempotency_key` (a retry with the same key spends
+/// nothing more), or tells the user there are not enough tokens, with a top-up button (the
+/// product document's variant 3), and returns that outcome.
+///
+/// # Errors
+/// Storage failures and Telegram errors.
+pub async fn spend_or_offer_top_up(
+    bot: &Bot,
+    deps: &BotDeps,
+    chat: ChatId,
+    lang: Lang,
+    request: &SpendRequest,
+) -> Result<SpendOutcome, BotError> {
+    match deps.ledger.spend(request).await {
+        Ok(receipt) => Ok(SpendOutcome::Spent(receipt)),
+        Err(LedgerError::InsufficientFunds { balance, .. }) => {
+            let mut reply = bot.send_message(
+                chat,
+                texts::insufficient(lang, balance, request.amount.get()),
+            );
+            if let Some(button) = deps.page_button(texts::top_up_button(lang)) {
+                reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
+            }
+            reply.await?;
+            Ok(SpendOutcome::InsufficientFunds { balance })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets the bot's menu button to open the payment page (replacing the manual BotFather step), when
+/// the page is served over https; otherwise logs one line saying why not. Returns whether it set it.
+///
+/// # Errors
+/// Telegram errors.
+pub async fn set_menu_button(bot: &Bot, deps: &BotDeps) -> Result<bool, BotError> {
+    match &deps.page_url {
+        Some(url) if url.scheme() == "https" => {
+            let button = MenuButton::WebApp {
+                text: texts::menu_button_text(Lang::Ru).into(),
+                web_app: WebAppInfo { url: url.clone() },
+            };
+            bot.set_chat_menu_button().menu_button(button).await?;
+            tracing::info!(%url, "menu button set to the payment page");
+            Ok(true)
+        }
+        _ => {
+            tracing::warn!(
+                "menu button not set: Telegram opens Mini Apps only over https, and PUBLIC_BASE_URL is not https"
+            );
+            Ok(false)
+        }
+    }
+}

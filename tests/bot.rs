@@ -1,0 +1,508 @@
+//! The bot against a fake Telegram Bot API on loopback (`Bot::set_api_url`; teloxide calls
+//! `/bot<token>/SendMessage` and friends): each command, the history callback, the
+//! insufficient-funds helper, notifications after a webhook credit (with retries, no duplicate on a
+//! replayed webhook, none lost across a restart), and the menu button.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use miniapp::bot::{
+    BotDeps, Lang, NotifierOptions, SpendOutcome, deliver_due_notifications, handler_tree,
+    set_menu_button, spend_or_offer_top_up,
+};
+use miniapp::conformance::{fresh_user, pending_payment};
+use miniapp::event::{EventKind, ProviderEvent};
+use miniapp::ids::{IdempotencyKey, ProviderEventId, ProviderId, ProviderRef, UserId};
+use miniapp::ledger::{LedgerStore, NewPayment, SpendRequest};
+use miniapp::money::{Money, TokenAmount};
+use miniapp::payment::RefundPolicy;
+use miniapp::sqlx::SqliteLedgerStore;
+use serde_json::{Value, json};
+use teloxide::prelude::*;
+use teloxide::types::{Me, Update};
+
+const TOKEN: &str = "7000000004:FAKE_bot_api_token";
+const PAGE: &str = "https://bot.example.com/miniapp/";
+
+#[derive(Default)]
+struct Fake {
+    calls: Vec<(String, Value)>,
+    failures: VecDeque<Value>,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+async fn method(
+    State(state): State<Shared>,
+    Path((_bot, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Json<Value> {
+    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut s = state.lock().unwrap();
+    s.calls.push((method.clone(), params.clone()));
+    if let Some(failure) = s.failures.pop_front() {
+        return Json(failure);
+    }
+    let result = match method.as_str() {
+        "SendMessage" | "sendMessage" => json!({
+            "message_id": s.calls.len(), "date": 1_795_000_000,
+            "chat": {"id": params["chat_id"], "type": "private", "first_name": "Test"},
+            "text": params["text"],
+        }),
+        _ => json!(true),
+    };
+    Json(json!({"ok": true, "result": result}))
+}
+
+struct FakeApi {
+    state: Shared,
+    bot: Bot,
+}
+
+impl FakeApi {
+    async fn start() -> FakeApi {
+        let state: Shared = Arc::default();
+        let app = axum::Router::new()
+            .route("/{bot}/{method}", axum::routing::post(method))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let bot = Bot::new(TOKEN).set_api_url(url.parse().unwrap());
+        FakeApi { state, bot }
+    }
+
+    fn calls(&self, name: &str) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|(m, _)| m.eq_ignore_ascii_case(name))
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    fn fail_next(&self, reply: Value) {
+        self.state.lock().unwrap().failures.push_back(reply);
+    }
+}
+
+async fn store() -> (SqliteLedgerStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteLedgerStore::connect(&dir.path().join("bot.db").display().to_string())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+fn me() -> Me {
+    serde_json::from_value(json!({
+        "id": 7000000004_i64, "is_bot": true, "first_name": "Shop", "username": "shop_bot",
+        "can_join_groups": false, "can_read_all_group_messages": false, "supports_inline_queries": false,
+        "can_connect_to_business": false, "has_main_web_app": false,
+    }))
+    .unwrap()
+}
+
+/// Updates are parsed from text, as teloxide receives them (its `Update` deserializer reads
+/// borrowed strings, which a `serde_json::Value` cannot lend).
+fn update(value: Value) -> Update {
+    serde_json::from_str(&value.to_string()).unwrap()
+}
+
+fn message(user: i64, lang: &str, text: &str) -> Update {
+    update(json!({
+        "update_id": 1,
+        "message": {
+            "message_id": 10, "date": 1_795_000_000,
+            "chat": {"id": user, "type": "private", "first_name": "Anna"},
+            "from": {"id": user, "is_bot": false, "first_name": "Anna", "language_code": lang},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": text.len()}],
+        }
+    }))
+}
+
+fn callback(user: i64, lang: &str, data: &str) -> Update {
+    update(json!({
+        "update_id": 2,
+        "callback_query": {
+            "id": "cbq1", "chat_instance": "1", "data": data,
+            "from": {"id": user, "is_bot": false, "first_name": "Anna", "language_code": lang},
+        }
+    }))
+}
+
+async fn dispatch(api: &FakeApi, deps: &BotDeps, update: Update) {
+    let result = handler_tree()
+        .dispatch(dptree::deps![api.bot.clone(), deps.clone(), me(), update])
+        .await;
+    match result {
+        std::ops::ControlFlow::Break(r) => r.expect("the handler succeeded"),
+        std::ops::ControlFlow::Continue(_) => panic!("no handler took the update"),
+    }
+}
+
+async fn credit(
+    store: &SqliteLedgerStore,
+    user: UserId,
+    tokens: u64,
+    cents: u64,
+    language: &str,
+) -> miniapp::payment::Payment {
+    let id = miniapp::ids::PaymentId::generate().unwrap();
+    store
+        .create_payment(NewPayment {
+            id: id.clone(),
+            user_id: user,
+            provider: ProviderId::new("sandbox").unwrap(),
+            method: miniapp::catalog::PaymentMethod::card(),
+            tokens: TokenAmount::new(tokens).unwrap(),
+            price: Money::usd_cents(cents),
+            email: None,
+            idempotency_key: None,
+            language: Some(language.into()),
+        })
+        .await
+        .unwrap();
+    let event = ProviderEvent {
+        id: ProviderEventId::new(format!("evt_{id}")).unwrap(),
+        payment_id: Some(id.clone()),
+        provider_ref: ProviderRef::new(format!("pi_{id}")).unwrap(),
+        kind: EventKind::Succeeded {
+            amount: Money::usd_cents(cents),
+        },
+    };
+    let r = store
+        .apply_event(
+            &ProviderId::new("sandbox").unwrap(),
+            &event,
+            RefundPolicy::Debt,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.credited, tokens);
+    r.payment
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn start_pay_and_balance_commands() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    let user = fresh_user();
+    credit(&store, user, 500, 2500, "ru").await;
+
+    dispatch(&api, &deps, message(user.get(), "ru", "/start")).await;
+    dispatch(&api, &deps, message(user.get(), "ru", "/pay")).await;
+    dispatch(&api, &deps, message(user.get(), "en", "/balance")).await;
+    let sent = api.calls("SendMessage");
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Ваш баланс: 500 токенов"),
+        "{}",
+        sent[0]
+    );
+    assert_eq!(
+        sent[0]["reply_markup"]["inline_keyboard"][0][0]["web_app"]["url"],
+        PAGE
+    );
+    assert_eq!(
+        sent[1]["text"],
+        "💵 Пополнение баланса\n\nНажмите кнопку ниже, чтобы открыть страницу оплаты:"
+    );
+    assert_eq!(
+        sent[1]["reply_markup"]["inline_keyboard"][0][0]["text"],
+        "💳 Открыть страницу оплаты"
+    );
+    assert_eq!(
+        sent[2]["text"],
+        "💰 Your balance: 500 tokens\n\nChoose an action:"
+    );
+    let keyboard = &sent[2]["reply_markup"]["inline_keyboard"];
+    assert_eq!(keyboard[0][0]["web_app"]["url"], PAGE);
+    assert_eq!(keyboard[1][0]["callback_data"], "balance_history");
+    assert_eq!(keyboard[2][0]["callback_data"], "main_menu");
+    assert_eq!(sent[2]["chat_id"], user.get());
+}
+
+#[tokio::test]
+async fn history_callback_lists_the_last_ten_entries() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    let user = fresh_user();
+    credit(&store, user, 500, 2500, "ru").await;
+    for i in 0..12 {
+        let key = IdempotencyKey::new(format!("k{i}")).unwrap();
+        let request = SpendRequest {
+            user_id: user,
+            amount: TokenAmount::new(1).unwrap(),
+            idempotency_key: key,
+            memo: None,
+        };
+        let r = spend_or_offer_top_up(&api.bot, &deps, ChatId(user.get()), Lang::Ru, &request)
+            .await
+            .unwrap();
+        assert!(matches!(r, SpendOutcome::Spent(_)));
+    }
+    dispatch(&api, &deps, callback(user.get(), "ru", "balance_history")).await;
+    assert_eq!(api.calls("AnswerCallbackQuery").len(), 1);
+    let text = api.calls("SendMessage").last().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.starts_with("📊 Последние операции:"), "{text}");
+    assert_eq!(
+        text.matches("списание").count(),
+        10,
+        "the last ten entries: {text}"
+    );
+    assert!(
+        !text.contains("пополнение"),
+        "the credit is the 13th newest"
+    );
+}
+
+#[tokio::test]
+async fn spend_helper_spends_or_offers_a_top_up() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    let user = fresh_user();
+    credit(&store, user, 100, 500, "ru").await;
+    let key = IdempotencyKey::new("gen-1").unwrap();
+    let spend = |cost: u64, key: IdempotencyKey| {
+        let request = SpendRequest {
+            user_id: user,
+            amount: TokenAmount::new(cost).unwrap(),
+            idempotency_key: key,
+            memo: Some("image".into()),
+        };
+        let (bot, deps) = (api.bot.clone(), deps.clone());
+        async move { spend_or_offer_top_up(&bot, &deps, ChatId(user.get()), Lang::Ru, &request).await }
+    };
+    assert!(matches!(spend(60, key.clone()).await.unwrap(), SpendOutcome::Spent(r) if !r.replayed));
+    assert!(
+        matches!(spend(60, key).await.unwrap(), SpendOutcome::Spent(r) if r.replayed),
+        "same key, no second spend"
+    );
+    assert!(
+        api.calls("SendMessage").is_empty(),
+        "spending sends nothing"
+    );
+    let short = spend(60, IdempotencyKey::new("gen-2").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(short, SpendOutcome::InsufficientFunds { balance: 40 });
+    let sent = api.calls("SendMessage");
+    assert_eq!(
+        sent[0]["text"],
+        "❌ Недостаточно средств!\n\nВаш баланс: 40 токенов\nНеобходимо: 60 токенов\n\nПополните баланс, чтобы продолжить:"
+    );
+    assert_eq!(
+        sent[0]["reply_markup"]["inline_keyboard"][0][0]["text"],
+        "💳 Пополнить баланс"
+    );
+    assert_eq!(store.balance(user).await.unwrap().balance, 40);
+}
+
+#[tokio::test]
+async fn notification_after_a_credit_is_sent_once_even_when_replayed() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let user = fresh_user();
+    let p = credit(&store, user, 500, 2500, "ru").await;
+    // The same success again (a replayed webhook) enqueues nothing more.
+    let replay = ProviderEvent {
+        id: ProviderEventId::new(format!("evt_{}_replay", p.id)).unwrap(),
+        payment_id: Some(p.id.clone()),
+        provider_ref: ProviderRef::new(format!("pi_{}", p.id)).unwrap(),
+        kind: EventKind::Succeeded { amount: p.price },
+    };
+    store
+        .apply_event(
+            &ProviderId::new("sandbox").unwrap(),
+            &replay,
+            RefundPolicy::Debt,
+        )
+        .await
+        .unwrap();
+    let options = NotifierOptions::default();
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, now() + 3600)
+            .await
+            .unwrap(),
+        0
+    );
+    let sent = api.calls("SendMessage");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["chat_id"], user.get());
+    assert_eq!(
+        sent[0]["text"],
+        "✅ Платеж успешно выполнен!\n\nЗачислено: 500 токенов\nСумма: $25.00\n\nСпасибо за покупку! 🎉"
+    );
+}
+
+#[tokio::test]
+async fn notification_is_retried_after_two_failures() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let user = fresh_user();
+    credit(&store, user, 100, 500, "en").await;
+    api.fail_next(json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}));
+    api.fail_next(json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 7", "parameters": {"retry_after": 7}}));
+    let options = NotifierOptions::default();
+    let t = now();
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, t)
+            .await
+            .unwrap(),
+        0,
+        "first attempt fails"
+    );
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, t + 4)
+            .await
+            .unwrap(),
+        0,
+        "not due before the backoff"
+    );
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, t + 5)
+            .await
+            .unwrap(),
+        0,
+        "second attempt: 429"
+    );
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, t + 11)
+            .await
+            .unwrap(),
+        0,
+        "Telegram asked for 7 s"
+    );
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, t + 12)
+            .await
+            .unwrap(),
+        1,
+        "third attempt succeeds"
+    );
+    let sent = api.calls("SendMessage");
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent[2]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ Payment successful!")
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_bot_stops_the_retries() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    credit(&store, fresh_user(), 100, 500, "en").await;
+    api.fail_next(json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}));
+    let options = NotifierOptions::default();
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, now())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &store, &options, now() + 86_400)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        api.calls("SendMessage").len(),
+        1,
+        "no retry after a permanent error"
+    );
+    let (state, error): (String, String) =
+        sqlx::query_as("SELECT state, last_error FROM miniapp_outbox")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(state, "failed");
+    assert!(error.contains("blocked"), "{error}");
+}
+
+#[tokio::test]
+async fn no_notification_is_lost_across_a_restart() {
+    let api = FakeApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("restart.db").display().to_string();
+    let user = fresh_user();
+    {
+        // The credit commits, then the process dies before sending.
+        let first = SqliteLedgerStore::connect(&path).await.unwrap();
+        first.migrate().await.unwrap();
+        credit(&first, user, 200, 1000, "en").await;
+        first.pool().close().await;
+    }
+    let second = SqliteLedgerStore::connect(&path).await.unwrap();
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &second, &NotifierOptions::default(), now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(api.calls("SendMessage")[0]["chat_id"], user.get());
+}
+
+#[tokio::test]
+async fn the_menu_button_opens_the_page_when_it_is_https() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let https = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    assert!(set_menu_button(&api.bot, &https).await.unwrap());
+    let calls = api.calls("SetChatMenuButton");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["menu_button"]["type"], "web_app");
+    assert_eq!(calls[0]["menu_button"]["web_app"]["url"], PAGE);
+    let plain = BotDeps::new(
+        Arc::new(store),
+        Some("http://127.0.0.1:8080/miniapp/".into()),
+    );
+    assert!(!set_menu_button(&api.bot, &plain).await.unwrap());
+    assert_eq!(
+        api.calls("SetChatMenuButton").len(),
+        1,
+        "not set without https"
+    );
+}
+
+#[tokio::test]
+async fn conformance_helpers_are_usable_here() {
+    // pending_payment is the conformance suite's helper; the bot's ledger passes the suite
+    // elsewhere, this only keeps the import honest.
+    let (store, _dir) = store().await;
+    let p = pending_payment(&store, fresh_user(), 100, Money::usd_cents(500)).await;
+    assert_eq!(p.status, miniapp::payment::PaymentStatus::Pending);
+}
