@@ -156,6 +156,19 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
             }
         }
     }
+    #[cfg(feature = "teloxide")]
+    if let Some(token) = config
+        .bot_token
+        .as_ref()
+        .filter(|_| config.payment_methods.iter().any(|m| m == "stars"))
+    {
+        let bot = teloxide::Bot::new(token.expose_secret());
+        methods.push(Method {
+            offer: MethodOffer::new(PaymentMethod::stars(), Currency::XTR),
+            provider: Arc::new(crate::stars::TelegramStarsProvider::new(bot, None)),
+            opens: Opens::Invoice,
+        });
+    }
     if has_card_provider
         && config.sandbox == SandboxMode::On
         && let Some(sandbox) = &sandbox
@@ -220,7 +233,9 @@ pub async fn run(
                 .public_base_url
                 .as_ref()
                 .map(|b| format!("{b}/miniapp/")),
-        );
+        )
+        .with_refund_policy(config.refund_policy)
+        .with_owners(config.owners.clone());
         if let Err(e) = crate::bot::set_menu_button(&bot, &deps).await {
             tracing::warn!(error = %e, "could not set the menu button");
         }

@@ -49,6 +49,8 @@ pub struct Config {
     pub reconcile_after: Duration,
     /// `TELEGRAM_MODE` = `polling` (default) | `webhook`.
     pub bot_mode: BotMode,
+    /// `BOT_OWNER_IDS`: Telegram user ids allowed to use owner commands (`/refund`).
+    pub owners: Vec<i64>,
     /// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, `STRIPE_API_BASE`.
     #[cfg(feature = "stripe")]
     pub stripe: Option<miniapp_stripe::StripeConfig>,
@@ -137,12 +139,29 @@ impl Config {
             .filter(|m| !m.is_empty())
             .collect();
         for m in &payment_methods {
-            if !matches!(m.as_str(), "card") {
+            if !matches!(m.as_str(), "card" | "stars") {
                 return Err(err(format!(
-                    "PAYMENT_METHODS: unknown payment method {m:?} (known: card)"
+                    "PAYMENT_METHODS: unknown payment method {m:?} (known: card, stars)"
                 )));
             }
         }
+        if payment_methods.iter().any(|m| m == "stars") && bot_token.is_none() {
+            return Err(err(
+                "PAYMENT_METHODS includes stars, which needs TELEGRAM_BOT_TOKEN",
+            ));
+        }
+        let owners = match get("BOT_OWNER_IDS") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(|id| id.trim().parse::<i64>().ok().filter(|id| *id > 0))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    err(format!(
+                        "BOT_OWNER_IDS must be comma-separated Telegram user ids, not {v:?}"
+                    ))
+                })?,
+        };
         if payment_methods.is_empty() {
             return Err(err("PAYMENT_METHODS names no method"));
         }
@@ -197,6 +216,7 @@ impl Config {
             refund_policy,
             reconcile_after,
             bot_mode,
+            owners,
             #[cfg(feature = "stripe")]
             stripe,
         })

@@ -33,6 +33,8 @@ pub mod config;
 pub mod http;
 #[cfg(feature = "axum")]
 pub mod sandbox;
+#[cfg(feature = "teloxide")]
+pub mod stars;
 
 /// The SQL ledgers (re-export of `miniapp-sqlx`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

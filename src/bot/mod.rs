@@ -25,7 +25,9 @@ use miniapp_core::ids::UserId;
 use miniapp_core::ledger::{HistoryQuery, LedgerError, LedgerStore, SpendReceipt, SpendRequest};
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MenuButton, User, WebAppInfo};
+use teloxide::types::{
+    InlineKeyboardButton, InlineKeyboardMarkup, MenuButton, PreCheckoutQuery, User, WebAppInfo,
+};
 use teloxide::utils::command::BotCommands;
 
 pub use notifier::{NotifierOptions, deliver_due_notifications, run_notifier};
@@ -39,6 +41,8 @@ pub type BotError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub struct BotDeps {
     ledger: Arc<dyn LedgerStore>,
     page_url: Option<url::Url>,
+    refund_policy: miniapp_core::payment::RefundPolicy,
+    owners: Vec<i64>,
 }
 
 impl BotDeps {
@@ -46,7 +50,26 @@ impl BotDeps {
     /// with another scheme (or none) the buttons become plain links (or are left out).
     pub fn new(ledger: Arc<dyn LedgerStore>, page_url: Option<String>) -> BotDeps {
         let page_url = page_url.and_then(|u| url::Url::parse(&u).ok());
-        BotDeps { ledger, page_url }
+        BotDeps {
+            ledger,
+            page_url,
+            refund_policy: miniapp_core::payment::RefundPolicy::Debt,
+            owners: Vec::new(),
+        }
+    }
+
+    /// What refunds after spending do (default: debt).
+    #[must_use]
+    pub fn with_refund_policy(mut self, policy: miniapp_core::payment::RefundPolicy) -> BotDeps {
+        self.refund_policy = policy;
+        self
+    }
+
+    /// Telegram user ids allowed to use owner commands (`/refund <payment id>`).
+    #[must_use]
+    pub fn with_owners(mut self, owners: Vec<i64>) -> BotDeps {
+        self.owners = owners;
+        self
     }
 
     fn page_button(&self, text: &str) -> Option<InlineKeyboardButton> {
@@ -69,6 +92,8 @@ pub enum Command {
     Pay,
     /// Balance, top-up, history.
     Balance,
+    /// Owner only: refund a Telegram Stars payment (`/refund pay_…`).
+    Refund(String),
 }
 
 /// Callback data of the inline buttons.
@@ -88,12 +113,41 @@ fn user_id(user: Option<&User>) -> Option<UserId> {
 /// [`BotDeps`] and teloxide's `Me` in the dependencies (the dispatcher provides `Me`).
 pub fn handler_tree() -> UpdateHandler<BotError> {
     dptree::entry()
+        .branch(Update::filter_pre_checkout_query().endpoint(on_pre_checkout))
+        .branch(
+            Update::filter_message()
+                .filter_map(|m: Message| m.successful_payment().cloned())
+                .endpoint(on_successful_payment),
+        )
         .branch(
             Update::filter_message()
                 .filter_command::<Command>()
                 .endpoint(on_command),
         )
         .branch(Update::filter_callback_query().endpoint(on_callback))
+}
+
+async fn on_pre_checkout(bot: Bot, q: PreCheckoutQuery, deps: BotDeps) -> Result<(), BotError> {
+    crate::stars::answer_pre_checkout(&bot, &*deps.ledger, &q).await?;
+    Ok(())
+}
+
+async fn on_successful_payment(
+    payment: teloxide::types::SuccessfulPayment,
+    deps: BotDeps,
+) -> Result<(), BotError> {
+    match crate::stars::apply_successful_payment(&*deps.ledger, &payment, deps.refund_policy).await
+    {
+        Ok(Some(receipt)) if receipt.credited > 0 => {
+            tracing::info!(payment = %receipt.payment.id, tokens = receipt.credited, "Stars payment credited");
+        }
+        Ok(_) => {}
+        // Not lost: reconciliation finds the charge in getStarTransactions.
+        Err(e) => {
+            tracing::warn!(error = %e, charge = %payment.telegram_payment_charge_id.0, "Stars payment not applied now");
+        }
+    }
+    Ok(())
 }
 
 async fn on_command(
@@ -123,6 +177,26 @@ async fn on_command(
             reply.await?;
         }
         Command::Balance => send_balance_menu(&bot, msg.chat.id, user, lang, &deps).await?,
+        Command::Refund(arg) => {
+            if !deps.owners.contains(&user.get()) {
+                return Ok(());
+            }
+            let reply = match miniapp_core::ids::PaymentId::new(arg.trim()) {
+                Err(_) => "usage: /refund pay_…".to_owned(),
+                Ok(id) => {
+                    match crate::stars::refund_stars(&bot, &*deps.ledger, &id, deps.refund_policy)
+                        .await
+                    {
+                        Ok(r) => format!(
+                            "refunded {id}: status {}, {} tokens taken back",
+                            r.payment.status, r.clawed_back
+                        ),
+                        Err(e) => format!("not refunded: {e}"),
+                    }
+                }
+            };
+            bot.send_message(msg.chat.id, reply).await?;
+        }
     }
     Ok(())
 }

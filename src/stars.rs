@@ -1,0 +1,398 @@
+//! Telegram Stars (currency XTR): the payment method Telegram requires for digital goods in bots
+//! and Mini Apps (feature `teloxide`).
+//!
+//! - **Checkout:** `createInvoiceLink` with currency `XTR`, an empty provider token, one price in
+//!   whole Stars from the catalog, and our payment id as the payload. The page opens the link with
+//!   `Telegram.WebApp.openInvoice` and then polls the server; the invoice callback is only a hint.
+//! - **Pre-checkout:** [`answer_pre_checkout`] accepts only a pending payment of that same user,
+//!   with exactly that amount in XTR; it refuses everything else with a message the user
+//!   understands. So a payment can never be paid twice through two invoice links.
+//! - **Proof of payment:** only a `successful_payment` message. It becomes a `Succeeded` event keyed
+//!   by `telegram_payment_charge_id` and goes through the same ledger path as every provider
+//!   (exactly once; the notification through the outbox).
+//! - **Refunds:** [`refund_stars`] calls `refundStarPayment` and applies the refund with the
+//!   configured refund-after-spend policy.
+//! - **Reconciliation:** `fetch_status` looks the payment up in `getStarTransactions`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef};
+use miniapp_core::ledger::{EventReceipt, LedgerError, LedgerStore};
+use miniapp_core::money::{Currency, Money};
+use miniapp_core::payment::{Payment, PaymentStatus, RefundPolicy};
+use miniapp_core::provider::{
+    Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
+};
+use subtle::ConstantTimeEq;
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{
+    LabeledPrice, PreCheckoutQuery, SuccessfulPayment, TelegramTransactionId, TransactionPartner,
+    TransactionPartnerUserKind,
+};
+
+use crate::bot::Lang;
+
+/// The provider id of Telegram Stars.
+pub const STARS: &str = "stars";
+
+/// Telegram Stars as a [`PaymentProvider`] (id `stars`).
+pub struct TelegramStarsProvider {
+    id: ProviderId,
+    bot: Bot,
+    webhook_secret: Option<String>,
+    links: Mutex<HashMap<PaymentId, Checkout>>,
+}
+
+impl fmt::Debug for TelegramStarsProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramStarsProvider")
+            .finish_non_exhaustive()
+    }
+}
+
+fn provider_error(e: RequestError) -> ProviderError {
+    match e {
+        RequestError::Api(api) => ProviderError::Rejected {
+            code: "telegram".into(),
+            message: api.to_string(),
+        },
+        other => ProviderError::Unavailable(Box::new(other)),
+    }
+}
+
+impl TelegramStarsProvider {
+    /// Stars through `bot`. `webhook_secret` is the `secret_token` of the bot's webhook, if updates
+    /// arrive by webhook (checked by [`PaymentProvider::parse_webhook`]).
+    pub fn new(bot: Bot, webhook_secret: Option<String>) -> TelegramStarsProvider {
+        TelegramStarsProvider {
+            id: ProviderId::new(STARS).unwrap_or_else(|_| unreachable!("a valid id")),
+            bot,
+            webhook_secret,
+            links: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The event a `successful_payment` proves, or `None` for a payment in another currency or for a
+/// payload that is not our payment id.
+pub fn successful_payment_event(payment: &SuccessfulPayment) -> Option<ProviderEvent> {
+    if payment.currency != "XTR" {
+        return None;
+    }
+    let charge = &payment.telegram_payment_charge_id.0;
+    Some(ProviderEvent {
+        id: ProviderEventId::new(format!("stars_paid_{charge}")).ok()?,
+        payment_id: Some(PaymentId::new(payment.invoice_payload.as_str()).ok()?),
+        provider_ref: ProviderRef::new(charge.as_str()).ok()?,
+        kind: EventKind::Succeeded {
+            amount: Money::new(u64::from(payment.total_amount), Currency::XTR),
+        },
+    })
+}
+
+#[async_trait]
+impl PaymentProvider for TelegramStarsProvider {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    async fn create_checkout(&self, r: &CheckoutRequest) -> Result<Checkout, ProviderError> {
+        if r.price.currency() != Currency::XTR {
+            return Err(ProviderError::Unsupported("Telegram Stars charge XTR only"));
+        }
+        // Every call would make a new link for the same payload; hand out one per payment. (Two
+        // links could never both be paid anyway: the pre-checkout refuses a paid payment.)
+        if let Some(existing) = self
+            .links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&r.payment_id)
+        {
+            return Ok(existing.clone());
+        }
+        let amount = u32::try_from(r.price.minor_units())
+            .map_err(|_| ProviderError::Unsupported("too many Stars"))?;
+        let (title, description, label) = match Lang::from_code(r.language.as_deref()) {
+            Lang::Ru => (
+                format!("{} токенов", r.tokens),
+                format!("Пополнение баланса на {} токенов", r.tokens),
+                format!("{} токенов", r.tokens),
+            ),
+            Lang::En => (
+                format!("{} tokens", r.tokens),
+                format!("Top up your balance with {} tokens", r.tokens),
+                format!("{} tokens", r.tokens),
+            ),
+        };
+        let url = self
+            .bot
+            .create_invoice_link(
+                title,
+                description,
+                r.payment_id.as_str(),
+                "XTR",
+                [LabeledPrice::new(label, amount)],
+            )
+            .provider_token("")
+            .await
+            .map_err(provider_error)?;
+        let checkout = Checkout {
+            checkout_ref: ProviderRef::new(format!("stars_{}", r.payment_id))
+                .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
+            url,
+            expires_at: None,
+        };
+        self.links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(r.payment_id.clone(), checkout.clone());
+        Ok(checkout)
+    }
+
+    async fn parse_webhook(
+        &self,
+        request: &WebhookRequest,
+        _now: SystemTime,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        // A webhook update is authentic when it carries the bot's secret token (Telegram sends it
+        // in X-Telegram-Bot-Api-Secret-Token); without a configured secret nothing is.
+        let expected = self.webhook_secret.as_deref().ok_or_else(|| {
+            ProviderError::InvalidSignature("no webhook secret configured".into())
+        })?;
+        let given = request
+            .header("X-Telegram-Bot-Api-Secret-Token")
+            .unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return Err(ProviderError::InvalidSignature(
+                "secret token mismatch".into(),
+            ));
+        }
+        let text = std::str::from_utf8(&request.body)
+            .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?;
+        let update: Update = serde_json::from_str(text)
+            .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?;
+        let teloxide::types::UpdateKind::Message(message) = update.kind else {
+            return Ok(Vec::new());
+        };
+        Ok(message
+            .successful_payment()
+            .and_then(successful_payment_event)
+            .into_iter()
+            .collect())
+    }
+
+    async fn fetch_status(&self, payment: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {
+        // Newest first, 100 at a time; a pending payment is recent, so a few pages suffice.
+        for page in 0..10u32 {
+            let list = self
+                .bot
+                .get_star_transactions()
+                .offset(page * 100)
+                .limit(100)
+                .await
+                .map_err(provider_error)?;
+            for tx in &list.transactions {
+                let Some(TransactionPartner::User(partner)) = &tx.source else {
+                    continue;
+                };
+                let TransactionPartnerUserKind::InvoicePayment(invoice) = &partner.kind else {
+                    continue;
+                };
+                if invoice.invoice_payload.as_deref() != Some(payment.id.as_str())
+                    || i64::try_from(partner.user.id.0).ok() != Some(payment.user_id.get())
+                {
+                    continue;
+                }
+                let charge = &tx.id.0;
+                return Ok(vec![ProviderEvent {
+                    id: ProviderEventId::new(format!("stars_paid_{charge}"))
+                        .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
+                    payment_id: Some(payment.id.clone()),
+                    provider_ref: ProviderRef::new(charge.as_str())
+                        .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
+                    kind: EventKind::Succeeded {
+                        amount: Money::new(u64::from(tx.amount), Currency::XTR),
+                    },
+                }]);
+            }
+            if list.transactions.len() < 100 {
+                break;
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Why a pre-checkout query is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PreCheckoutRefusal {
+    /// The payload is no payment of this user (or none of ours).
+    UnknownOrder,
+    /// The payment is already paid.
+    AlreadyPaid,
+    /// The payment expired, failed or was canceled.
+    Expired,
+    /// The amount or currency is not the payment's price.
+    AmountChanged,
+}
+
+impl PreCheckoutRefusal {
+    /// The message Telegram shows the user.
+    pub fn message(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (PreCheckoutRefusal::UnknownOrder, Lang::Ru) => {
+                "Заказ не найден. Откройте страницу оплаты заново."
+            }
+            (PreCheckoutRefusal::UnknownOrder, Lang::En) => {
+                "This order was not found. Open the payment page again."
+            }
+            (PreCheckoutRefusal::AlreadyPaid, Lang::Ru) => "Этот заказ уже оплачен.",
+            (PreCheckoutRefusal::AlreadyPaid, Lang::En) => "This order is already paid.",
+            (PreCheckoutRefusal::Expired, Lang::Ru) => {
+                "Срок действия заказа истёк. Создайте новый на странице оплаты."
+            }
+            (PreCheckoutRefusal::Expired, Lang::En) => {
+                "This order has expired. Create a new one on the payment page."
+            }
+            (PreCheckoutRefusal::AmountChanged, Lang::Ru) => {
+                "Сумма заказа изменилась. Откройте страницу оплаты заново."
+            }
+            (PreCheckoutRefusal::AmountChanged, Lang::En) => {
+                "The amount has changed. Open the payment page again."
+            }
+        }
+    }
+}
+
+/// Decides a pre-checkout query: `Ok` only for a pending Stars payment of that same user with
+/// exactly that amount in XTR.
+///
+/// # Errors
+/// Storage failures (the caller should then refuse, as the order cannot be checked).
+pub async fn check_pre_checkout(
+    ledger: &dyn LedgerStore,
+    q: &PreCheckoutQuery,
+) -> Result<Result<(), PreCheckoutRefusal>, LedgerError> {
+    let Ok(id) = PaymentId::new(q.invoice_payload.as_str()) else {
+        return Ok(Err(PreCheckoutRefusal::UnknownOrder));
+    };
+    let Some(payment) = ledger.payment(&id).await? else {
+        return Ok(Err(PreCheckoutRefusal::UnknownOrder));
+    };
+    let same_user = i64::try_from(q.from.id.0).ok() == Some(payment.user_id.get());
+    if payment.provider.as_str() != STARS || !same_user {
+        return Ok(Err(PreCheckoutRefusal::UnknownOrder));
+    }
+    if payment.status.is_paid() || payment.status == PaymentStatus::Conflicted {
+        return Ok(Err(PreCheckoutRefusal::AlreadyPaid));
+    }
+    if payment.status != PaymentStatus::Pending {
+        return Ok(Err(PreCheckoutRefusal::Expired));
+    }
+    if q.currency != "XTR" || payment.price != Money::new(u64::from(q.total_amount), Currency::XTR)
+    {
+        return Ok(Err(PreCheckoutRefusal::AmountChanged));
+    }
+    Ok(Ok(()))
+}
+
+/// Answers a pre-checkout query (Telegram waits at most 10 seconds; this is one database read).
+///
+/// # Errors
+/// Telegram errors.
+pub async fn answer_pre_checkout(
+    bot: &Bot,
+    ledger: &dyn LedgerStore,
+    q: &PreCheckoutQuery,
+) -> Result<(), RequestError> {
+    let lang = Lang::from_code(q.from.language_code.as_deref());
+    let verdict = match check_pre_checkout(ledger, q).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "pre-checkout: storage unavailable, refusing");
+            Err(PreCheckoutRefusal::UnknownOrder)
+        }
+    };
+    match verdict {
+        Ok(()) => bot.answer_pre_checkout_query(q.id.clone(), true).await?,
+        Err(refusal) => {
+            tracing::info!(payload = %q.invoice_payload, ?refusal, "pre-checkout refused");
+            bot.answer_pre_checkout_query(q.id.clone(), false)
+                .error_message(refusal.message(lang))
+                .await?
+        }
+    };
+    Ok(())
+}
+
+/// Credits a `successful_payment` (exactly once, keyed by `telegram_payment_charge_id`).
+///
+/// # Errors
+/// Storage failures; an unknown or foreign payload is [`LedgerError::UnknownPayment`].
+pub async fn apply_successful_payment(
+    ledger: &dyn LedgerStore,
+    payment: &SuccessfulPayment,
+    policy: RefundPolicy,
+) -> Result<Option<EventReceipt>, LedgerError> {
+    let Some(event) = successful_payment_event(payment) else {
+        return Ok(None);
+    };
+    let stars = ProviderId::new(STARS).unwrap_or_else(|_| unreachable!("a valid id"));
+    ledger.apply_event(&stars, &event, policy).await.map(Some)
+}
+
+/// Refunds a paid Stars payment with `refundStarPayment` and applies the refund (tokens taken back
+/// per `policy`). For the bot owner.
+///
+/// # Errors
+/// An error message for the owner: not a paid Stars payment, Telegram refused, storage failed.
+pub async fn refund_stars(
+    bot: &Bot,
+    ledger: &dyn LedgerStore,
+    id: &PaymentId,
+    policy: RefundPolicy,
+) -> Result<EventReceipt, String> {
+    let payment = ledger
+        .payment(id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no such payment")?;
+    if payment.provider.as_str() != STARS
+        || !payment.status.is_paid()
+        || payment.status == PaymentStatus::Refunded
+    {
+        return Err(format!(
+            "payment {id} is not a paid, unrefunded Stars payment ({})",
+            payment.status
+        ));
+    }
+    let charge = payment
+        .payment_ref
+        .clone()
+        .ok_or("the payment has no Telegram charge id")?;
+    let user =
+        teloxide::types::UserId(u64::try_from(payment.user_id.get()).map_err(|e| e.to_string())?);
+    bot.refund_star_payment(user, TelegramTransactionId(charge.to_string()))
+        .await
+        .map_err(|e| format!("Telegram refused the refund: {e}"))?;
+    let event = ProviderEvent {
+        id: ProviderEventId::new(format!("stars_refund_{charge}")).map_err(|e| e.to_string())?,
+        payment_id: Some(payment.id.clone()),
+        provider_ref: charge,
+        kind: EventKind::Refunded {
+            total_refunded: payment.price,
+        },
+    };
+    let stars = ProviderId::new(STARS).unwrap_or_else(|_| unreachable!("a valid id"));
+    ledger
+        .apply_event(&stars, &event, policy)
+        .await
+        .map_err(|e| e.to_string())
+}
