@@ -190,6 +190,7 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
             reconcile_after: config.reconcile_after,
             refund_policy: config.refund_policy,
             public_base_url: config.public_base_url.clone(),
+            ..HttpSettings::default()
         },
         sandbox: sandbox.clone(),
     })?;

@@ -58,6 +58,7 @@ struct Options {
     card: Option<Arc<dyn PaymentProvider>>,
     ledger: Option<Arc<dyn LedgerStore>>,
     reconcile_after: Duration,
+    request_timeout: Duration,
 }
 
 impl Default for Options {
@@ -66,6 +67,7 @@ impl Default for Options {
             card: None,
             ledger: None,
             reconcile_after: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -90,6 +92,7 @@ async fn spawn_app_with(options: Options) -> TestApp {
         auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
         settings: HttpSettings {
             reconcile_after: options.reconcile_after,
+            request_timeout: options.request_timeout,
             ..HttpSettings::default()
         },
         sandbox: Some(sandbox.clone()),
@@ -751,4 +754,132 @@ async fn development_mode_hands_out_init_data_for_a_local_user() {
         .await
         .unwrap();
     assert_eq!(balance.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn huge_init_data_is_refused_before_any_work() {
+    let app = spawn_app().await;
+    let huge = format!(
+        "user=x&pad={}&hash={}",
+        "a".repeat(20 * 1024),
+        "0".repeat(64)
+    );
+    let resp = app
+        .http
+        .get(format!("{}/api/miniapp/balance", app.url))
+        .header("authorization", format!("tma {huge}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(code(&resp.json().await.unwrap()), "invalid_init_data");
+}
+
+/// SQL- and HTML-looking strings in every field are refused with a code or stored as plain
+/// data: the queries are parameterized, the answers are JSON (never HTML), nothing else changes.
+#[tokio::test]
+async fn sql_and_html_strings_in_every_field_are_just_data() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let evil = [
+        "'; DROP TABLE miniapp_journal; --",
+        "<script>alert(1)</script>",
+        "\" OR 1=1 --",
+        "%27%3B",
+    ];
+    for s in evil {
+        let body =
+            json!({"credits": 500, "amount": s, "currency": s, "payment_method": s, "email": s});
+        let (status, reply) = app
+            .post("/api/miniapp/create-payment", Some(user), body)
+            .await;
+        assert_eq!(status, 400, "{s}: {reply}");
+        let body = json!({"credits": 500, "amount": 25, "currency": "USD", "payment_method": "card", "email": format!("a{}@example.com", s.replace(' ', ""))});
+        let (status, reply) = app
+            .post("/api/miniapp/create-payment", Some(user), body)
+            .await;
+        assert!(
+            status == 200 || code(&reply) == "invalid_email",
+            "{s}: {reply}"
+        );
+        let (status, _) = app
+            .get(
+                &format!("/api/miniapp/payment-status/{}", urlencode(s)),
+                Some(user),
+            )
+            .await;
+        assert_eq!(status, 404, "{s}");
+    }
+    // Names in signed init data are data too.
+    let signed_user = json!({"id": user, "first_name": "<img src=x onerror=alert(1)>", "last_name": "'; DELETE FROM miniapp_balances; --"}).to_string();
+    let init = sign(
+        &[("user", &signed_user), ("auth_date", &now().to_string())],
+        &BotToken::new(TOKEN).unwrap(),
+    );
+    let resp = app
+        .http
+        .get(format!("{}/api/miniapp/balance", app.url))
+        .header("authorization", format!("tma {init}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let (payments, journal, _) = app.rows().await;
+    assert!(
+        payments <= 4 && journal == 0,
+        "tables intact: {payments} payments, {journal} journal rows"
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A client that sends headers and then trickles (or never sends) its body gets 408 and its
+/// connection back; it cannot hold a server task forever.
+#[tokio::test]
+async fn a_slow_client_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Options {
+        request_timeout: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"POST /api/miniapp/create-payment HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cre")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // Bounded wait for the server's answer (the server, not this test, decides the timing).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the server answered a stalled request");
+    let head = String::from_utf8_lossy(&answer);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert_eq!(app.rows().await, (0, 0, 0));
 }

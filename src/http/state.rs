@@ -44,6 +44,9 @@ pub struct HttpSettings {
     pub refund_policy: RefundPolicy,
     /// `https://…` the app is reachable at (return URLs, sandbox links); `None` in local demos.
     pub public_base_url: Option<String>,
+    /// A request (reading its body included) that takes longer is answered 408: slow clients
+    /// cannot hold a connection and its task forever.
+    pub request_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -53,6 +56,7 @@ impl Default for HttpSettings {
             reconcile_after: Duration::from_secs(120),
             refund_policy: RefundPolicy::Debt,
             public_base_url: None,
+            request_timeout: Duration::from_secs(15),
         }
     }
 }
