@@ -22,6 +22,43 @@ use miniapp::money::Currency;
 use miniapp::sandbox::SandboxProvider;
 
 const TOKEN: &str = "7000000002:BROWSER_test_token";
+const STARS_SECRET: &str = "stars-webhook-secret";
+
+/// A server selling by card (sandbox) and Telegram Stars; its Bot API is a local fake that answers
+/// `createInvoiceLink`.
+async fn stars_state() -> AppState {
+    let fake = axum::Router::new().fallback(|| async {
+        axum::Json(serde_json::json!({"ok": true, "result": "https://t.me/$invoice_browser_test"}))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, fake).await.unwrap() });
+    let bot = teloxide::Bot::new(TOKEN).set_api_url(api.parse().unwrap());
+    let sandbox = Arc::new(SandboxProvider::new(None).unwrap());
+    AppState::new(StateParts {
+        ledger: Arc::new(InMemoryLedger::new()),
+        catalog: Catalog::default(),
+        methods: vec![
+            Method {
+                offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
+                provider: sandbox.clone(),
+                opens: Opens::Link,
+            },
+            Method {
+                offer: MethodOffer::new(PaymentMethod::stars(), Currency::XTR),
+                provider: Arc::new(miniapp::stars::TelegramStarsProvider::new(
+                    bot,
+                    Some(STARS_SECRET.into()),
+                )),
+                opens: Opens::Invoice,
+            },
+        ],
+        auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
+        settings: HttpSettings::default(),
+        sandbox: Some(sandbox),
+    })
+    .unwrap()
+}
 
 fn missing(what: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -88,6 +125,7 @@ async fn payment_page_in_headless_chromium() {
     let dev = miniapp::app::build(&config).await.unwrap();
     let base_url = serve(telegram).await;
     let dev_url = serve(dev.state).await;
+    let stars_url = serve(stars_state().await).await;
     let screenshots = root.join("target/browser-screenshots");
 
     let output = tokio::process::Command::new("node")
@@ -96,6 +134,8 @@ async fn payment_page_in_headless_chromium() {
         .arg(root.join("tests/browser/page.test.mjs"))
         .env("BASE_URL", &base_url)
         .env("DEV_BASE_URL", &dev_url)
+        .env("STARS_BASE_URL", &stars_url)
+        .env("STARS_SECRET", STARS_SECRET)
         .env("BOT_TOKEN", TOKEN)
         .env("SCREENSHOT_DIR", &screenshots)
         .current_dir(root)

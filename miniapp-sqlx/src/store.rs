@@ -20,6 +20,32 @@ pub(crate) fn now() -> u64 {
 /// `$begin` starts a write transaction on `$pool`; `$lock` is appended to row-locking selects.
 macro_rules! impl_ledger_store {
     ($store:ty, $db:ty, |$pool:ident| $begin:expr, $lock:literal, $skip_locked:literal) => {
+        impl $store {
+            /// The user's balance row, created when missing and locked for the rest of `tx`.
+            async fn locked_balance(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                user: i64,
+            ) -> Result<miniapp_core::ledger::Balance, miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::BalanceRow;
+
+                sqlx::query("INSERT INTO miniapp_balances (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(map_err)?;
+                let row: BalanceRow = sqlx::query_as(concat!(
+                    "SELECT user_id, balance, total_deposited, total_spent FROM miniapp_balances \
+                     WHERE user_id = $1", $lock
+                ))
+                .bind(user)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(map_err)?;
+                row.into_balance()
+            }
+        }
+
         #[async_trait::async_trait]
         impl miniapp_core::ledger::LedgerStore for $store {
             async fn create_payment(
@@ -149,7 +175,7 @@ macro_rules! impl_ledger_store {
                 policy: miniapp_core::payment::RefundPolicy,
             ) -> Result<miniapp_core::ledger::EventReceipt, miniapp_core::ledger::LedgerError> {
                 use $crate::error::map_err;
-                use $crate::rows::{BalanceRow, PaymentRow, PaymentUpdate, payment_columns, signed};
+                use $crate::rows::{PaymentRow, PaymentUpdate, payment_columns, signed};
                 use miniapp_core::ledger::{EntryKind, EventReceipt, LedgerError};
 
                 let $pool = &self.pool;
@@ -204,20 +230,7 @@ macro_rules! impl_ledger_store {
                     });
                 }
                 // 3. The buyer's balance, locked.
-                sqlx::query("INSERT INTO miniapp_balances (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
-                    .bind(payment.user_id.get())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-                let balance: BalanceRow = sqlx::query_as(concat!(
-                    "SELECT user_id, balance, total_deposited, total_spent FROM miniapp_balances \
-                     WHERE user_id = $1", $lock
-                ))
-                .bind(payment.user_id.get())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(map_err)?;
-                let balance = balance.into_balance()?;
+                let balance = Self::locked_balance(&mut tx, payment.user_id.get()).await?;
                 // 4. The decision, made by the core.
                 let plan = miniapp_core::ledger::plan_event(&payment, &balance, event, policy, t)?;
                 // 5. Persist: journal rows (the trigger moves the cached balance and checks it),
@@ -299,25 +312,13 @@ macro_rules! impl_ledger_store {
                 request: &miniapp_core::ledger::SpendRequest,
             ) -> Result<miniapp_core::ledger::SpendReceipt, miniapp_core::ledger::LedgerError> {
                 use $crate::error::map_err;
-                use $crate::rows::{BalanceRow, JournalRow, journal_columns, signed};
+                use $crate::rows::{JournalRow, journal_columns, signed};
                 use miniapp_core::ledger::{LedgerError, SpendReceipt};
 
                 let user = request.user_id.get();
                 let $pool = &self.pool;
                 let mut tx = $begin.await.map_err(map_err)?;
-                sqlx::query("INSERT INTO miniapp_balances (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-                let balance: BalanceRow = sqlx::query_as(concat!(
-                    "SELECT user_id, balance, total_deposited, total_spent FROM miniapp_balances \
-                     WHERE user_id = $1", $lock
-                ))
-                .bind(user)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(map_err)?;
+                let balance = Self::locked_balance(&mut tx, user).await?;
                 let first: Option<JournalRow> = sqlx::query_as(concat!(
                     "SELECT ", journal_columns!(), " FROM miniapp_journal \
                      WHERE user_id = $1 AND kind = 'spend' AND idempotency_key = $2"
@@ -335,7 +336,7 @@ macro_rules! impl_ledger_store {
                         Err(LedgerError::IdempotencyConflict)
                     };
                 }
-                let after = miniapp_core::ledger::plan_spend(&balance.into_balance()?, request.amount)?;
+                let after = miniapp_core::ledger::plan_spend(&balance, request.amount)?;
                 let memo: Option<String> = request.memo.as_deref().map(|m| m.chars().take(200).collect());
                 let row: JournalRow = sqlx::query_as(concat!(
                     "INSERT INTO miniapp_journal (user_id, kind, delta, balance_after, idempotency_key, \

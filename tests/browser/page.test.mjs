@@ -18,6 +18,10 @@ import { chromium } from 'playwright-core';
 const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
 const BOT_TOKEN = process.env.BOT_TOKEN || '';
 const DEV_BASE_URL = (process.env.DEV_BASE_URL || '').replace(/\/+$/, '');
+// A server with Telegram Stars enabled (its Bot API is a local fake) and the secret token its Stars
+// webhook route checks; optional.
+const STARS_BASE_URL = (process.env.STARS_BASE_URL || '').replace(/\/+$/, '');
+const STARS_SECRET = process.env.STARS_SECRET || '';
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || 'target/browser-screenshots';
 const TIMEOUT = 15_000;
 const TEST_TIMEOUT = 60_000;
@@ -171,7 +175,7 @@ async function newContext(options) {
 async function withTelegramPage(options, fn) {
   const {
     language = 'en', themeParams = {}, colorScheme = 'dark', authDate, viewport = { width: 390, height: 844 },
-    query = '', user: givenUser, beforeLoad,
+    query = '', user: givenUser, beforeLoad, baseUrl = BASE_URL,
   } = options;
   const user = givenUser || makeUser(language);
   const initData = signInitData(user, authDate ? { authDate } : {});
@@ -183,7 +187,7 @@ async function withTelegramPage(options, fn) {
   await page.addInitScript(installTelegramStub, { initData, initDataUnsafe: { user, auth_date: authDate }, themeParams, colorScheme });
   try {
     if (beforeLoad) await beforeLoad(page);
-    await page.goto(`${BASE_URL}/miniapp/${query}`);
+    await page.goto(`${baseUrl}/miniapp/${query}`);
     await fn({ page, context, user, initData });
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   } finally {
@@ -704,4 +708,52 @@ test('dev mode: outside Telegram the page logs in through dev-login and pays wit
   } finally {
     await context.close();
   }
+});
+
+test('Stars end to end: the invoice callback is a hint; the page shows the balance once the server saw successful_payment', { timeout: TEST_TIMEOUT }, async (t) => {
+  if (!STARS_BASE_URL || !STARS_SECRET) {
+    t.skip('STARS_BASE_URL / STARS_SECRET not set');
+    return;
+  }
+  await withTelegramPage({ baseUrl: STARS_BASE_URL }, async ({ page, user }) => {
+    await waitForView(page, 'main');
+    await selectPackage(page, 500);
+    await page.getByTestId('method-stars').click();
+    await waitForMainButton(page, 'Pay ⭐ 1250');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/api/miniapp/create-payment'),
+      clickMainButton(page),
+    ]);
+    const created = await response.json();
+    assert.equal(created.opens, 'invoice');
+    assert.deepEqual(await waitForCall(page, 'openInvoice'), [created.payment_url]);
+    await waitForView(page, 'waiting');
+
+    // The client says "paid" before the server knows: the page keeps waiting for the server.
+    await page.evaluate(() => window.__tg.closeInvoice('paid'));
+    await waitForView(page, 'waiting');
+    assert.equal(await page.getByTestId('balance').textContent(), '0');
+
+    // Telegram delivers successful_payment to the bot (here: the bot's webhook route).
+    const update = {
+      update_id: 1,
+      message: {
+        message_id: 1, date: Math.floor(Date.now() / 1000),
+        chat: { id: user.id, type: 'private', first_name: user.first_name },
+        from: { id: user.id, is_bot: false, first_name: user.first_name },
+        successful_payment: {
+          currency: 'XTR', total_amount: 1250, invoice_payload: created.payment_id,
+          telegram_payment_charge_id: `charge_${created.payment_id}`, provider_payment_charge_id: '',
+        },
+      },
+    };
+    const delivered = await fetch(`${STARS_BASE_URL}/api/miniapp/webhooks/stars`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': STARS_SECRET },
+      body: JSON.stringify(update),
+    });
+    assert.equal(delivered.status, 200, await delivered.text());
+    await waitForView(page, 'success');
+    assert.equal(await page.getByTestId('success-balance').innerText(), '500');
+  });
 });
