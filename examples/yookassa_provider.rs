@@ -55,6 +55,13 @@ struct YooPayment {
     confirmation: Option<Confirmation>,
     #[serde(default)]
     metadata: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    cancellation_details: Option<CancellationDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CancellationDetails {
+    reason: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,7 +186,15 @@ impl YooKassaProvider {
                     }
                 }
             }
-            "canceled" => events.push(event("canceled".into(), EventKind::Canceled)?),
+            "canceled" => {
+                // YooKassa has one "canceled" status; its reason says which of our closures it is.
+                let kind = match p.cancellation_details.as_ref().map(|d| d.reason.as_str()) {
+                    Some("expired_on_confirmation" | "expired_on_capture") => EventKind::Expired,
+                    Some("canceled_by_merchant" | "canceled_by_user") => EventKind::Canceled,
+                    _ => EventKind::Failed, // declined, insufficient funds, fraud suspected, …
+                };
+                events.push(event(kind.name().into(), kind)?);
+            }
             _ => {} // pending, waiting_for_capture: nothing final yet
         }
         Ok(events)
@@ -250,7 +265,12 @@ impl PaymentProvider for YooKassaProvider {
             "payment.succeeded" => events
                 .iter()
                 .any(|e| matches!(e.kind, EventKind::Succeeded { .. })),
-            "payment.canceled" => events.iter().any(|e| matches!(e.kind, EventKind::Canceled)),
+            "payment.canceled" => events.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Canceled | EventKind::Failed | EventKind::Expired
+                )
+            }),
             _ => events
                 .iter()
                 .any(|e| matches!(e.kind, EventKind::Refunded { .. })),
@@ -362,6 +382,11 @@ mod fake {
     pub(crate) fn set(state: &Shared, id: &str, status: &str, refunded: Option<&str>) {
         let mut s = state.lock().unwrap();
         let p = s.payments.get_mut(id).unwrap();
+        if let Some((status, reason)) = status.split_once(':') {
+            p["cancellation_details"] = json!({"party": "yoo_money", "reason": reason});
+            p["status"] = json!(status);
+            return;
+        }
         p["status"] = json!(status);
         p["paid"] = json!(status == "succeeded");
         if let Some(v) = refunded {
@@ -506,8 +531,12 @@ mod tests {
                     fake::set(&self.state, id, "succeeded", None);
                     ("payment.succeeded", json!({"id": id}))
                 }
-                Scenario::Failed | Scenario::Expired => {
-                    fake::set(&self.state, id, "canceled", None);
+                Scenario::Failed => {
+                    fake::set(&self.state, id, "canceled:insufficient_funds", None);
+                    ("payment.canceled", json!({"id": id}))
+                }
+                Scenario::Expired => {
+                    fake::set(&self.state, id, "canceled:expired_on_confirmation", None);
                     ("payment.canceled", json!({"id": id}))
                 }
                 _ => {
@@ -568,6 +597,11 @@ mod tests {
     #[tokio::test]
     async fn paid_webhook_maps_to_succeeded() {
         conformance::paid_webhook_maps_to_succeeded(&harness().await).await;
+    }
+
+    #[tokio::test]
+    async fn other_webhooks_map_to_their_events() {
+        conformance::other_webhooks_map_to_their_events(&harness().await).await;
     }
 
     #[tokio::test]
