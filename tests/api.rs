@@ -883,3 +883,63 @@ async fn a_slow_client_gets_408() {
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
     assert_eq!(app.rows().await, (0, 0, 0));
 }
+
+/// A provider that knows nothing yet and counts how often it is asked.
+#[derive(Debug, Default)]
+struct Silent {
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl PaymentProvider for Silent {
+    fn id(&self) -> &ProviderId {
+        static ID: std::sync::LazyLock<ProviderId> =
+            std::sync::LazyLock::new(|| ProviderId::new("silent").unwrap());
+        &ID
+    }
+    async fn create_checkout(&self, r: &CheckoutRequest) -> Result<Checkout, ProviderError> {
+        Ok(Checkout {
+            checkout_ref: ProviderRef::new(format!("silent_{}", r.payment_id)).unwrap(),
+            url: "https://pay.example".into(),
+            expires_at: None,
+        })
+    }
+    async fn parse_webhook(
+        &self,
+        _: &WebhookRequest,
+        _: SystemTime,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        Err(ProviderError::InvalidSignature("never".into()))
+    }
+    async fn fetch_status(&self, _: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(vec![])
+    }
+}
+
+#[tokio::test]
+async fn polling_a_pending_payment_asks_the_provider_at_most_every_15_seconds() {
+    let silent = Arc::new(Silent::default());
+    let app = spawn_app_with(Options {
+        card: Some(silent.clone()),
+        reconcile_after: Duration::ZERO,
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let id = app.buy(user, 100, "5").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..5 {
+        let (status, s) = app
+            .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+            .await;
+        assert_eq!((status, s["status"].as_str()), (200, Some("pending")));
+    }
+    assert_eq!(
+        silent.asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "five polls, one provider call"
+    );
+}

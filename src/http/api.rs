@@ -234,6 +234,9 @@ pub(crate) async fn create_payment(
 
 /// Asks the provider about a pending payment that has waited longer than the configured age, and
 /// applies what it says (a lost or unverifiable webhook must not leave a paid payment uncredited).
+/// At most one provider check per pending payment in this interval (per process).
+const RECONCILE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+
 async fn reconcile(state: &AppState, payment: Payment) -> Payment {
     let old_enough = unix_now().saturating_sub(payment.created_at)
         >= state.inner.settings.reconcile_after.as_secs();
@@ -243,6 +246,23 @@ async fn reconcile(state: &AppState, payment: Payment) -> Payment {
     let Some(provider) = state.provider(&payment.provider) else {
         return payment;
     };
+    {
+        let mut last = state
+            .inner
+            .reconciled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if last
+            .get(&payment.id)
+            .is_some_and(|t| now.duration_since(*t) < RECONCILE_INTERVAL)
+        {
+            return payment;
+        }
+        // Forget payments that were not polled for a while, so the map stays small.
+        last.retain(|_, t| now.duration_since(*t) < RECONCILE_INTERVAL * 20);
+        last.insert(payment.id.clone(), now);
+    }
     let events = match provider.fetch_status(&payment).await {
         Ok(events) => events,
         Err(e) => {

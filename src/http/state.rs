@@ -86,6 +86,11 @@ pub(crate) struct Inner {
     pub(crate) auth: Auth,
     pub(crate) settings: HttpSettings,
     pub(crate) sandbox: Option<Arc<crate::sandbox::SandboxProvider>>,
+    /// When each pending payment was last checked with its provider (this process only), so a
+    /// page polling every two seconds does not ask the provider every two seconds.
+    pub(crate) reconciled: std::sync::Mutex<
+        std::collections::HashMap<miniapp_core::ids::PaymentId, std::time::Instant>,
+    >,
 }
 
 /// Why an [`AppState`] could not be built.
@@ -173,6 +178,7 @@ impl AppState {
                 auth,
                 settings,
                 sandbox,
+                reconciled: std::sync::Mutex::default(),
             }),
         })
     }
