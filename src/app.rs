@@ -301,21 +301,6 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves the app on `listener` until `shutdown` resolves, then finishes in-flight requests.
-///
-/// # Errors
-/// [`AppError::Io`].
-pub async fn serve(
-    app: &App,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), AppError> {
-    axum::serve(listener, crate::http::router(app.state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
-}
-
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

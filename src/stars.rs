@@ -379,9 +379,18 @@ pub async fn refund_stars(
         .ok_or("the payment has no Telegram charge id")?;
     let user =
         teloxide::types::UserId(u64::try_from(payment.user_id.get()).map_err(|e| e.to_string())?);
-    bot.refund_star_payment(user, TelegramTransactionId(charge.to_string()))
+    match bot
+        .refund_star_payment(user, TelegramTransactionId(charge.to_string()))
         .await
-        .map_err(|e| format!("Telegram refused the refund: {e}"))?;
+    {
+        Ok(_) => {}
+        // Telegram refunded earlier but recording it failed (storage down): record it now, or
+        // the refunded tokens would stay on the balance forever.
+        Err(RequestError::Api(e)) if e.to_string().contains("ALREADY_REFUNDED") => {
+            tracing::warn!(payment = %payment.id, "Telegram says the charge was already refunded; recording it");
+        }
+        Err(e) => return Err(format!("Telegram refused the refund: {e}")),
+    }
     let event = ProviderEvent {
         id: ProviderEventId::new(format!("stars_refund_{charge}")).map_err(|e| e.to_string())?,
         payment_id: Some(payment.id.clone()),

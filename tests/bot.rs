@@ -930,3 +930,48 @@ mod stars_conformance {
         assert_eq!(credited, 500);
     }
 }
+
+#[tokio::test]
+async fn stars_refund_recorded_later_when_telegram_already_refunded() {
+    // Telegram refunded, but recording it failed; the owner runs /refund again and Telegram answers
+    // CHARGE_ALREADY_REFUNDED: the refund must still be recorded and the tokens taken back.
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    let user = fresh_user();
+    let p = stars_payment(&api, &store, user).await;
+    dispatch(
+        &api,
+        &deps,
+        successful_payment(user.get(), p.id.as_str(), 1250, "charge_r"),
+    )
+    .await;
+    api.fail_next(json!({"ok": false, "error_code": 400, "description": "Bad Request: CHARGE_ALREADY_REFUNDED"}));
+    let r = refund_stars(&api.bot, &store, &p.id, RefundPolicy::Debt)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.payment.status, r.clawed_back),
+        (PaymentStatus::Refunded, 500)
+    );
+    let other = stars_payment(&api, &store, user).await;
+    dispatch(
+        &api,
+        &deps,
+        successful_payment(user.get(), other.id.as_str(), 1250, "charge_s"),
+    )
+    .await;
+    api.fail_next(
+        json!({"ok": false, "error_code": 400, "description": "Bad Request: CHARGE_NOT_FOUND"}),
+    );
+    assert!(
+        refund_stars(&api.bot, &store, &other.id, RefundPolicy::Debt)
+            .await
+            .is_err(),
+        "other errors are refusals"
+    );
+    assert_eq!(
+        store.payment(&other.id).await.unwrap().unwrap().status,
+        PaymentStatus::Succeeded
+    );
+}

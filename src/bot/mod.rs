@@ -136,15 +136,29 @@ async fn on_successful_payment(
     payment: teloxide::types::SuccessfulPayment,
     deps: BotDeps,
 ) -> Result<(), BotError> {
-    match crate::stars::apply_successful_payment(&*deps.ledger, &payment, deps.refund_policy).await
-    {
-        Ok(Some(receipt)) if receipt.credited > 0 => {
-            tracing::info!(payment = %receipt.payment.id, tokens = receipt.credited, "Stars payment credited");
-        }
-        Ok(_) => {}
-        // Not lost: reconciliation finds the charge in getStarTransactions.
-        Err(e) => {
-            tracing::warn!(error = %e, charge = %payment.telegram_payment_charge_id.0, "Stars payment not applied now");
+    // Telegram delivers this update once: a storage blip must not cost the credit, so retry
+    // transient failures here before giving up.
+    let mut delay = std::time::Duration::from_millis(200);
+    for attempt in 1..=6 {
+        match crate::stars::apply_successful_payment(&*deps.ledger, &payment, deps.refund_policy)
+            .await
+        {
+            Ok(Some(receipt)) if receipt.credited > 0 => {
+                tracing::info!(payment = %receipt.payment.id, tokens = receipt.credited, "Stars payment credited");
+                return Ok(());
+            }
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_transient() && attempt < 6 => {
+                tracing::warn!(error = %e, attempt, "Stars payment not applied yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                // Still recoverable: a status request on the payment reconciles it through
+                // getStarTransactions (see the closing note of this release about a sweeper).
+                tracing::error!(error = %e, charge = %payment.telegram_payment_charge_id.0, "Stars payment NOT credited; reconcile it");
+                return Err(e.into());
+            }
         }
     }
     Ok(())

@@ -5,7 +5,6 @@ use std::time::SystemTime;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use miniapp_core::ids::UserId;
-use miniapp_core::init_data::VerifiedInitData;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -68,8 +67,6 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
 pub(crate) struct Caller {
     pub(crate) user: UserId,
     pub(crate) language: Option<String>,
-    #[allow(dead_code)]
-    pub(crate) data: VerifiedInitData,
 }
 
 /// Authenticates from `Authorization: tma <initData>`, else from a body's `init_data`.
@@ -108,7 +105,6 @@ pub(crate) fn authenticate(
     Ok(Caller {
         user: user_id,
         language,
-        data,
     })
 }
 
