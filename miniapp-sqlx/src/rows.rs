@@ -67,6 +67,33 @@ pub(crate) struct JournalRow {
     created_at: i64,
 }
 
+/// A payment row with its owner's balance columns (`NULL` when the user has no balance row yet).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct PaymentBalanceRow {
+    #[sqlx(flatten)]
+    payment: PaymentRow,
+    b_balance: Option<i64>,
+    b_deposited: Option<i64>,
+    b_spent: Option<i64>,
+}
+
+impl PaymentBalanceRow {
+    pub(crate) fn into_payment_and_balance(self) -> Result<(Payment, Balance), LedgerError> {
+        let payment = self.payment.into_payment()?;
+        let balance = match (self.b_balance, self.b_deposited, self.b_spent) {
+            (Some(balance), Some(deposited), Some(spent)) => Balance {
+                user_id: payment.user_id,
+                balance,
+                total_deposited: unsigned(deposited, "total deposited")?,
+                total_spent: unsigned(spent, "total spent")?,
+            },
+            (None, None, None) => Balance::empty(payment.user_id),
+            _ => return Err(corrupt("balance")),
+        };
+        Ok((payment, balance))
+    }
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct BalanceRow {
     user_id: i64,

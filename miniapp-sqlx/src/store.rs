@@ -394,6 +394,34 @@ macro_rules! impl_ledger_store {
                 row.map(PaymentRow::into_payment).transpose()
             }
 
+            async fn payment_with_balance(
+                &self,
+                user: miniapp_core::ids::UserId,
+                id: &miniapp_core::ids::PaymentId,
+            ) -> Result<
+                (miniapp_core::payment::Payment, miniapp_core::ledger::Balance),
+                miniapp_core::ledger::LedgerError,
+            > {
+                use $crate::error::map_err;
+                use $crate::rows::{PaymentBalanceRow, payment_columns};
+
+                // One round trip: status polling is the hottest read. The balance columns are
+                // renamed in a subquery so the payment's unqualified column names stay unique.
+                let row: Option<PaymentBalanceRow> = sqlx::query_as(concat!(
+                    "SELECT ", payment_columns!(), ", b_balance, b_deposited, b_spent \
+                     FROM miniapp_payments LEFT JOIN (SELECT user_id AS b_user, balance AS b_balance, \
+                     total_deposited AS b_deposited, total_spent AS b_spent FROM miniapp_balances) b \
+                     ON b.b_user = miniapp_payments.user_id WHERE id = $1 AND user_id = $2"
+                ))
+                .bind(id.as_str())
+                .bind(user.get())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+                row.ok_or(miniapp_core::ledger::LedgerError::UnknownPayment)?
+                    .into_payment_and_balance()
+            }
+
             async fn claim_notifications(
                 &self,
                 now: u64,

@@ -10,9 +10,7 @@ use axum::response::{IntoResponse, Response};
 use miniapp_core::catalog::ClientOrder;
 use miniapp_core::ids::{IdempotencyKey, PaymentId, UserId};
 use miniapp_core::init_data::sign;
-use miniapp_core::ledger::{
-    CheckoutRecord, HistoryQuery, JournalEntry, LedgerStoreExt, NewPayment,
-};
+use miniapp_core::ledger::{CheckoutRecord, HistoryQuery, JournalEntry, NewPayment};
 use miniapp_core::money::Money;
 use miniapp_core::payment::{Payment, PaymentStatus};
 use miniapp_core::provider::CheckoutRequest;
@@ -300,9 +298,17 @@ pub(crate) async fn payment_status(
 ) -> ApiResult {
     let caller = authenticate(&state, &headers, None)?;
     let id = PaymentId::new(id).map_err(|_| ApiError::not_found())?;
-    let payment = state.inner.ledger.own_payment(caller.user, &id).await?;
+    let (payment, mut balance) = state
+        .inner
+        .ledger
+        .payment_with_balance(caller.user, &id)
+        .await?;
+    let status_before = payment.status;
     let payment = reconcile(&state, payment).await;
-    let balance = state.inner.ledger.balance(caller.user).await?;
+    if payment.status != status_before {
+        // Reconciliation moved money: read the balance again.
+        balance = state.inner.ledger.balance(caller.user).await?;
+    }
     Ok(Json(json!({
         "success": true,
         "payment_id": payment.id.as_str(),

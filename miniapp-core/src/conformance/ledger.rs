@@ -831,6 +831,29 @@ pub async fn unknown_payment_is_rejected(store: &dyn LedgerStore) {
     assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
 }
 
+/// [`LedgerStore::payment_with_balance`] returns the caller's payment with the caller's current
+/// balance, and answers a missing payment and another user's payment alike.
+pub async fn payment_with_balance_is_owner_only(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    let (payment, balance) = store.payment_with_balance(user, &p.id).await.unwrap();
+    assert_eq!(
+        (payment.id.clone(), payment.status),
+        (p.id.clone(), PaymentStatus::Pending)
+    );
+    assert_eq!((balance.user_id, balance.balance), (user, 0));
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let (payment, balance) = store.payment_with_balance(user, &p.id).await.unwrap();
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    assert_eq!((balance.balance, balance.total_deposited), (200, 200));
+    let other = fresh_user();
+    let r = store.payment_with_balance(other, &p.id).await;
+    assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
+    let missing = PaymentId::generate().unwrap();
+    let r = store.payment_with_balance(user, &missing).await;
+    assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
+}
+
 /// An event from provider A never touches a payment of provider B (the sandbox cannot pay a
 /// Stripe payment).
 pub async fn event_from_other_provider_is_rejected(store: &dyn LedgerStore) {

@@ -53,6 +53,7 @@ macro_rules! ledger_conformance {
             insufficient_funds_is_an_error,
             history_is_ordered_and_paged,
             unknown_payment_is_rejected,
+            payment_with_balance_is_owner_only,
             event_from_other_provider_is_rejected,
             payment_creation_is_idempotent,
             checkout_attach_is_idempotent,

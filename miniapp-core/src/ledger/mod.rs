@@ -338,6 +338,21 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
     /// A payment by id.
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, LedgerError>;
 
+    /// A payment of `user` and that user's balance, for status polling (the hottest read).
+    /// A payment that is missing or belongs to another user is [`LedgerError::UnknownPayment`],
+    /// so callers cannot tell the two apart. The default makes two reads; SQL stores override it
+    /// with one query, one round trip.
+    async fn payment_with_balance(
+        &self,
+        user: UserId,
+        id: &PaymentId,
+    ) -> Result<(Payment, Balance), LedgerError> {
+        match self.payment(id).await? {
+            Some(p) if p.user_id == user => Ok((p, self.balance(user).await?)),
+            _ => Err(LedgerError::UnknownPayment),
+        }
+    }
+
     /// A page of a user's journal, newest first.
     async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError>;
 
