@@ -38,6 +38,7 @@ async fn run() -> anyhow::Result<()> {
         None => format!("http://{local}/miniapp/"),
     };
     println!("miniapp is running: open {page}");
+    println!("listening on http://{local}");
     if app.dev_token.is_some() {
         println!("development mode (no TELEGRAM_BOT_TOKEN): the page logs in as a local test user");
     }

@@ -162,7 +162,7 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
         .as_ref()
         .filter(|_| config.payment_methods.iter().any(|m| m == "stars"))
     {
-        let bot = teloxide::Bot::new(token.expose_secret());
+        let bot = bot_client(config, token);
         methods.push(Method {
             offer: MethodOffer::new(PaymentMethod::stars(), Currency::XTR),
             provider: Arc::new(crate::stars::TelegramStarsProvider::new(bot, None)),
@@ -227,7 +227,7 @@ pub async fn run(
     #[cfg(feature = "teloxide")]
     if let Some(token) = &config.bot_token {
         use teloxide::prelude::*;
-        let bot = Bot::new(token.expose_secret());
+        let bot = bot_client(config, token);
         let deps = crate::bot::BotDeps::new(
             app.ledger.clone(),
             config
@@ -299,6 +299,16 @@ pub async fn run(
         let _ = task.await;
     }
     Ok(())
+}
+
+/// The Bot API client for `token`, on `TELEGRAM_API_URL` when set.
+#[cfg(feature = "teloxide")]
+fn bot_client(config: &Config, token: &miniapp_core::init_data::BotToken) -> teloxide::Bot {
+    let bot = teloxide::Bot::new(token.expose_secret());
+    match &config.telegram_api_url {
+        Some(url) => bot.set_api_url(url.clone()),
+        None => bot,
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -51,6 +51,10 @@ pub struct Config {
     pub bot_mode: BotMode,
     /// `BOT_OWNER_IDS`: Telegram user ids allowed to use owner commands (`/refund`).
     pub owners: Vec<i64>,
+    /// `TELEGRAM_API_URL`: another Bot API server (a self-hosted `telegram-bot-api`, or a fake
+    /// in tests); default Telegram's own.
+    #[cfg(feature = "teloxide")]
+    pub telegram_api_url: Option<url::Url>,
     /// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, `STRIPE_API_BASE`.
     #[cfg(feature = "stripe")]
     pub stripe: Option<miniapp_stripe::StripeConfig>,
@@ -202,6 +206,19 @@ impl Config {
                 "TELEGRAM_MODE=webhook needs an https:// PUBLIC_BASE_URL (Telegram delivers webhooks only over https)",
             ));
         }
+        #[cfg(feature = "teloxide")]
+        let telegram_api_url = get("TELEGRAM_API_URL")
+            .map(|u| {
+                check_url(&u)
+                    .ok()
+                    .and_then(|u| url::Url::parse(&format!("{u}/")).ok())
+                    .ok_or_else(|| {
+                        err(format!(
+                            "TELEGRAM_API_URL {u:?} is not a base URL like https://api.telegram.org"
+                        ))
+                    })
+            })
+            .transpose()?;
         #[cfg(feature = "stripe")]
         let stripe =
             miniapp_stripe::StripeConfig::from_lookup(&lookup).map_err(|e| err(e.to_string()))?;
@@ -217,6 +234,8 @@ impl Config {
             reconcile_after,
             bot_mode,
             owners,
+            #[cfg(feature = "teloxide")]
+            telegram_api_url,
             #[cfg(feature = "stripe")]
             stripe,
         })
@@ -304,6 +323,7 @@ mod tests {
                 "https",
             ),
             (vec![("TELEGRAM_MODE", "push")], "TELEGRAM_MODE"),
+            (vec![("TELEGRAM_API_URL", "ftp://x")], "TELEGRAM_API_URL"),
             (
                 vec![
                     ("STRIPE_SECRET_KEY", "sk_test_1"),

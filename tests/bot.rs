@@ -32,6 +32,9 @@ struct Fake {
     calls: Vec<(String, Value)>,
     failures: VecDeque<Value>,
     star_transactions: Vec<Value>,
+    /// The next sendMessage is recorded, announced on `hung`, and never answered.
+    hang_next_send: bool,
+    hung: Arc<tokio::sync::Notify>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -42,12 +45,27 @@ async fn method(
     body: axum::body::Bytes,
 ) -> Json<Value> {
     let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut s = state.lock().unwrap();
-    s.calls.push((method.clone(), params.clone()));
-    if let Some(failure) = s.failures.pop_front() {
-        return Json(failure);
+    let reply = answer(&state, &method, params);
+    match reply {
+        Ok(reply) => Json(reply),
+        Err(hung) => {
+            hung.notify_one();
+            std::future::pending().await
+        }
     }
-    let result = match method.as_str() {
+}
+
+/// The reply to a Bot API call, or the notifier to wake when the call is left unanswered.
+fn answer(state: &Shared, method: &str, params: Value) -> Result<Value, Arc<tokio::sync::Notify>> {
+    let mut s = state.lock().unwrap();
+    s.calls.push((method.to_owned(), params.clone()));
+    if method.eq_ignore_ascii_case("sendMessage") && std::mem::take(&mut s.hang_next_send) {
+        return Err(s.hung.clone());
+    }
+    if let Some(failure) = s.failures.pop_front() {
+        return Ok(failure);
+    }
+    let result = match method {
         "SendMessage" | "sendMessage" => json!({
             "message_id": s.calls.len(), "date": 1_795_000_000,
             "chat": {"id": params["chat_id"], "type": "private", "first_name": "Test"},
@@ -61,7 +79,7 @@ async fn method(
         }
         _ => json!(true),
     };
-    Json(json!({"ok": true, "result": result}))
+    Ok(json!({"ok": true, "result": result}))
 }
 
 struct FakeApi {
@@ -369,6 +387,52 @@ async fn notification_after_a_credit_is_sent_once_even_when_replayed() {
     assert_eq!(
         sent[0]["text"],
         "✅ Платеж успешно выполнен!\n\nЗачислено: 500 токенов\nСумма: $25.00\n\nСпасибо за покупку! 🎉"
+    );
+}
+
+#[tokio::test]
+async fn a_sender_killed_mid_send_leaves_only_that_message_in_doubt() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let store = Arc::new(store);
+    for _ in 0..3 {
+        credit(&store, fresh_user(), 100, 500, "en").await;
+    }
+    let hung = {
+        let mut s = api.state.lock().unwrap();
+        s.hang_next_send = true;
+        s.hung.clone()
+    };
+    let options = NotifierOptions::default();
+    let t = now();
+    let sender = tokio::spawn({
+        let (bot, store, options) = (api.bot.clone(), store.clone(), options.clone());
+        async move { deliver_due_notifications(&bot, &*store, &options, t).await }
+    });
+    // The first message is in flight: the sender dies (as under SIGKILL).
+    hung.notified().await;
+    sender.abort();
+    assert!(sender.await.unwrap_err().is_cancelled());
+    // After the lease, another sender delivers the two messages the dead one never started and
+    // does not repeat the one that may have reached Telegram.
+    let later = t + options.lease.as_secs() + 1;
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &*store, &options, later)
+            .await
+            .unwrap(),
+        2
+    );
+    let chats: std::collections::HashSet<i64> = api
+        .calls("SendMessage")
+        .iter()
+        .map(|c| c["chat_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!((api.calls("SendMessage").len(), chats.len()), (3, 3));
+    assert_eq!(
+        deliver_due_notifications(&api.bot, &*store, &options, later + 3600)
+            .await
+            .unwrap(),
+        0
     );
 }
 

@@ -49,8 +49,17 @@ fn permanent(e: &ApiError) -> bool {
     ) || matches!(e, ApiError::Unknown(text) if text.contains("Forbidden"))
 }
 
-/// One pass: claims the due notifications at `now`, sends them, records each outcome. Returns how
-/// many were sent.
+/// Most notifications handled in one pass; the leases of a pass are computed from its `now`, so a
+/// pass is kept short enough to finish well inside them.
+const MAX_PER_PASS: usize = 50;
+
+/// One pass: claims the notifications due at `now` one at a time (at most 50), sends each and
+/// records its outcome. Returns how many were sent.
+///
+/// Claiming one at a time is what keeps delivery at most once without losing messages: a claim
+/// says "this message may be in flight", so a sender that dies mid-send leaves exactly the one
+/// message it was sending in doubt (recorded as `unknown` when the lease runs out), never a
+/// batch of messages it had not started.
 ///
 /// # Errors
 /// Storage errors (Telegram errors are recorded as outcomes, not returned).
@@ -60,11 +69,31 @@ pub async fn deliver_due_notifications(
     options: &NotifierOptions,
     now: u64,
 ) -> Result<usize, miniapp_core::ledger::LedgerError> {
-    let claimed = ledger
-        .claim_notifications(now, options.lease.as_secs(), 20)
-        .await?;
-    let mut sent = 0;
-    for n in claimed {
+    pass(bot, ledger, options, now).await.map(|p| p.sent)
+}
+
+/// What one pass did.
+struct Pass {
+    handled: usize,
+    sent: usize,
+}
+
+async fn pass(
+    bot: &Bot,
+    ledger: &dyn LedgerStore,
+    options: &NotifierOptions,
+    now: u64,
+) -> Result<Pass, miniapp_core::ledger::LedgerError> {
+    let (mut handled, mut sent) = (0, 0);
+    while handled < MAX_PER_PASS {
+        let Some(n) = ledger
+            .claim_notifications(now, options.lease.as_secs(), 1)
+            .await?
+            .pop()
+        else {
+            break;
+        };
+        handled += 1;
         let lang = Lang::from_code(n.language.as_deref());
         let text = payment_success(lang, n.tokens.get(), n.amount);
         let outcome = match bot.send_message(ChatId(n.user_id.get()), text).await {
@@ -111,7 +140,7 @@ pub async fn deliver_due_notifications(
             .finish_notification(&n.payment_id, &outcome, now)
             .await?;
     }
-    Ok(sent)
+    Ok(Pass { handled, sent })
 }
 
 /// Delivers notifications until `shutdown` resolves.
@@ -128,8 +157,17 @@ pub async fn run_notifier(
         tokio::select! {
             () = &mut shutdown => break,
             _ = tick.tick() => {
-                if let Err(e) = deliver_due_notifications(&bot, &*ledger, &options, unix_now()).await {
-                    tracing::warn!(error = %e, "notification delivery paused: storage error");
+                // Full passes follow each other at once (a burst of payments); a short one means
+                // the outbox is drained until the next tick.
+                loop {
+                    match pass(&bot, &*ledger, &options, unix_now()).await {
+                        Ok(p) if p.handled == MAX_PER_PASS => {}
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "notification delivery paused: storage error");
+                            break;
+                        }
+                    }
                 }
             }
         }

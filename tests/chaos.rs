@@ -1,0 +1,800 @@
+//! Chaos test: two release `full_bot` processes on one PostgreSQL database take 5,000 Stripe
+//! payments whose webhooks arrive three times each, shuffled, at 32 concurrency, to both
+//! processes, while one process is killed with SIGKILL five times and restarted. Everything is
+//! delivered once more at the end; then SQL says whether every paid payment was credited exactly
+//! once, every balance equals its journal, and every notification was queued once and sent once.
+//!
+//! Stripe's API and Telegram's Bot API are fakes on loopback; webhook bodies are Stripe's own
+//! event shapes (the SDK-generated vectors of `miniapp-stripe/tests/vectors/events`) signed as
+//! Stripe documents it (`t=…,v1=HMAC-SHA256(secret, "{t}.{body}")`), computed here with `hmac`
+//! rather than with our verifier's code.
+//!
+//! It is `#[ignore]`d in the ordinary test run because it builds `full_bot` in release mode;
+//! `.ci/run` runs it: `cargo nextest run -p miniapp --test chaos --run-ignored only --no-capture`.
+//! `CHAOS_PAYMENTS` (default 5000) and `CHAOS_SEED` (default: from the clock, printed) vary it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::too_many_lines
+)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hmac::{Hmac, Mac};
+use miniapp_core::init_data::{BotToken, sign};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use sqlx::Row;
+
+const TOKEN: &str = "7000000009:CHAOS_test_bot_token";
+const STRIPE_KEY: &str = "sk_test_chaos_key";
+const WHSEC: &str = "whsec_chaos_webhook_secret";
+const CONCURRENCY: usize = 32;
+const KILLS: usize = 5;
+const PACKAGES: [(u64, u64); 4] = [(100, 500), (200, 1000), (500, 2500), (1000, 5000)];
+
+const COMPLETED: &str =
+    include_str!("../miniapp-stripe/tests/vectors/events/checkout.session.completed.paid.json");
+const REFUNDED: &str =
+    include_str!("../miniapp-stripe/tests/vectors/events/charge.refunded.full.json");
+const EXPIRED: &str =
+    include_str!("../miniapp-stripe/tests/vectors/events/checkout.session.expired.json");
+
+/// SplitMix64: a seeded, reproducible stream for the shuffles and the kill moments.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fake Stripe API: creates Checkout Sessions the way Stripe answers them.
+
+#[derive(Default)]
+struct FakeStripe {
+    by_key: HashMap<String, Value>,
+}
+
+async fn create_session(
+    State(state): State<Arc<Mutex<FakeStripe>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Json<Value> {
+    assert_eq!(
+        headers.get("authorization").unwrap(),
+        &format!("Bearer {STRIPE_KEY}")
+    );
+    let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let key = headers
+        .get("idempotency-key")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let payment_id = &form["metadata[payment_id]"];
+    let id = format!("cs_test_{payment_id}");
+    let session = json!({
+        "id": id, "object": "checkout.session", "status": "open", "payment_status": "unpaid",
+        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+        "amount_total": form["line_items[0][price_data][unit_amount]"].parse::<u64>().unwrap(),
+        "currency": form["line_items[0][price_data][currency]"],
+        "client_reference_id": form["client_reference_id"],
+        "metadata": {"payment_id": payment_id},
+        "expires_at": form["expires_at"].parse::<u64>().unwrap(),
+        "payment_intent": null,
+    });
+    let mut s = state.lock().unwrap();
+    Json(s.by_key.entry(key).or_insert(session).clone())
+}
+
+async fn get_session(Path(id): Path<String>) -> Json<Value> {
+    // Reconciliation is not expected within the test's minutes; answer like an open session.
+    Json(
+        json!({"id": id, "object": "checkout.session", "status": "open", "payment_status": "unpaid"}),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fake Bot API: long polling that never has updates, and a record of every message sent.
+
+#[derive(Default)]
+struct FakeTelegram {
+    /// chat id → texts sent to it.
+    messages: HashMap<i64, Vec<String>>,
+}
+
+async fn bot_method(
+    State(state): State<Arc<Mutex<FakeTelegram>>>,
+    Path((_bot, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Json<Value> {
+    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let result = match method.to_ascii_lowercase().as_str() {
+        "getme" => json!({
+            "id": 7000000009_i64, "is_bot": true, "first_name": "Chaos", "username": "chaos_bot",
+            "can_join_groups": false, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false,
+        }),
+        "getupdates" => {
+            // Telegram holds a long poll open until its timeout when there is nothing to say.
+            let secs = params["timeout"].as_u64().unwrap_or(0).min(2);
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            json!([])
+        }
+        "sendmessage" => {
+            let chat = params["chat_id"].as_i64().unwrap();
+            let text = params["text"].as_str().unwrap_or_default().to_owned();
+            let mut s = state.lock().unwrap();
+            let n = s.messages.values().map(Vec::len).sum::<usize>() + 1;
+            s.messages.entry(chat).or_default().push(text.clone());
+            json!({
+                "message_id": n, "date": 1_795_000_000,
+                "chat": {"id": chat, "type": "private", "first_name": "Payer"},
+                "text": text,
+            })
+        }
+        _ => json!(true),
+    };
+    Json(json!({"ok": true, "result": result}))
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+// ---------------------------------------------------------------------------------------------
+// The processes under test.
+
+fn full_bot_release() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--release", "--example", "full_bot"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build --release --example full_bot");
+    let target = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let bin = target.join("release").join("examples").join("full_bot");
+    assert!(bin.exists(), "{} exists", bin.display());
+    bin
+}
+
+struct Process {
+    name: &'static str,
+    bin: PathBuf,
+    env: Vec<(&'static str, String)>,
+    child: Child,
+    /// `http://127.0.0.1:port` of the running instance.
+    base: Arc<RwLock<String>>,
+}
+
+impl Process {
+    fn start(name: &'static str, bin: &PathBuf, env: &[(&'static str, String)]) -> Process {
+        let (child, base) = Self::spawn(bin, env);
+        Process {
+            name,
+            bin: bin.clone(),
+            env: env.to_vec(),
+            child,
+            base: Arc::new(RwLock::new(base)),
+        }
+    }
+
+    fn spawn(bin: &PathBuf, env: &[(&'static str, String)]) -> (Child, String) {
+        let mut child = Command::new(bin)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "error")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("full_bot exited before listening"))
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.to_owned();
+            }
+        };
+        // Keep draining stdout so the process never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        (child, base)
+    }
+
+    /// SIGKILL, then a fresh instance on a new port.
+    fn kill_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let (child, base) = Self::spawn(&self.bin, &self.env);
+        self.child = child;
+        *self.base.write().unwrap() = base;
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments, events and deliveries.
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Plan {
+    Paid,
+    PaidThenRefunded,
+    Expired,
+}
+
+struct Payment {
+    id: String,
+    user: i64,
+    tokens: u64,
+    cents: u64,
+    plan: Plan,
+}
+
+fn stripe_event(template: &str, kind: &str, p: &Payment, created: u64) -> Vec<u8> {
+    let mut e: Value = serde_json::from_str(template).unwrap();
+    e["id"] = json!(format!("evt_{kind}_{}", p.id));
+    e["created"] = json!(created);
+    let o = &mut e["data"]["object"];
+    let intent = format!("pi_{}", p.id);
+    match kind {
+        "refunded" => {
+            o["id"] = json!(format!("ch_{}", p.id));
+            o["payment_intent"] = json!(intent);
+            o["amount"] = json!(p.cents);
+            o["amount_captured"] = json!(p.cents);
+            o["amount_refunded"] = json!(p.cents);
+            o["currency"] = json!("usd");
+            o["metadata"] = json!({"payment_id": p.id, "telegram_user_id": p.user.to_string()});
+        }
+        _ => {
+            o["id"] = json!(format!("cs_test_{}", p.id));
+            o["client_reference_id"] = json!(p.id);
+            o["metadata"] = json!({"payment_id": p.id, "telegram_user_id": p.user.to_string()});
+            o["amount_total"] = json!(p.cents);
+            o["amount_subtotal"] = json!(p.cents);
+            o["currency"] = json!("usd");
+            o["payment_intent"] = if kind == "expired" {
+                Value::Null
+            } else {
+                json!(intent)
+            };
+        }
+    }
+    serde_json::to_vec(&e).unwrap()
+}
+
+/// `Stripe-Signature` as Stripe computes it.
+fn stripe_signature(body: &[u8]) -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut mac = Hmac::<Sha256>::new_from_slice(WHSEC.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicUsize,
+    server_error: AtomicUsize,
+    client_error: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+impl Tally {
+    fn line(&self) -> String {
+        format!(
+            "2xx {}, 5xx {}, 4xx {}, connection failed {}",
+            self.ok.load(Ordering::Relaxed),
+            self.server_error.load(Ordering::Relaxed),
+            self.client_error.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// Delivers `order` (indexes into `events`) at `CONCURRENCY`, each to a random process.
+async fn deliver(
+    client: &reqwest::Client,
+    bases: &[Arc<RwLock<String>>],
+    events: Arc<Vec<Vec<u8>>>,
+    order: Arc<Vec<(usize, usize)>>,
+    progress: Arc<tokio::sync::watch::Sender<usize>>,
+) -> Arc<Tally> {
+    let tally = Arc::new(Tally::default());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (client, bases, events, order, progress, tally, next) = (
+            client.clone(),
+            bases.to_vec(),
+            events.clone(),
+            order.clone(),
+            progress.clone(),
+            tally.clone(),
+            next.clone(),
+        );
+        workers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(event, target)) = order.get(i) else {
+                    break;
+                };
+                let body = &events[event];
+                let base = bases[target].read().unwrap().clone();
+                let r = client
+                    .post(format!("{base}/api/miniapp/webhooks/stripe"))
+                    .header("stripe-signature", stripe_signature(body))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let counter = match r {
+                    Ok(r) if r.status().is_success() => &tally.ok,
+                    Ok(r) if r.status().is_server_error() => &tally.server_error,
+                    Ok(r) => {
+                        eprintln!(
+                            "webhook answered {}: {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        );
+                        &tally.client_error
+                    }
+                    Err(_) => &tally.refused,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                progress.send_modify(|n| *n += 1);
+            }
+        });
+    }
+    while let Some(r) = workers.join_next().await {
+        r.unwrap();
+    }
+    tally
+}
+
+fn database_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but DATABASE_URL does not name PostgreSQL: the chaos test needs it")
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "builds full_bot in release; .ci/run runs it with --run-ignored only"]
+async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once() {
+    let Some(admin_url) = database_url() else {
+        eprintln!("SKIPPED: the chaos test needs DATABASE_URL=postgres://…");
+        return;
+    };
+    let started = Instant::now();
+    let n: usize = std::env::var("CHAOS_PAYMENTS").map_or(5_000, |v| v.parse().unwrap());
+    let seed: u64 = std::env::var("CHAOS_SEED").map_or_else(
+        |_| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        },
+        |v| v.parse().unwrap(),
+    );
+    println!("chaos: {n} payments, seed {seed} (CHAOS_SEED={seed} repeats this run)");
+    let mut rng = Rng(seed);
+
+    let bin = full_bot_release();
+    println!("chaos: full_bot built ({:.1?})", started.elapsed());
+
+    // A database of its own, dropped and made afresh.
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    sqlx::query("DROP DATABASE IF EXISTS miniapp_chaos WITH (FORCE)")
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query("CREATE DATABASE miniapp_chaos")
+        .execute(&admin)
+        .await
+        .unwrap();
+    let db_url = format!(
+        "{}/miniapp_chaos",
+        admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base)
+    );
+
+    let stripe = serve(
+        Router::new()
+            .route("/v1/checkout/sessions", post(create_session))
+            .route("/v1/checkout/sessions/{id}", get(get_session))
+            .with_state(Arc::new(Mutex::new(FakeStripe::default()))),
+    )
+    .await;
+    let telegram_state = Arc::new(Mutex::new(FakeTelegram::default()));
+    let telegram = serve(
+        Router::new()
+            .route("/{bot}/{method}", post(bot_method))
+            .with_state(telegram_state.clone()),
+    )
+    .await;
+
+    let env = vec![
+        ("DATABASE_URL", db_url.clone()),
+        ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
+        ("TELEGRAM_API_URL", telegram),
+        ("PUBLIC_BASE_URL", "https://chaos.example".to_owned()),
+        ("STRIPE_SECRET_KEY", STRIPE_KEY.to_owned()),
+        ("STRIPE_WEBHOOK_SECRET", WHSEC.to_owned()),
+        ("STRIPE_API_BASE", stripe),
+        ("MINIAPP_SANDBOX", "off".to_owned()),
+    ];
+    let a = Process::start("A", &bin, &env);
+    let mut b = Process::start("B", &bin, &env);
+    let bases = [a.base.clone(), b.base.clone()];
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+
+    // 5,000 payments of 5,000 users, created through both processes.
+    let token = BotToken::new(TOKEN).unwrap();
+    let auth_date = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let plans: Vec<(i64, u64, u64, Plan)> = (0..n)
+        .map(|i| {
+            let (tokens, cents) = PACKAGES[rng.below(PACKAGES.len())];
+            let plan = match rng.below(10) {
+                0 => Plan::PaidThenRefunded,
+                1 => Plan::Expired,
+                _ => Plan::Paid,
+            };
+            (8_000_000_000 + i as i64, tokens, cents, plan)
+        })
+        .collect();
+    let created = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let next = Arc::new(AtomicUsize::new(0));
+    let plans = Arc::new(plans);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (client, bases, plans, created, next, token, auth_date) = (
+            client.clone(),
+            bases.clone(),
+            plans.clone(),
+            created.clone(),
+            next.clone(),
+            token.clone(),
+            auth_date.clone(),
+        );
+        workers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(user, tokens, cents, plan)) = plans.get(i) else {
+                    break;
+                };
+                let user_json =
+                    format!(r#"{{"id":{user},"first_name":"Payer","language_code":"en"}}"#);
+                let init_data = sign(&[("auth_date", &auth_date), ("user", &user_json)], &token);
+                let base = bases[i % 2].read().unwrap().clone();
+                let r: Value = client
+                    .post(format!("{base}/api/miniapp/create-payment"))
+                    .header("authorization", format!("tma {init_data}"))
+                    .json(&json!({
+                        "credits": tokens,
+                        "amount": format!("{}.{:02}", cents / 100, cents % 100),
+                        "currency": "USD",
+                        "payment_method": "card",
+                    }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert_eq!(r["success"], true, "create-payment: {r}");
+                created.lock().unwrap().push(Payment {
+                    id: r["payment_id"].as_str().unwrap().to_owned(),
+                    user,
+                    tokens,
+                    cents,
+                    plan,
+                });
+            }
+        });
+    }
+    while let Some(r) = workers.join_next().await {
+        r.unwrap();
+    }
+    let mut payments = std::mem::take(&mut *created.lock().unwrap());
+    payments.sort_by_key(|p| p.user);
+    println!(
+        "chaos: {} payments created through both processes ({:.1?})",
+        payments.len(),
+        started.elapsed()
+    );
+
+    // Their events: paid, paid then refunded, or expired; each delivered 3 times, shuffled.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut events = Vec::new();
+    for p in &payments {
+        match p.plan {
+            Plan::Paid => events.push(stripe_event(COMPLETED, "completed", p, now)),
+            Plan::PaidThenRefunded => {
+                events.push(stripe_event(COMPLETED, "completed", p, now));
+                events.push(stripe_event(REFUNDED, "refunded", p, now + 1));
+            }
+            Plan::Expired => events.push(stripe_event(EXPIRED, "expired", p, now)),
+        }
+    }
+    let events = Arc::new(events);
+    let mut order: Vec<(usize, usize)> = (0..3)
+        .flat_map(|_| 0..events.len())
+        .map(|e| (e, 0))
+        .collect();
+    rng.shuffle(&mut order);
+    for d in &mut order {
+        d.1 = rng.below(2);
+    }
+    let total = order.len();
+    let mut kill_at: Vec<usize> = (0..KILLS).map(|_| 1 + rng.below(total - 1)).collect();
+    kill_at.sort_unstable();
+
+    // The killer: SIGKILL process B at five random points of the delivery, restart it at once.
+    let (progress, mut watch) = tokio::sync::watch::channel(0usize);
+    let progress = Arc::new(progress);
+    let killer = tokio::spawn(async move {
+        for at in kill_at {
+            watch.wait_for(|n| *n >= at).await.unwrap();
+            let t = Instant::now();
+            b.kill_and_restart();
+            println!(
+                "chaos: SIGKILL {} after {at} deliveries, back in {:.0?}",
+                b.name,
+                t.elapsed()
+            );
+        }
+        b
+    });
+    let t = Instant::now();
+    let tally = deliver(&client, &bases, events.clone(), Arc::new(order), progress).await;
+    let b = killer.await.unwrap();
+    println!(
+        "chaos: {total} deliveries ({} events × 3) in {:.1?}: {}",
+        events.len(),
+        t.elapsed(),
+        tally.line()
+    );
+    assert_eq!(
+        tally.client_error.load(Ordering::Relaxed),
+        0,
+        "no validly signed delivery may be refused"
+    );
+
+    // Everything once more, as Stripe redelivers what was not acknowledged; all must be 2xx.
+    let mut again: Vec<(usize, usize)> = (0..events.len()).map(|e| (e, rng.below(2))).collect();
+    rng.shuffle(&mut again);
+    let (progress, _) = tokio::sync::watch::channel(0usize);
+    let t = Instant::now();
+    let redelivered = deliver(
+        &client,
+        &bases,
+        events.clone(),
+        Arc::new(again),
+        Arc::new(progress),
+    )
+    .await;
+    println!(
+        "chaos: redelivery of {} events in {:.1?}: {}",
+        events.len(),
+        t.elapsed(),
+        redelivered.line()
+    );
+    assert_eq!(redelivered.ok.load(Ordering::Relaxed), events.len());
+
+    // Notifications: wait until the outbox has nothing pending or in flight. A message whose
+    // sender was killed mid-send stays `sending` until its 60 s lease ends, then becomes
+    // `unknown` (never resent: at most once).
+    let db = sqlx::PgPool::connect(&db_url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        ticker.tick().await;
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM miniapp_outbox WHERE state IN ('pending', 'sending')",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} notifications still pending or in flight after 150 s"
+        );
+    }
+    drop((a, b));
+
+    // The verdict, from SQL.
+    let one = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let paid = one("SELECT count(*) FROM miniapp_payments WHERE status IN ('succeeded', 'partially_refunded', 'refunded', 'disputed')").await;
+    let credited =
+        one("SELECT count(DISTINCT payment_id) FROM miniapp_journal WHERE kind = 'credit'").await;
+    let double = one("SELECT count(*) FROM (SELECT payment_id FROM miniapp_journal WHERE kind = 'credit' GROUP BY payment_id HAVING count(*) > 1) d").await;
+    let drift = one("SELECT count(*) FROM miniapp_balances b LEFT JOIN \
+         (SELECT user_id, sum(delta) AS total FROM miniapp_journal GROUP BY user_id) j \
+         ON j.user_id = b.user_id WHERE b.balance <> coalesce(j.total, 0)")
+    .await;
+    let balances = one("SELECT coalesce(sum(balance), 0)::BIGINT FROM miniapp_balances").await;
+    let packages =
+        one("SELECT coalesce(sum(delta), 0)::BIGINT FROM miniapp_journal WHERE kind = 'credit'")
+            .await;
+    let refunds =
+        one("SELECT coalesce(-sum(delta), 0)::BIGINT FROM miniapp_journal WHERE kind = 'clawback'")
+            .await;
+    let queued = one("SELECT count(*) FROM miniapp_outbox").await;
+    let outbox: Vec<(String, i64)> =
+        sqlx::query("SELECT state, count(*) FROM miniapp_outbox GROUP BY state ORDER BY state")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    let count = |state: &str| {
+        outbox
+            .iter()
+            .find(|(s, _)| s == state)
+            .map_or(0, |(_, c)| *c)
+    };
+    let sent_rows: Vec<i64> =
+        sqlx::query_scalar("SELECT user_id FROM miniapp_outbox WHERE state = 'sent'")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let statuses: HashMap<String, String> = sqlx::query("SELECT id, status FROM miniapp_payments")
+        .fetch_all(&db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    let messages = std::mem::take(&mut telegram_state.lock().unwrap().messages);
+    let delivered_twice = messages.values().filter(|m| m.len() > 1).count();
+    let sent_not_delivered = sent_rows
+        .iter()
+        .filter(|u| messages.get(u).is_none_or(Vec::is_empty))
+        .count();
+    let expected_paid = payments.iter().filter(|p| p.plan != Plan::Expired).count() as i64;
+    let expected_balance: u64 = payments
+        .iter()
+        .filter(|p| p.plan == Plan::Paid)
+        .map(|p| p.tokens)
+        .sum();
+    let wrong_status = payments
+        .iter()
+        .filter(|p| {
+            let want = match p.plan {
+                Plan::Paid => "succeeded",
+                Plan::PaidThenRefunded => "refunded",
+                Plan::Expired => "expired",
+            };
+            statuses.get(&p.id).map(String::as_str) != Some(want)
+        })
+        .count();
+
+    println!("chaos: results after {:.1?}", started.elapsed());
+    println!("  paid payments                      {paid} (planned {expected_paid})");
+    println!("  credited payments                  {credited} (must equal paid)");
+    println!("  double credits                     {double} (must be 0)");
+    println!("  users with balance != sum(journal) {drift} (must be 0)");
+    println!("  payments not in their planned state {wrong_status} (must be 0)");
+    println!(
+        "  sum of balances                    {balances} = paid packages {packages} − refunds {refunds} (planned {expected_balance})"
+    );
+    println!(
+        "  notifications queued               {queued} (one per credited payment): sent {}, unknown {}, failed {}",
+        count("sent"),
+        count("unknown"),
+        count("failed")
+    );
+    println!(
+        "  Bot API messages                   {} to {} chats; chats messaged twice {delivered_twice}; sent but not received {sent_not_delivered}",
+        messages.values().map(Vec::len).sum::<usize>(),
+        messages.len()
+    );
+
+    assert_eq!(paid, expected_paid);
+    assert_eq!(credited, paid);
+    assert_eq!(double, 0);
+    assert_eq!(drift, 0);
+    assert_eq!(wrong_status, 0);
+    assert_eq!(balances, packages - refunds);
+    assert_eq!(balances, expected_balance as i64);
+    assert_eq!(queued, credited);
+    assert_eq!(count("failed") + count("pending") + count("sending"), 0);
+    assert_eq!(count("sent") + count("unknown"), queued);
+    assert_eq!(delivered_twice, 0, "a notification was delivered twice");
+    assert_eq!(
+        sent_not_delivered, 0,
+        "a notification marked sent never reached the Bot API"
+    );
+    // Only a sender killed mid-send may leave a message in doubt: at most one per kill.
+    assert!(
+        count("unknown") <= KILLS as i64,
+        "{} notifications in doubt",
+        count("unknown")
+    );
+}
