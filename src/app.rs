@@ -251,16 +251,34 @@ pub async fn run(
             .default_handler(|_| async {})
             .build();
         let token = dispatcher.shutdown_token();
-        let stop = stopped();
-        tasks.push(tokio::spawn(async move {
-            stop.await;
-            if let Ok(done) = token.shutdown() {
-                done.await;
-            }
-        }));
         match config.bot_mode {
             crate::config::BotMode::Polling => {
-                tasks.push(tokio::spawn(async move { dispatcher.dispatch().await }));
+                let stop = stopped.clone();
+                tasks.push(tokio::spawn(async move {
+                    // teloxide's `dispatch` panics when its first call (getMe) fails, which would
+                    // leave the app running without a bot after a network blip at start-up:
+                    // retry with backoff instead.
+                    let mut wait = std::time::Duration::from_secs(1);
+                    loop {
+                        let attempt = async {
+                            let listener =
+                                teloxide::update_listeners::polling_default(bot.clone()).await;
+                            let errors = LoggingErrorHandler::with_custom_text("telegram updates");
+                            dispatcher.try_dispatch_with_listener(listener, errors).await
+                        };
+                        match until_stopped(attempt, &token, stop()).await {
+                            (_, true) | (Ok(()), _) => return,
+                            (Err(e), false) => {
+                                tracing::warn!(error = %e, retry_in = ?wait, "the bot cannot reach Telegram");
+                            }
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            () = stop() => return,
+                        }
+                        wait = (wait * 2).min(std::time::Duration::from_secs(60));
+                    }
+                }));
             }
             crate::config::BotMode::Webhook => {
                 let base = config.public_base_url.clone().unwrap_or_default();
@@ -276,13 +294,13 @@ pub async fn run(
                         .await
                         .map_err(|e| AppError::Provider(format!("setWebhook failed: {e}")))?;
                 router = router.merge(telegram);
+                let stop = stopped();
                 tasks.push(tokio::spawn(async move {
-                    dispatcher
-                        .dispatch_with_listener(
-                            update_listener,
-                            LoggingErrorHandler::with_custom_text("telegram update"),
-                        )
-                        .await;
+                    let errors = LoggingErrorHandler::with_custom_text("telegram update");
+                    let attempt = dispatcher.try_dispatch_with_listener(update_listener, errors);
+                    if let (Err(e), _) = until_stopped(attempt, &token, stop).await {
+                        tracing::error!(error = %e, "the bot could not start: getMe failed");
+                    }
                 }));
             }
         }
@@ -299,6 +317,32 @@ pub async fn run(
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Runs `dispatch` until it ends or `stop` resolves; on stop, lets the dispatcher finish the
+/// updates in hand. Returns its result and whether stop was asked.
+#[cfg(feature = "teloxide")]
+async fn until_stopped<E>(
+    dispatch: impl Future<Output = Result<(), E>>,
+    token: &teloxide::dispatching::ShutdownToken,
+    stop: impl Future<Output = ()>,
+) -> (Result<(), E>, bool) {
+    tokio::pin!(dispatch);
+    tokio::select! {
+        r = &mut dispatch => return (r, false),
+        () = stop => {}
+    }
+    // The dispatcher refuses a shutdown while it is still starting (getMe): ask again until it
+    // takes the request, or ends by itself.
+    loop {
+        if token.shutdown().is_ok() {
+            return (dispatch.await, true);
+        }
+        tokio::select! {
+            r = &mut dispatch => return (r, true),
+            () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+        }
+    }
 }
 
 /// The Bot API client for `token`, on `TELEGRAM_API_URL` when set.

@@ -133,3 +133,120 @@ fn bad_configuration_exits_with_one_clear_line() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// Telegram unreachable at start-up (a network blip, a firewall not yet open) must not kill the
+/// bot for the life of the process: it keeps retrying and starts polling once Telegram answers,
+/// and the token never appears in what it logs meanwhile.
+#[test]
+fn the_bot_starts_once_telegram_becomes_reachable() {
+    use std::sync::{Arc, Mutex};
+
+    const TOKEN: &str = "7000000005:LATE_telegram_secret";
+    let bin = full_bot();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A port with nothing listening yet: where the Bot API will appear later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = command(&bin, &dir)
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("TELEGRAM_API_URL", format!("http://127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .spawn()
+        .unwrap();
+    // Logs go to stdout (tracing's default), after the start-up lines; a thread forwards them so
+    // a bot that never says anything fails the test instead of hanging it.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let first = loop {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "full_bot never said why the bot waits:\n{}",
+                    seen.join("\n")
+                )
+            });
+        seen.push(line.clone());
+        if line.contains("cannot reach Telegram") {
+            break line;
+        }
+    };
+    assert!(first.contains("cannot reach Telegram"), "{first}");
+    // Telegram comes up: the bot must call getUpdates on it.
+    let (polled_tx, polled_rx) = std::sync::mpsc::channel::<()>();
+    let polled_tx = Arc::new(Mutex::new(Some(polled_tx)));
+    rt.spawn(async move {
+        let app = axum::Router::new().route(
+            "/{bot}/{method}",
+            axum::routing::post(
+                move |axum::extract::Path((_bot, method)): axum::extract::Path<(
+                    String,
+                    String,
+                )>| {
+                    let polled_tx = polled_tx.clone();
+                    async move {
+                        let result = match method.to_ascii_lowercase().as_str() {
+                            "getme" => serde_json::json!({
+                                "id": 7000000005_i64, "is_bot": true, "first_name": "Late",
+                                "username": "late_bot", "can_join_groups": false,
+                                "can_read_all_group_messages": false,
+                                "supports_inline_queries": false,
+                                "can_connect_to_business": false, "has_main_web_app": false,
+                            }),
+                            "getupdates" => {
+                                if let Some(tx) = polled_tx.lock().unwrap().take() {
+                                    let _ = tx.send(());
+                                }
+                                serde_json::json!([])
+                            }
+                            "getwebhookinfo" => serde_json::json!({
+                                "url": "", "has_custom_certificate": false,
+                                "pending_update_count": 0,
+                            }),
+                            _ => serde_json::json!(true),
+                        };
+                        axum::Json(serde_json::json!({"ok": true, "result": result}))
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+    let polled = polled_rx.recv_timeout(std::time::Duration::from_secs(30));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    seen.extend(lines.iter());
+    let log = seen.join("\n");
+    assert!(
+        polled.is_ok(),
+        "the bot never polled after Telegram came up:\n{log}"
+    );
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(
+        !log.contains("LATE_telegram_secret"),
+        "the token leaked:\n{log}"
+    );
+}

@@ -53,6 +53,8 @@ impl SqliteLedgerStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
+            // A local file has no server that could drop a connection: no ping before each use.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(map_err)?;
