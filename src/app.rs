@@ -43,11 +43,15 @@ pub struct App {
     pub sandbox: bool,
 }
 
-/// Opens the ledger named by `database_url` and applies its migrations.
+/// Opens the ledger named by `database_url` and applies its migrations. `max_connections` sizes
+/// the PostgreSQL pool (SQLite uses its own small pool).
 ///
 /// # Errors
 /// [`AppError::Database`].
-pub async fn open_ledger(database_url: &str) -> Result<Arc<dyn LedgerStore>, AppError> {
+pub async fn open_ledger(
+    database_url: &str,
+    max_connections: u32,
+) -> Result<Arc<dyn LedgerStore>, AppError> {
     let db = |e: miniapp_core::ledger::LedgerError| {
         let cause = std::error::Error::source(&e)
             .map(|s| format!(": {s}"))
@@ -73,7 +77,7 @@ pub async fn open_ledger(database_url: &str) -> Result<Arc<dyn LedgerStore>, App
     }
     #[cfg(feature = "postgres")]
     {
-        let store = miniapp_sqlx::PgLedgerStore::connect(database_url, 16)
+        let store = miniapp_sqlx::PgLedgerStore::connect(database_url, max_connections)
             .await
             .map_err(db)?;
         store.migrate().await.map_err(db)?;
@@ -98,7 +102,7 @@ fn random_dev_token() -> Result<BotToken, AppError> {
 /// # Errors
 /// [`AppError`].
 pub async fn build(config: &Config) -> Result<App, AppError> {
-    let ledger = open_ledger(&config.database_url).await?;
+    let ledger = open_ledger(&config.database_url, config.database_max_connections).await?;
     build_with_ledger(config, ledger)
 }
 
