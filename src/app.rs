@@ -228,6 +228,11 @@ pub async fn run(
     #[allow(unused_mut)]
     let mut router = crate::http::router(app.state.clone());
     let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(crate::http::run_sweeper(
+        app.state.clone(),
+        std::time::Duration::from_secs(60),
+        stopped(),
+    )));
     #[cfg(feature = "teloxide")]
     if let Some(token) = &config.bot_token {
         use teloxide::prelude::*;

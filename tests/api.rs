@@ -9,8 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use miniapp::catalog::{Catalog, MethodOffer, PaymentMethod};
 use miniapp::event::{EventKind, ProviderEvent};
-use miniapp::http::{AppState, Auth, HttpSettings, Method, Opens, StateParts};
-use miniapp::ids::{ProviderEventId, ProviderId, ProviderRef};
+use miniapp::http::{
+    AppState, Auth, HttpSettings, Method, Opens, SWEEP_WINDOW, StateParts, sweep_pending,
+};
+use miniapp::ids::{ProviderEventId, ProviderId, ProviderRef, UserId};
 use miniapp::init_data::{BotToken, sign};
 use miniapp::ledger::{
     Balance, CheckoutRecord, EventReceipt, HistoryPage, HistoryQuery, LedgerError, LedgerStore,
@@ -29,6 +31,7 @@ const TOKEN: &str = "7000000001:TEST_token-for_miniapp_tests";
 
 struct TestApp {
     url: String,
+    state: AppState,
     http: reqwest::Client,
     store: Option<SqliteLedgerStore>,
     sandbox: Arc<SandboxProvider>,
@@ -100,13 +103,11 @@ async fn spawn_app_with(options: Options) -> TestApp {
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, miniapp::http::router(state))
-            .await
-            .unwrap()
-    });
+    let router = miniapp::http::router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     TestApp {
         url,
+        state,
         http: reqwest::Client::new(),
         store: Some(sqlite),
         sandbox,
@@ -591,6 +592,69 @@ async fn provider_outage_is_503_and_a_lost_webhook_is_reconciled() {
     assert_eq!(s["balance"], 200, "reconciling again credits nothing more");
 }
 
+#[tokio::test]
+async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
+    let flaky: Arc<dyn PaymentProvider> = Arc::new(Flaky {
+        id: ProviderId::new("flaky").unwrap(),
+    });
+    let app = spawn_app_with(Options {
+        card: Some(flaky),
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let id = app.buy(user, 200, "10").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store = app.store.as_ref().unwrap();
+    let created_at = store
+        .payment(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .created_at;
+    // Younger than RECONCILE_AFTER (120 s): not asked yet.
+    let early = sweep_pending(&app.state, created_at + 60).await.unwrap();
+    assert_eq!((early.pending, early.settled), (0, 0));
+    assert_eq!(
+        store
+            .balance(UserId::new(user).unwrap())
+            .await
+            .unwrap()
+            .balance,
+        0
+    );
+    // Old enough: the provider says paid, and the ledger credits it with no status poll at all.
+    let due = sweep_pending(&app.state, created_at + 121).await.unwrap();
+    assert_eq!((due.pending, due.settled), (1, 1));
+    assert_eq!(
+        store
+            .balance(UserId::new(user).unwrap())
+            .await
+            .unwrap()
+            .balance,
+        200
+    );
+    // Settled payments are not listed again; nothing is credited twice.
+    let again = sweep_pending(&app.state, created_at + 300).await.unwrap();
+    assert_eq!((again.pending, again.settled), (0, 0));
+    assert_eq!(
+        store
+            .balance(UserId::new(user).unwrap())
+            .await
+            .unwrap()
+            .balance,
+        200
+    );
+    // Outside the window (two days), a pending payment is left alone.
+    let other = app.buy(fresh_user(), 100, "5").await;
+    let late = sweep_pending(&app.state, created_at + SWEEP_WINDOW.as_secs() + 10)
+        .await
+        .unwrap();
+    assert_eq!(late.pending, 0, "{other}");
+}
+
 /// A ledger whose database is down.
 #[derive(Debug)]
 struct Down;
@@ -626,6 +690,9 @@ impl LedgerStore for Down {
         Err(down())
     }
     async fn payment(&self, _: &miniapp::ids::PaymentId) -> Result<Option<Payment>, LedgerError> {
+        Err(down())
+    }
+    async fn pending_payments(&self, _: u64, _: u64, _: u32) -> Result<Vec<Payment>, LedgerError> {
         Err(down())
     }
     async fn history(

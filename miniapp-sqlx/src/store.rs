@@ -394,6 +394,30 @@ macro_rules! impl_ledger_store {
                 row.map(PaymentRow::into_payment).transpose()
             }
 
+            async fn pending_payments(
+                &self,
+                created_from: u64,
+                created_to: u64,
+                limit: u32,
+            ) -> Result<Vec<miniapp_core::payment::Payment>, miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::{PaymentRow, payment_columns};
+
+                let rows: Vec<PaymentRow> = sqlx::query_as(concat!(
+                    "SELECT ", payment_columns!(), " FROM miniapp_payments \
+                     WHERE status = 'pending' AND created_at >= $1 AND created_at <= $2 \
+                     ORDER BY created_at, id LIMIT $3"
+                ))
+                // Unix seconds past i64::MAX cannot be stored: the window simply ends there.
+                .bind(i64::try_from(created_from).unwrap_or(i64::MAX))
+                .bind(i64::try_from(created_to).unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+                rows.into_iter().map(PaymentRow::into_payment).collect()
+            }
+
             async fn payment_with_balance(
                 &self,
                 user: miniapp_core::ids::UserId,

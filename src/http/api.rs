@@ -45,7 +45,7 @@ pub(crate) fn date_only(unix: u64) -> String {
     full.get(..16).map(|s| s.replace('T', " ")).unwrap_or(full)
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -235,9 +235,9 @@ pub(crate) async fn create_payment(
 /// At most one provider check per pending payment in this interval (per process).
 const RECONCILE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
-async fn reconcile(state: &AppState, payment: Payment) -> Payment {
-    let old_enough = unix_now().saturating_sub(payment.created_at)
-        >= state.inner.settings.reconcile_after.as_secs();
+pub(crate) async fn reconcile(state: &AppState, payment: Payment, now: u64) -> Payment {
+    let old_enough =
+        now.saturating_sub(payment.created_at) >= state.inner.settings.reconcile_after.as_secs();
     if !matches!(payment.status, PaymentStatus::Pending) || !old_enough {
         return payment;
     }
@@ -304,7 +304,7 @@ pub(crate) async fn payment_status(
         .payment_with_balance(caller.user, &id)
         .await?;
     let status_before = payment.status;
-    let payment = reconcile(&state, payment).await;
+    let payment = reconcile(&state, payment, unix_now()).await;
     if payment.status != status_before {
         // Reconciliation moved money: read the balance again.
         balance = state.inner.ledger.balance(caller.user).await?;

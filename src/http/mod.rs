@@ -16,6 +16,7 @@ mod assets;
 mod error;
 mod extract;
 mod state;
+mod sweep;
 
 use std::time::SystemTime;
 
@@ -36,6 +37,7 @@ pub use api::{DEV_USER_ID, dev_user};
 pub use error::ApiError;
 pub use extract::{MAX_BODY, MAX_WEBHOOK_BODY};
 pub use state::{AppState, Auth, HttpSettings, Method, Opens, StateError, StateParts};
+pub use sweep::{SWEEP_WINDOW, Sweep, run_sweeper, sweep_pending};
 
 /// The whole app's routes: the page, the API, the webhooks, the sandbox (when enabled) and
 /// `/healthz`.

@@ -854,6 +854,64 @@ pub async fn payment_with_balance_is_owner_only(store: &dyn LedgerStore) {
     assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
 }
 
+/// [`LedgerStore::pending_payments`] lists pending payments created in the window, oldest first,
+/// and neither payments that are still `created` (no checkout) nor settled ones.
+pub async fn pending_payments_lists_only_pending_in_the_window(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let waiting = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    let also_waiting = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    let settled = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    apply(store, &paid(&settled), RefundPolicy::Debt).await;
+    let unstarted = PaymentId::generate().unwrap();
+    store
+        .create_payment(NewPayment {
+            id: unstarted.clone(),
+            user_id: user,
+            provider: provider(),
+            method: PaymentMethod::card(),
+            tokens: tokens(100),
+            price: Money::usd_cents(500),
+            email: None,
+            idempotency_key: None,
+            language: None,
+        })
+        .await
+        .unwrap();
+    let (from, to) = (waiting.created_at - 1, also_waiting.created_at + 1);
+    // Other tests may share the store: look only at this test's payments, with room for theirs.
+    let listed = store.pending_payments(from, to, 100_000).await.unwrap();
+    let ordered = listed
+        .windows(2)
+        .all(|w| (w[0].created_at, w[0].id.as_str()) <= (w[1].created_at, w[1].id.as_str()));
+    assert!(ordered, "oldest first");
+    assert!(listed.iter().all(|p| p.status == PaymentStatus::Pending));
+    let mine: Vec<&PaymentId> = listed
+        .iter()
+        .filter(|p| p.user_id == user)
+        .map(|p| &p.id)
+        .collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert!(mine.contains(&&waiting.id) && mine.contains(&&also_waiting.id));
+    let before = store
+        .pending_payments(0, waiting.created_at - 1, 100_000)
+        .await
+        .unwrap();
+    assert!(
+        before.iter().all(|p| p.user_id != user),
+        "outside the window"
+    );
+    assert!(
+        store
+            .pending_payments(from, to, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "limit 0"
+    );
+    let one = store.pending_payments(0, to, 1).await.unwrap();
+    assert_eq!(one.len(), 1, "limit 1");
+}
+
 /// An event from provider A never touches a payment of provider B (the sandbox cannot pay a
 /// Stripe payment).
 pub async fn event_from_other_provider_is_rejected(store: &dyn LedgerStore) {

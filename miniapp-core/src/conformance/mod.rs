@@ -54,6 +54,7 @@ macro_rules! ledger_conformance {
             history_is_ordered_and_paged,
             unknown_payment_is_rejected,
             payment_with_balance_is_owner_only,
+            pending_payments_lists_only_pending_in_the_window,
             event_from_other_provider_is_rejected,
             payment_creation_is_idempotent,
             checkout_attach_is_idempotent,

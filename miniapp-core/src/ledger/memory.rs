@@ -407,6 +407,27 @@ impl LedgerStore for InMemoryLedger {
         Ok(self.lock().payments.get(id).cloned())
     }
 
+    async fn pending_payments(
+        &self,
+        created_from: u64,
+        created_to: u64,
+        limit: u32,
+    ) -> Result<Vec<Payment>, LedgerError> {
+        let s = self.lock();
+        let mut pending: Vec<Payment> = s
+            .payments
+            .values()
+            .filter(|p| {
+                p.status == PaymentStatus::Pending
+                    && (created_from..=created_to).contains(&p.created_at)
+            })
+            .cloned()
+            .collect();
+        pending.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        pending.truncate(limit as usize);
+        Ok(pending)
+    }
+
     async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError> {
         let s = self.lock();
         let limit = query.clamped_limit() as usize;

@@ -353,6 +353,16 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
         }
     }
 
+    /// Up to `limit` payments still [`PaymentStatus::Pending`] that were created in
+    /// `[created_from, created_to]` (unix seconds), oldest first (ties in id order): what the
+    /// reconciliation sweep asks the providers about.
+    async fn pending_payments(
+        &self,
+        created_from: u64,
+        created_to: u64,
+        limit: u32,
+    ) -> Result<Vec<Payment>, LedgerError>;
+
     /// A page of a user's journal, newest first.
     async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError>;
 
