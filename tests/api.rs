@@ -616,7 +616,7 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
         .created_at;
     // Younger than RECONCILE_AFTER (120 s): not asked yet.
     let early = sweep_pending(&app.state, created_at + 60).await.unwrap();
-    assert_eq!((early.pending, early.settled), (0, 0));
+    assert_eq!((early.checked, early.settled), (0, 0));
     assert_eq!(
         store
             .balance(UserId::new(user).unwrap())
@@ -627,7 +627,7 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
     );
     // Old enough: the provider says paid, and the ledger credits it with no status poll at all.
     let due = sweep_pending(&app.state, created_at + 121).await.unwrap();
-    assert_eq!((due.pending, due.settled), (1, 1));
+    assert_eq!((due.checked, due.settled), (1, 1));
     assert_eq!(
         store
             .balance(UserId::new(user).unwrap())
@@ -638,7 +638,7 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
     );
     // Settled payments are not listed again; nothing is credited twice.
     let again = sweep_pending(&app.state, created_at + 300).await.unwrap();
-    assert_eq!((again.pending, again.settled), (0, 0));
+    assert_eq!((again.checked, again.settled), (0, 0));
     assert_eq!(
         store
             .balance(UserId::new(user).unwrap())
@@ -652,7 +652,44 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
     let late = sweep_pending(&app.state, created_at + SWEEP_WINDOW.as_secs() + 10)
         .await
         .unwrap();
-    assert_eq!(late.pending, 0, "{other}");
+    assert_eq!(late.checked, 0, "{other}");
+}
+
+#[tokio::test]
+async fn the_sweep_backs_off_on_a_checkout_that_never_settles() {
+    let silent = Arc::new(Silent::default());
+    let app = spawn_app_with(Options {
+        card: Some(silent.clone()),
+        ..Options::default()
+    })
+    .await;
+    let id = app.buy(fresh_user(), 100, "5").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store = app.store.as_ref().unwrap();
+    let c = store
+        .payment(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .created_at;
+    // Asked at once when due, then not again for a minute, then not for a tenth of its age.
+    for (t, asked) in [
+        (121, 1),
+        (150, 1),
+        (181, 2),
+        (3_600, 3),
+        (3_900, 3),
+        (4_000, 4),
+    ] {
+        sweep_pending(&app.state, c + t).await.unwrap();
+        assert_eq!(
+            silent.asked.load(std::sync::atomic::Ordering::SeqCst),
+            asked,
+            "at +{t} s"
+        );
+    }
 }
 
 /// A ledger whose database is down.

@@ -406,7 +406,7 @@ macro_rules! impl_ledger_store {
                 let rows: Vec<PaymentRow> = sqlx::query_as(concat!(
                     "SELECT ", payment_columns!(), " FROM miniapp_payments \
                      WHERE status = 'pending' AND created_at >= $1 AND created_at <= $2 \
-                     ORDER BY created_at, id LIMIT $3"
+                     ORDER BY created_at DESC, id DESC LIMIT $3"
                 ))
                 // Unix seconds past i64::MAX cannot be stored: the window simply ends there.
                 .bind(i64::try_from(created_from).unwrap_or(i64::MAX))

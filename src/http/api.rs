@@ -235,15 +235,12 @@ pub(crate) async fn create_payment(
 /// At most one provider check per pending payment in this interval (per process).
 const RECONCILE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
-pub(crate) async fn reconcile(state: &AppState, payment: Payment, now: u64) -> Payment {
+async fn reconcile(state: &AppState, payment: Payment, now: u64) -> Payment {
     let old_enough =
         now.saturating_sub(payment.created_at) >= state.inner.settings.reconcile_after.as_secs();
     if !matches!(payment.status, PaymentStatus::Pending) || !old_enough {
         return payment;
     }
-    let Some(provider) = state.provider(&payment.provider) else {
-        return payment;
-    };
     {
         let mut last = state
             .inner
@@ -261,6 +258,14 @@ pub(crate) async fn reconcile(state: &AppState, payment: Payment, now: u64) -> P
         last.retain(|_, t| now.duration_since(*t) < RECONCILE_INTERVAL * 20);
         last.insert(payment.id.clone(), now);
     }
+    ask_provider(state, payment).await
+}
+
+/// Asks the payment's provider what became of it and applies the answer through the ledger.
+pub(crate) async fn ask_provider(state: &AppState, payment: Payment) -> Payment {
+    let Some(provider) = state.provider(&payment.provider) else {
+        return payment;
+    };
     let events = match provider.fetch_status(&payment).await {
         Ok(events) => events,
         Err(e) => {

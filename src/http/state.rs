@@ -91,6 +91,9 @@ pub(crate) struct Inner {
     pub(crate) reconciled: std::sync::Mutex<
         std::collections::HashMap<miniapp_core::ids::PaymentId, std::time::Instant>,
     >,
+    /// When the background sweep last asked about each pending payment (unix seconds).
+    pub(crate) swept:
+        std::sync::Mutex<std::collections::HashMap<miniapp_core::ids::PaymentId, u64>>,
 }
 
 /// Why an [`AppState`] could not be built.
@@ -179,6 +182,7 @@ impl AppState {
                 settings,
                 sandbox,
                 reconciled: std::sync::Mutex::default(),
+                swept: std::sync::Mutex::default(),
             }),
         })
     }

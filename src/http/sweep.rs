@@ -8,57 +8,91 @@ use std::time::Duration;
 use miniapp_core::ledger::LedgerError;
 use miniapp_core::payment::PaymentStatus;
 
-use super::api::{reconcile, unix_now};
+use super::api::{ask_provider, unix_now};
 use super::state::AppState;
 
 /// How far back the sweep looks. Checkouts close within a day (a Stripe Checkout Session
 /// expires after at most 24 hours); two days leave room for an outage of the app itself.
 pub const SWEEP_WINDOW: Duration = Duration::from_secs(2 * 24 * 3600);
 
-/// Payments read per query, and at most this many pages per sweep.
-const PAGE: u32 = 100;
-const MAX_PAGES: usize = 20;
+/// Payments read per query, pages per sweep, and provider questions per sweep: a backlog of
+/// abandoned checkouts costs one bounded sweep a minute, not a flood of provider calls.
+const PAGE: u32 = 200;
+const MAX_PAGES: usize = 25;
+const MAX_CHECKS: usize = 200;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Sweep {
-    /// Pending payments old enough to be checked (each is asked at most every 15 s per process,
-    /// whether by the sweep or by status polling).
-    pub pending: usize,
+    /// Pending payments whose provider was asked.
+    pub checked: usize,
     /// Of those, how many the provider's answer settled (paid, failed, expired, …).
     pub settled: usize,
 }
 
-/// Checks every payment that has been pending longer than the configured reconciliation age (and
-/// less than [`SWEEP_WINDOW`]) with its provider, as of `now` (unix seconds), and applies what
-/// the provider says through the ledger, exactly as a status poll would.
+/// How long the sweep leaves a still-pending payment alone after asking about it: a minute at
+/// first, then a tenth of its age (a day-old abandoned checkout is asked about every 2.4 hours).
+fn recheck_after(age_secs: u64) -> u64 {
+    (age_secs / 10).max(60)
+}
+
+/// Checks payments that have been pending longer than the configured reconciliation age (and
+/// less than [`SWEEP_WINDOW`]) with their providers, as of `now` (unix seconds), newest first,
+/// and applies the answers through the ledger exactly as a status poll would. A payment still
+/// pending after a check is left alone for a minute, or a tenth of its age when that is longer
+/// (per process); at most 200 provider questions per sweep.
 ///
 /// # Errors
 /// [`LedgerError`] when the pending payments cannot be listed; a provider that cannot be asked is
 /// logged and skipped.
 pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerError> {
-    let to = now.saturating_sub(state.inner.settings.reconcile_after.as_secs());
-    let mut from = now.saturating_sub(SWEEP_WINDOW.as_secs());
+    let from = now.saturating_sub(SWEEP_WINDOW.as_secs());
+    let mut to = now.saturating_sub(state.inner.settings.reconcile_after.as_secs());
     let mut sweep = Sweep::default();
-    for _ in 0..MAX_PAGES {
+    'pages: for _ in 0..MAX_PAGES {
         let page = state.inner.ledger.pending_payments(from, to, PAGE).await?;
         let full = page.len() == PAGE as usize;
         for payment in page {
-            from = payment.created_at;
-            sweep.pending += 1;
-            if reconcile(state, payment, now).await.status != PaymentStatus::Pending {
+            to = payment.created_at;
+            let due = {
+                let mut swept = lock(&state.inner.swept);
+                let age = now.saturating_sub(payment.created_at);
+                let due = swept
+                    .get(&payment.id)
+                    .is_none_or(|last| now.saturating_sub(*last) >= recheck_after(age));
+                if due {
+                    swept.insert(payment.id.clone(), now);
+                }
+                due
+            };
+            if !due {
+                continue;
+            }
+            if sweep.checked == MAX_CHECKS {
+                break 'pages;
+            }
+            sweep.checked += 1;
+            let id = payment.id.clone();
+            if ask_provider(state, payment).await.status != PaymentStatus::Pending {
                 sweep.settled += 1;
+                lock(&state.inner.swept).remove(&id);
             }
         }
-        if !full {
+        if !full || to == 0 {
             break;
         }
-        // The next page starts after the last second seen; payments beyond a full page in that
+        // The next page ends before the last second seen; payments beyond a full page in that
         // same second wait for the next sweep.
-        from += 1;
+        to -= 1;
     }
+    // Forget payments that left the window.
+    lock(&state.inner.swept).retain(|_, last| now.saturating_sub(*last) < SWEEP_WINDOW.as_secs());
     Ok(sweep)
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Sweeps every `every` (the first time at once, which catches up after a restart) until
@@ -72,7 +106,7 @@ pub async fn run_sweeper(state: AppState, every: Duration, shutdown: impl Future
             () = &mut shutdown => break,
             _ = tick.tick() => match sweep_pending(&state, unix_now()).await {
                 Ok(sweep) if sweep.settled > 0 => {
-                    tracing::info!(pending = sweep.pending, settled = sweep.settled, "reconciliation sweep");
+                    tracing::info!(checked = sweep.checked, settled = sweep.settled, "reconciliation sweep");
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reconciliation sweep skipped: storage error"),

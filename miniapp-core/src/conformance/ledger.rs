@@ -854,7 +854,7 @@ pub async fn payment_with_balance_is_owner_only(store: &dyn LedgerStore) {
     assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
 }
 
-/// [`LedgerStore::pending_payments`] lists pending payments created in the window, oldest first,
+/// [`LedgerStore::pending_payments`] lists pending payments created in the window, newest first,
 /// and neither payments that are still `created` (no checkout) nor settled ones.
 pub async fn pending_payments_lists_only_pending_in_the_window(store: &dyn LedgerStore) {
     let user = fresh_user();
@@ -882,8 +882,8 @@ pub async fn pending_payments_lists_only_pending_in_the_window(store: &dyn Ledge
     let listed = store.pending_payments(from, to, 100_000).await.unwrap();
     let ordered = listed
         .windows(2)
-        .all(|w| (w[0].created_at, w[0].id.as_str()) <= (w[1].created_at, w[1].id.as_str()));
-    assert!(ordered, "oldest first");
+        .all(|w| (w[0].created_at, w[0].id.as_str()) >= (w[1].created_at, w[1].id.as_str()));
+    assert!(ordered, "newest first");
     assert!(listed.iter().all(|p| p.status == PaymentStatus::Pending));
     let mine: Vec<&PaymentId> = listed
         .iter()

@@ -423,7 +423,7 @@ impl LedgerStore for InMemoryLedger {
             })
             .cloned()
             .collect();
-        pending.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        pending.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
         pending.truncate(limit as usize);
         Ok(pending)
     }

@@ -354,8 +354,8 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
     }
 
     /// Up to `limit` payments still [`PaymentStatus::Pending`] that were created in
-    /// `[created_from, created_to]` (unix seconds), oldest first (ties in id order): what the
-    /// reconciliation sweep asks the providers about.
+    /// `[created_from, created_to]` (unix seconds), newest first (ties in descending id order):
+    /// what the reconciliation sweep asks the providers about, most recent checkouts first.
     async fn pending_payments(
         &self,
         created_from: u64,
