@@ -22,7 +22,7 @@ secs="${LOAD_SECONDS:-15}"
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
   psql "$pg_url" -qc "DROP DATABASE IF EXISTS miniapp_side WITH (FORCE)" >/dev/null 2>&1 || true
   psql "$pg_url" -qc "DROP DATABASE IF EXISTS miniapp_side_pgbench WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -55,6 +55,11 @@ median_ns() { # criterion dir under target/criterion
     "$CARGO_TARGET_DIR/criterion/$1/new/estimates.json"
 }
 
+# Figures are read from criterion's files: remove old ones so a bench that did not run cannot
+# leave a previous run's number in the table (a missing file then stops the script).
+rm -rf "$CARGO_TARGET_DIR/criterion/init_data_verify" "$CARGO_TARGET_DIR/criterion/stripe_webhook_verify" \
+  "$CARGO_TARGET_DIR/criterion/ledger_apply_postgres"
+
 # --- Rust micro benchmarks -----------------------------------------------------------------------
 log "criterion: init_data_verify, stripe_webhook_verify"
 cargo bench -q -p miniapp-core --bench init_data_verify -- --warm-up-time 1 --measurement-time 3 >/dev/null 2>&1
@@ -68,7 +73,7 @@ r[rust_stripe_sig]=$(median_ns stripe_webhook_verify/verify_signature_only)
 # --- The official libraries ----------------------------------------------------------------------
 log "Node and Python libraries (benches/compare/run.sh)"
 benches/compare/run.sh >"$work/compare.json"
-read -r r[node_init] r[node_stripe] r[py_init] r[py_stripe] r[node_v] r[py_v] < <(python3 - "$work/compare.json" <<'EOF'
+read -r 'r[node_init]' 'r[node_stripe]' 'r[py_init]' 'r[py_stripe]' 'r[node_v]' 'r[py_v]' < <(python3 - "$work/compare.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 n, p = d["node"], d["python"]
@@ -138,6 +143,7 @@ EOF
 wrk_run status "$base" "$work/status.lua"
 r[rss_loaded]=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$bot_pid/status")
 kill "$bot_pid"; wait "$bot_pid" 2>/dev/null || true
+pids=()
 
 log "plain axum endpoint under wrk"
 "$CARGO_TARGET_DIR/release/examples/plain_axum" >"$work/plain.log" 2>&1 &
@@ -147,6 +153,7 @@ plain=$(listening_on "$work/plain.log")
 wait_for "$plain/status/$id"
 wrk_run plain "$plain/status/$id"
 kill "$plain_pid"; wait "$plain_pid" 2>/dev/null || true
+pids=()
 
 # --- Cold build of the demo ------------------------------------------------------------------------
 if [ "${SKIP_COLD_BUILD:-}" = 1 ]; then

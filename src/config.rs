@@ -231,12 +231,17 @@ impl Config {
         #[cfg(feature = "teloxide")]
         let telegram_api_url = get("TELEGRAM_API_URL")
             .map(|u| {
+                // The bot token travels in the URL path: plain http only to this machine.
+                let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                    .iter()
+                    .any(|p| u.strip_prefix(p).is_some_and(|r| r.is_empty() || r.starts_with([':', '/'])));
                 check_url(&u)
                     .ok()
+                    .filter(|_| u.starts_with("https://") || loopback)
                     .and_then(|u| url::Url::parse(&format!("{u}/")).ok())
                     .ok_or_else(|| {
                         err(format!(
-                            "TELEGRAM_API_URL {u:?} is not a base URL like https://api.telegram.org"
+                            "TELEGRAM_API_URL {u:?} is not an https:// base URL like https://api.telegram.org (http:// only on 127.0.0.1 or localhost: the bot token is in the URL)"
                         ))
                     })
             })
@@ -351,6 +356,14 @@ mod tests {
                 "DATABASE_MAX_CONNECTIONS",
             ),
             (vec![("TELEGRAM_API_URL", "ftp://x")], "TELEGRAM_API_URL"),
+            (
+                vec![("TELEGRAM_API_URL", "http://api.example.com")],
+                "TELEGRAM_API_URL",
+            ),
+            (
+                vec![("TELEGRAM_API_URL", "http://127.0.0.1.evil.example")],
+                "TELEGRAM_API_URL",
+            ),
             (
                 vec![
                     ("STRIPE_SECRET_KEY", "sk_test_1"),

@@ -692,6 +692,33 @@ async fn the_sweep_backs_off_on_a_checkout_that_never_settles() {
     }
 }
 
+#[tokio::test]
+async fn the_sweep_pages_through_a_backlog_and_asks_at_most_200_per_sweep() {
+    let silent = Arc::new(Silent::default());
+    let app = spawn_app_with(Options {
+        card: Some(silent.clone()),
+        ..Options::default()
+    })
+    .await;
+    // More pending payments than one page (200) and one sweep's questions (200), most of them
+    // created within the same second or two, so pages end inside a second.
+    let user = fresh_user();
+    for _ in 0..230 {
+        app.buy(user, 100, "5").await;
+    }
+    let newest = now();
+    let asked = || silent.asked.load(std::sync::atomic::Ordering::SeqCst);
+    let first = sweep_pending(&app.state, newest + 130).await.unwrap();
+    assert_eq!((first.checked, asked()), (200, 200), "capped at 200");
+    // The next sweep asks about the 30 the first one did not reach, not the 200 it just asked.
+    let second = sweep_pending(&app.state, newest + 131).await.unwrap();
+    assert_eq!(
+        (second.checked, asked()),
+        (30, 230),
+        "every payment reached once"
+    );
+}
+
 /// A ledger whose database is down.
 #[derive(Debug)]
 struct Down;
@@ -729,7 +756,13 @@ impl LedgerStore for Down {
     async fn payment(&self, _: &miniapp::ids::PaymentId) -> Result<Option<Payment>, LedgerError> {
         Err(down())
     }
-    async fn pending_payments(&self, _: u64, _: u64, _: u32) -> Result<Vec<Payment>, LedgerError> {
+    async fn pending_payments(
+        &self,
+        _: u64,
+        _: u64,
+        _: Option<&miniapp::ids::PaymentId>,
+        _: u32,
+    ) -> Result<Vec<Payment>, LedgerError> {
         Err(down())
     }
     async fn history(

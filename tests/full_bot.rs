@@ -164,15 +164,24 @@ fn the_bot_starts_once_telegram_becomes_reachable() {
         .unwrap();
     // Logs go to stdout (tracing's default), after the start-up lines; a thread forwards them so
     // a bot that never says anything fails the test instead of hanging it.
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    // stderr too: a panic message lands there.
     let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for stream in [
+        Box::new(stdout) as Box<dyn BufRead + Send>,
+        Box::new(stderr) as Box<dyn BufRead + Send>,
+    ] {
+        let lines_tx = lines_tx.clone();
+        std::thread::spawn(move || {
+            for line in stream.lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
             }
-        }
-    });
+        });
+    }
+    drop(lines_tx);
     let mut seen = Vec::new();
     let first = loop {
         let line = lines
@@ -236,7 +245,18 @@ fn the_bot_starts_once_telegram_becomes_reachable() {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let status = child.wait().unwrap();
+    // Shutdown must finish: a hang fails the test instead of hanging it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("full_bot did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     seen.extend(lines.iter());
     let log = seen.join("\n");
     assert!(

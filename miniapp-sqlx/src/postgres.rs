@@ -31,11 +31,6 @@ impl PgLedgerStore {
 
     /// Connects with a pool of up to `max_connections` (acquire timeout 5 s).
     ///
-    /// Connections are not pinged before each use (sqlx's default would add a round trip to
-    /// every query, a third of the cost of a status poll). A connection the server dropped fails
-    /// its next query once, as [`LedgerError::Unavailable`] (HTTP 503, so clients and providers
-    /// retry), and is then discarded by the pool.
-    ///
     /// # Errors
     /// [`LedgerError::Unavailable`] when the server cannot be reached, [`LedgerError::Backend`]
     /// for a malformed URL or a refused login.
@@ -44,7 +39,6 @@ impl PgLedgerStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(map_err)?;

@@ -398,6 +398,7 @@ macro_rules! impl_ledger_store {
                 &self,
                 created_from: u64,
                 created_to: u64,
+                before_id: Option<&miniapp_core::ids::PaymentId>,
                 limit: u32,
             ) -> Result<Vec<miniapp_core::payment::Payment>, miniapp_core::ledger::LedgerError> {
                 use $crate::error::map_err;
@@ -406,11 +407,13 @@ macro_rules! impl_ledger_store {
                 let rows: Vec<PaymentRow> = sqlx::query_as(concat!(
                     "SELECT ", payment_columns!(), " FROM miniapp_payments \
                      WHERE status = 'pending' AND created_at >= $1 AND created_at <= $2 \
-                     ORDER BY created_at DESC, id DESC LIMIT $3"
+                     AND (created_at < $2 OR $3 IS NULL OR id < $3) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
                 ))
                 // Unix seconds past i64::MAX cannot be stored: the window simply ends there.
                 .bind(i64::try_from(created_from).unwrap_or(i64::MAX))
                 .bind(i64::try_from(created_to).unwrap_or(i64::MAX))
+                .bind(before_id.map(miniapp_core::ids::PaymentId::as_str))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await

@@ -85,7 +85,12 @@ async fn pass(
     now: u64,
 ) -> Result<Pass, miniapp_core::ledger::LedgerError> {
     let (mut handled, mut sent) = (0, 0);
-    while handled < MAX_PER_PASS {
+    let started = std::time::Instant::now();
+    // A pass ends after half a lease, so no claim outlives its lease while this sender still
+    // works on it (another sender would then record it as `unknown`).
+    while handled < MAX_PER_PASS && started.elapsed() < options.lease / 2 {
+        // `now` moves with the clock during the pass (callers pass the time the pass began).
+        let now = now + started.elapsed().as_secs();
         let Some(n) = ledger
             .claim_notifications(now, options.lease.as_secs(), 1)
             .await?
@@ -160,7 +165,13 @@ pub async fn run_notifier(
                 // Full passes follow each other at once (a burst of payments); a short one means
                 // the outbox is drained until the next tick.
                 loop {
-                    match pass(&bot, &*ledger, &options, unix_now()).await {
+                    // Shutdown is honoured between and during passes; a message in flight at that
+                    // moment is left in doubt (`unknown` after its lease), never sent twice.
+                    let outcome = tokio::select! {
+                        () = &mut shutdown => return,
+                        outcome = pass(&bot, &*ledger, &options, unix_now()) => outcome,
+                    };
+                    match outcome {
                         Ok(p) if p.handled == MAX_PER_PASS => {}
                         Ok(_) => break,
                         Err(e) => {

@@ -49,19 +49,25 @@ fn recheck_after(age_secs: u64) -> u64 {
 pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerError> {
     let from = now.saturating_sub(SWEEP_WINDOW.as_secs());
     let mut to = now.saturating_sub(state.inner.settings.reconcile_after.as_secs());
+    let mut before: Option<miniapp_core::ids::PaymentId> = None;
     let mut sweep = Sweep::default();
     'pages: for _ in 0..MAX_PAGES {
-        let page = state.inner.ledger.pending_payments(from, to, PAGE).await?;
+        let page = state
+            .inner
+            .ledger
+            .pending_payments(from, to, before.as_ref(), PAGE)
+            .await?;
         let full = page.len() == PAGE as usize;
         for payment in page {
             to = payment.created_at;
+            before = Some(payment.id.clone());
             let due = {
                 let mut swept = lock(&state.inner.swept);
                 let age = now.saturating_sub(payment.created_at);
                 let due = swept
                     .get(&payment.id)
                     .is_none_or(|last| now.saturating_sub(*last) >= recheck_after(age));
-                if due {
+                if due && sweep.checked < MAX_CHECKS {
                     swept.insert(payment.id.clone(), now);
                 }
                 due
@@ -70,6 +76,7 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
                 continue;
             }
             if sweep.checked == MAX_CHECKS {
+                // Not marked as asked: the next sweep starts with it.
                 break 'pages;
             }
             sweep.checked += 1;
@@ -79,12 +86,9 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
                 lock(&state.inner.swept).remove(&id);
             }
         }
-        if !full || to == 0 {
+        if !full {
             break;
         }
-        // The next page ends before the last second seen; payments beyond a full page in that
-        // same second wait for the next sweep.
-        to -= 1;
     }
     // Forget payments that left the window.
     lock(&state.inner.swept).retain(|_, last| now.saturating_sub(*last) < SWEEP_WINDOW.as_secs());
@@ -104,13 +108,23 @@ pub async fn run_sweeper(state: AppState, every: Duration, shutdown: impl Future
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            _ = tick.tick() => match sweep_pending(&state, unix_now()).await {
-                Ok(sweep) if sweep.settled > 0 => {
-                    tracing::info!(checked = sweep.checked, settled = sweep.settled, "reconciliation sweep");
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reconciliation sweep skipped: storage error"),
-            },
+            _ = tick.tick() => {}
+        }
+        // Stopping mid-sweep is safe: every ledger write is its own transaction.
+        let outcome = tokio::select! {
+            () = &mut shutdown => break,
+            outcome = sweep_pending(&state, unix_now()) => outcome,
+        };
+        match outcome {
+            Ok(sweep) if sweep.settled > 0 => {
+                tracing::info!(
+                    checked = sweep.checked,
+                    settled = sweep.settled,
+                    "reconciliation sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reconciliation sweep skipped: storage error"),
         }
     }
 }

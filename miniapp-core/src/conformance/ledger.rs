@@ -877,13 +877,17 @@ pub async fn pending_payments_lists_only_pending_in_the_window(store: &dyn Ledge
         })
         .await
         .unwrap();
-    let (from, to) = (waiting.created_at - 1, also_waiting.created_at + 1);
+    // Both ends are inclusive.
+    let (from, to) = (waiting.created_at, also_waiting.created_at);
     // Other tests may share the store: look only at this test's payments, with room for theirs.
-    let listed = store.pending_payments(from, to, 100_000).await.unwrap();
+    let listed = store
+        .pending_payments(from, to, None, 100_000)
+        .await
+        .unwrap();
     let ordered = listed
         .windows(2)
-        .all(|w| (w[0].created_at, w[0].id.as_str()) >= (w[1].created_at, w[1].id.as_str()));
-    assert!(ordered, "newest first");
+        .all(|w| (w[0].created_at, w[0].id.as_str()) > (w[1].created_at, w[1].id.as_str()));
+    assert!(ordered, "newest first, no repeats");
     assert!(listed.iter().all(|p| p.status == PaymentStatus::Pending));
     let mine: Vec<&PaymentId> = listed
         .iter()
@@ -893,7 +897,7 @@ pub async fn pending_payments_lists_only_pending_in_the_window(store: &dyn Ledge
     assert_eq!(mine.len(), 2, "{mine:?}");
     assert!(mine.contains(&&waiting.id) && mine.contains(&&also_waiting.id));
     let before = store
-        .pending_payments(0, waiting.created_at - 1, 100_000)
+        .pending_payments(0, waiting.created_at - 1, None, 100_000)
         .await
         .unwrap();
     assert!(
@@ -902,14 +906,36 @@ pub async fn pending_payments_lists_only_pending_in_the_window(store: &dyn Ledge
     );
     assert!(
         store
-            .pending_payments(from, to, 0)
+            .pending_payments(from, to, None, 0)
             .await
             .unwrap()
             .is_empty(),
         "limit 0"
     );
-    let one = store.pending_payments(0, to, 1).await.unwrap();
-    assert_eq!(one.len(), 1, "limit 1");
+    // Paging one by one with the last payment as the cursor visits every payment exactly once.
+    let mut cursor: Option<Payment> = None;
+    let mut paged = Vec::new();
+    loop {
+        let page = match &cursor {
+            None => store.pending_payments(from, to, None, 1).await.unwrap(),
+            Some(last) => store
+                .pending_payments(from, last.created_at, Some(&last.id), 1)
+                .await
+                .unwrap(),
+        };
+        let Some(p) = page.into_iter().next() else {
+            break;
+        };
+        paged.push(p.id.clone());
+        cursor = Some(p);
+    }
+    let all: Vec<PaymentId> = listed.iter().map(|p| p.id.clone()).collect();
+    let still_listed: Vec<PaymentId> = paged
+        .iter()
+        .filter(|id| all.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(still_listed, all, "paging agrees with one big page");
 }
 
 /// An event from provider A never touches a payment of provider B (the sandbox cannot pay a

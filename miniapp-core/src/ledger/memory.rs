@@ -411,6 +411,7 @@ impl LedgerStore for InMemoryLedger {
         &self,
         created_from: u64,
         created_to: u64,
+        before_id: Option<&PaymentId>,
         limit: u32,
     ) -> Result<Vec<Payment>, LedgerError> {
         let s = self.lock();
@@ -420,6 +421,8 @@ impl LedgerStore for InMemoryLedger {
             .filter(|p| {
                 p.status == PaymentStatus::Pending
                     && (created_from..=created_to).contains(&p.created_at)
+                    && (p.created_at < created_to
+                        || before_id.is_none_or(|b| p.id.as_str() < b.as_str()))
             })
             .cloned()
             .collect();

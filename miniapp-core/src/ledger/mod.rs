@@ -354,12 +354,16 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
     }
 
     /// Up to `limit` payments still [`PaymentStatus::Pending`] that were created in
-    /// `[created_from, created_to]` (unix seconds), newest first (ties in descending id order):
-    /// what the reconciliation sweep asks the providers about, most recent checkouts first.
+    /// `[created_from, created_to]` (unix seconds, both inclusive), newest first, ties in
+    /// descending id order: what the reconciliation sweep asks the providers about. With
+    /// `before_id`, payments created at exactly `created_to` are listed only when their id sorts
+    /// below it, so the last payment of a page is the cursor of the next:
+    /// `(created_to, before_id) = (last.created_at, Some(&last.id))`.
     async fn pending_payments(
         &self,
         created_from: u64,
         created_to: u64,
+        before_id: Option<&PaymentId>,
         limit: u32,
     ) -> Result<Vec<Payment>, LedgerError>;
 
