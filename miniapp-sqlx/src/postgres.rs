@@ -31,6 +31,13 @@ impl PgLedgerStore {
 
     /// Connects with a pool of up to `max_connections` (acquire timeout 5 s).
     ///
+    /// Connections are not pinged before each use: sqlx's default ping is a second round trip
+    /// per query, and with a pool sized to the cores it doubled the p99 of a status poll in the
+    /// load test (benches/README.md). The cost: after a PostgreSQL restart, each pooled
+    /// connection fails one query as [`LedgerError::Unavailable`] (HTTP 503, so pages and
+    /// providers retry; the bot retries recording a Stars payment more times than the pool has
+    /// connections) and is then replaced.
+    ///
     /// # Errors
     /// [`LedgerError::Unavailable`] when the server cannot be reached, [`LedgerError::Backend`]
     /// for a malformed URL or a refused login.
@@ -39,6 +46,7 @@ impl PgLedgerStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(map_err)?;
