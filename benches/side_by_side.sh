@@ -123,16 +123,7 @@ base=$(listening_on "$work/full_bot.log")
 wait_for "$base/healthz"
 sleep 2 # idle: let start-up allocations settle before reading RSS
 r[rss_idle]=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$bot_pid/status")
-init_data=$(python3 - "$token" <<'EOF'
-import hashlib, hmac, json, sys, time, urllib.parse
-token = sys.argv[1]
-pairs = {"auth_date": str(int(time.time())), "user": json.dumps({"id": 4242, "first_name": "Load"}, separators=(",", ":"))}
-secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-dcs = "\n".join(f"{k}={v}" for k, v in sorted(pairs.items()))
-pairs["hash"] = hmac.new(secret, dcs.encode(), hashlib.sha256).hexdigest()
-print(urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote))
-EOF
-)
+init_data=$(python3 benches/load/init_data.py "$token")
 id=$(curl -fs -XPOST "$base/api/miniapp/create-payment" -H "authorization: tma $init_data" \
   -H 'content-type: application/json' -d '{"credits":500,"amount":"25.00","currency":"USD","payment_method":"card"}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["payment_id"])')

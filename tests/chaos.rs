@@ -350,7 +350,33 @@ impl Tally {
     }
 }
 
-/// Delivers `order` (indexes into `events`) at `CONCURRENCY`, each to a random process.
+/// Runs `job(i)` for every `i` in `0..count` on `CONCURRENCY` tasks, each taking the next index.
+async fn concurrently<F, Fut>(count: usize, job: F)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (job, next) = (job.clone(), next.clone());
+        workers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                job(i).await;
+            }
+        });
+    }
+    while let Some(r) = workers.join_next().await {
+        r.unwrap();
+    }
+}
+
+/// Delivers `order` (indexes into `events`, and the process to send to) at `CONCURRENCY`.
 async fn deliver(
     client: &reqwest::Client,
     bases: &[Arc<RwLock<String>>],
@@ -359,54 +385,38 @@ async fn deliver(
     progress: Arc<tokio::sync::watch::Sender<usize>>,
 ) -> Arc<Tally> {
     let tally = Arc::new(Tally::default());
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..CONCURRENCY {
-        let (client, bases, events, order, progress, tally, next) = (
-            client.clone(),
-            bases.to_vec(),
-            events.clone(),
-            order.clone(),
-            progress.clone(),
-            tally.clone(),
-            next.clone(),
-        );
-        workers.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(event, target)) = order.get(i) else {
-                    break;
-                };
-                let body = &events[event];
-                let base = bases[target].read().unwrap().clone();
-                let r = client
-                    .post(format!("{base}/api/miniapp/webhooks/stripe"))
-                    .header("stripe-signature", stripe_signature(body))
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                let counter = match r {
-                    Ok(r) if r.status().is_success() => &tally.ok,
-                    Ok(r) if r.status().is_server_error() => &tally.server_error,
-                    Ok(r) => {
-                        eprintln!(
-                            "webhook answered {}: {}",
-                            r.status(),
-                            r.text().await.unwrap_or_default()
-                        );
-                        &tally.client_error
-                    }
-                    Err(_) => &tally.refused,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                progress.send_modify(|n| *n += 1);
-            }
-        });
-    }
-    while let Some(r) = workers.join_next().await {
-        r.unwrap();
-    }
+    let (client, bases, counted) = (client.clone(), bases.to_vec(), tally.clone());
+    concurrently(order.len(), move |i| {
+        let (client, tally, progress) = (client.clone(), counted.clone(), progress.clone());
+        let (event, target) = order[i];
+        let body = events[event].clone();
+        let base = bases[target].read().unwrap().clone();
+        async move {
+            let r = client
+                .post(format!("{base}/api/miniapp/webhooks/stripe"))
+                .header("stripe-signature", stripe_signature(&body))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            let counter = match r {
+                Ok(r) if r.status().is_success() => &tally.ok,
+                Ok(r) if r.status().is_server_error() => &tally.server_error,
+                Ok(r) => {
+                    eprintln!(
+                        "webhook answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
+                    &tally.client_error
+                }
+                Err(_) => &tally.refused,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            progress.send_modify(|n| *n += 1);
+        }
+    })
+    .await;
     tally
 }
 
@@ -513,29 +523,15 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
         })
         .collect();
     let created = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let next = Arc::new(AtomicUsize::new(0));
-    let plans = Arc::new(plans);
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..CONCURRENCY {
-        let (client, bases, plans, created, next, token, auth_date) = (
-            client.clone(),
-            bases.clone(),
-            plans.clone(),
-            created.clone(),
-            next.clone(),
-            token.clone(),
-            auth_date.clone(),
-        );
-        workers.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(user, tokens, cents, plan)) = plans.get(i) else {
-                    break;
-                };
-                let user_json =
-                    format!(r#"{{"id":{user},"first_name":"Payer","language_code":"en"}}"#);
-                let init_data = sign(&[("auth_date", &auth_date), ("user", &user_json)], &token);
-                let base = bases[i % 2].read().unwrap().clone();
+    {
+        let (client, bases, created) = (client.clone(), bases.clone(), created.clone());
+        concurrently(n, move |i| {
+            let (user, tokens, cents, plan) = plans[i];
+            let user_json = format!(r#"{{"id":{user},"first_name":"Payer","language_code":"en"}}"#);
+            let init_data = sign(&[("auth_date", &auth_date), ("user", &user_json)], &token);
+            let base = bases[i % 2].read().unwrap().clone();
+            let (client, created) = (client.clone(), created.clone());
+            async move {
                 let r: Value = client
                     .post(format!("{base}/api/miniapp/create-payment"))
                     .header("authorization", format!("tma {init_data}"))
@@ -560,10 +556,8 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
                     plan,
                 });
             }
-        });
-    }
-    while let Some(r) = workers.join_next().await {
-        r.unwrap();
+        })
+        .await;
     }
     let mut payments = std::mem::take(&mut *created.lock().unwrap());
     payments.sort_by_key(|p| p.user);

@@ -14,16 +14,7 @@ bin="${CARGO_TARGET_DIR:-target}/release/examples/full_bot"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-init_data=$(python3 - "$token" <<'PY'
-import hashlib, hmac, json, sys, time, urllib.parse
-token = sys.argv[1]
-pairs = {"auth_date": str(int(time.time())), "user": json.dumps({"id": 4242, "first_name": "Load"}, separators=(",", ":"))}
-secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-dcs = "\n".join(f"{k}={v}" for k, v in sorted(pairs.items()))
-pairs["hash"] = hmac.new(secret, dcs.encode(), hashlib.sha256).hexdigest()
-print(urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote))
-PY
-)
+init_data=$(python3 benches/load/init_data.py "$token")
 
 run_one() { # name database_url
   local name="$1" db="$2"
