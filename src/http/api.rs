@@ -238,27 +238,39 @@ const RECONCILE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1
 async fn reconcile(state: &AppState, payment: Payment, now: u64) -> Payment {
     let old_enough =
         now.saturating_sub(payment.created_at) >= state.inner.settings.reconcile_after.as_secs();
-    if !matches!(payment.status, PaymentStatus::Pending) || !old_enough {
+    if !matches!(payment.status, PaymentStatus::Pending)
+        || !old_enough
+        || !claim_question(state, &payment.id, now, RECONCILE_INTERVAL.as_secs())
+    {
         return payment;
     }
-    {
-        let mut last = state
-            .inner
-            .reconciled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        if last
-            .get(&payment.id)
-            .is_some_and(|t| now.duration_since(*t) < RECONCILE_INTERVAL)
-        {
-            return payment;
-        }
-        // Forget payments that were not polled for a while, so the map stays small.
-        last.retain(|_, t| now.duration_since(*t) < RECONCILE_INTERVAL * 20);
-        last.insert(payment.id.clone(), now);
-    }
     ask_provider(state, payment).await
+}
+
+/// Records that the provider is about to be asked about `id` at `now`, unless it was asked less
+/// than `spacing` seconds ago (then returns false and records nothing).
+pub(crate) fn claim_question(state: &AppState, id: &PaymentId, now: u64, spacing: u64) -> bool {
+    let mut asked = lock_asked(state);
+    if asked
+        .get(id)
+        .is_some_and(|last| now.saturating_sub(*last) < spacing)
+    {
+        return false;
+    }
+    // Forget payments nobody asked about for longer than the sweep looks back.
+    asked.retain(|_, last| now.saturating_sub(*last) < super::SWEEP_WINDOW.as_secs());
+    asked.insert(id.clone(), now);
+    true
+}
+
+fn lock_asked(
+    state: &AppState,
+) -> std::sync::MutexGuard<'_, std::collections::HashMap<PaymentId, u64>> {
+    state
+        .inner
+        .asked
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Asks the payment's provider what became of it and applies the answer through the ledger.
@@ -291,6 +303,10 @@ pub(crate) async fn ask_provider(state: &AppState, payment: Payment) -> Payment 
                 tracing::warn!(payment = %latest.id, error = %e, "reconciliation event not applied");
             }
         }
+    }
+    if latest.status != PaymentStatus::Pending {
+        // Settled: no more questions about it.
+        lock_asked(state).remove(&latest.id);
     }
     latest
 }

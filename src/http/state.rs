@@ -86,13 +86,9 @@ pub(crate) struct Inner {
     pub(crate) auth: Auth,
     pub(crate) settings: HttpSettings,
     pub(crate) sandbox: Option<Arc<crate::sandbox::SandboxProvider>>,
-    /// When each pending payment was last checked with its provider (this process only), so a
-    /// page polling every two seconds does not ask the provider every two seconds.
-    pub(crate) reconciled: std::sync::Mutex<
-        std::collections::HashMap<miniapp_core::ids::PaymentId, std::time::Instant>,
-    >,
-    /// When the background sweep last asked about each pending payment (unix seconds).
-    pub(crate) swept:
+    /// When the provider was last asked about each pending payment (unix seconds, this process
+    /// only), by a status poll or by the sweep: each has its own spacing rule over this record.
+    pub(crate) asked:
         std::sync::Mutex<std::collections::HashMap<miniapp_core::ids::PaymentId, u64>>,
 }
 
@@ -181,8 +177,7 @@ impl AppState {
                 auth,
                 settings,
                 sandbox,
-                reconciled: std::sync::Mutex::default(),
-                swept: std::sync::Mutex::default(),
+                asked: std::sync::Mutex::default(),
             }),
         })
     }

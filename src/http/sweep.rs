@@ -8,7 +8,7 @@ use std::time::Duration;
 use miniapp_core::ledger::LedgerError;
 use miniapp_core::payment::PaymentStatus;
 
-use super::api::{ask_provider, unix_now};
+use super::api::{ask_provider, claim_question, unix_now};
 use super::state::AppState;
 
 /// How far back the sweep looks. Checkouts close within a day (a Stripe Checkout Session
@@ -61,42 +61,24 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
         for payment in page {
             to = payment.created_at;
             before = Some(payment.id.clone());
-            let due = {
-                let mut swept = lock(&state.inner.swept);
-                let age = now.saturating_sub(payment.created_at);
-                let due = swept
-                    .get(&payment.id)
-                    .is_none_or(|last| now.saturating_sub(*last) >= recheck_after(age));
-                if due && sweep.checked < MAX_CHECKS {
-                    swept.insert(payment.id.clone(), now);
-                }
-                due
-            };
-            if !due {
-                continue;
-            }
             if sweep.checked == MAX_CHECKS {
-                // Not marked as asked: the next sweep starts with it.
+                // The rest waits for the next sweep.
                 break 'pages;
             }
+            let spacing = recheck_after(now.saturating_sub(payment.created_at));
+            if !claim_question(state, &payment.id, now, spacing) {
+                continue;
+            }
             sweep.checked += 1;
-            let id = payment.id.clone();
             if ask_provider(state, payment).await.status != PaymentStatus::Pending {
                 sweep.settled += 1;
-                lock(&state.inner.swept).remove(&id);
             }
         }
         if !full {
             break;
         }
     }
-    // Forget payments that left the window.
-    lock(&state.inner.swept).retain(|_, last| now.saturating_sub(*last) < SWEEP_WINDOW.as_secs());
     Ok(sweep)
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Sweeps every `every` (the first time at once, which catches up after a restart) until

@@ -347,10 +347,8 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
         user: UserId,
         id: &PaymentId,
     ) -> Result<(Payment, Balance), LedgerError> {
-        match self.payment(id).await? {
-            Some(p) if p.user_id == user => Ok((p, self.balance(user).await?)),
-            _ => Err(LedgerError::UnknownPayment),
-        }
+        let payment = LedgerStoreExt::own_payment(self, user, id).await?;
+        Ok((payment, self.balance(user).await?))
     }
 
     /// Up to `limit` payments still [`PaymentStatus::Pending`] that were created in
