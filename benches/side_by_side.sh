@@ -114,8 +114,11 @@ token="7000000003:SIDE_by_side_token"
 psql "$pg_url" -qc "DROP DATABASE IF EXISTS miniapp_side WITH (FORCE)" -qc "CREATE DATABASE miniapp_side"
 log "full_bot on PostgreSQL: idle RSS, then payment-status under wrk"
 # A bot token as in production; the Bot API address is closed (no network here), so the bot
-# keeps retrying in the background while the HTTP side is measured.
+# keeps retrying in the background while the HTTP side is measured. The card goes through the
+# sandbox (a bot with a token needs MINIAPP_SANDBOX=on for that, and an https or loopback
+# PUBLIC_BASE_URL).
 TELEGRAM_BOT_TOKEN="$token" TELEGRAM_API_URL="http://127.0.0.1:9" DATABASE_URL="$pg_server/miniapp_side" \
+  MINIAPP_SANDBOX=on PUBLIC_BASE_URL=http://127.0.0.1:9 \
   BIND_ADDR=127.0.0.1:0 RUST_LOG=error "$CARGO_TARGET_DIR/release/examples/full_bot" >"$work/full_bot.log" 2>&1 &
 bot_pid=$!
 pids+=("$bot_pid")

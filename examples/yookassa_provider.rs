@@ -221,8 +221,12 @@ impl PaymentProvider for YooKassaProvider {
         let request = self
             .http
             .post(format!("{}/v3/payments", self.api))
-            // Our payment id is the idempotence key: a retry returns the same YooKassa payment.
-            .header("Idempotence-Key", format!("miniapp-{}", r.payment_id))
+            // Our payment id (and attempt) is the idempotence key: a retry returns the same
+            // YooKassa payment.
+            .header(
+                "Idempotence-Key",
+                format!("miniapp-{}", r.idempotency_key()),
+            )
             .json(&body);
         let p = self.call(request).await?;
         let url = p
@@ -463,6 +467,7 @@ async fn main() -> anyhow::Result<()> {
         email: None,
         language: Some("ru".into()),
         created_at: payment.created_at,
+        attempt: payment.checkout_attempt,
     };
     let checkout = yookassa.create_checkout(&request).await?;
     ledger

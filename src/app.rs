@@ -130,11 +130,12 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
     #[cfg(not(feature = "stripe"))]
     let mut card_provider: Option<SandboxProvider> = None;
     let has_card_provider = card_provider.is_some();
-    let sandbox_on = match config.sandbox {
-        SandboxMode::Auto => !has_card_provider,
-        SandboxMode::On => true,
-        SandboxMode::Off => false,
-    };
+    let sandbox_on = config.sandbox_enabled();
+    if sandbox_on && config.bot_token.is_some() {
+        tracing::warn!(
+            "MINIAPP_SANDBOX=on with a bot token: anyone can pay the sandbox with a test card and receive tokens; use it only for a test bot"
+        );
+    }
     let sandbox = if sandbox_on {
         Some(Arc::new(
             SandboxProvider::new(config.public_base_url.clone())
@@ -194,6 +195,9 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
             reconcile_after: config.reconcile_after,
             refund_policy: config.refund_policy,
             public_base_url: config.public_base_url.clone(),
+            max_open_payments: config.max_open_payments,
+            rate_limit_per_minute: config.rate_limit_per_minute,
+            trust_forwarded_for: config.trust_forwarded_for,
             ..HttpSettings::default()
         },
         sandbox: sandbox.clone(),
@@ -234,8 +238,9 @@ pub async fn run(
         stopped(),
     )));
     #[cfg(feature = "teloxide")]
-    if let Some(token) = &config.bot_token {
+    if let Some(bot_token) = &config.bot_token {
         use teloxide::prelude::*;
+        let token = bot_token;
         let bot = bot_client(config, token);
         let deps = crate::bot::BotDeps::new(
             app.ledger.clone(),
@@ -252,7 +257,10 @@ pub async fn run(
         tasks.push(tokio::spawn(crate::bot::run_notifier(
             bot.clone(),
             app.ledger.clone(),
-            crate::bot::NotifierOptions::default(),
+            crate::bot::NotifierOptions {
+                test_providers: app.state.test_providers(),
+                ..crate::bot::NotifierOptions::default()
+            },
             stopped(),
         )));
         let mut dispatcher = Dispatcher::builder(bot.clone(), crate::bot::handler_tree())
@@ -293,16 +301,20 @@ pub async fn run(
                 let base = config.public_base_url.clone().unwrap_or_default();
                 let url = url::Url::parse(&format!("{base}/telegram/webhook"))
                     .map_err(|e| AppError::Provider(format!("webhook URL: {e}")))?;
-                let mut secret = [0u8; 16];
-                getrandom::fill(&mut secret).map_err(|e| AppError::Provider(e.to_string()))?;
+                // One secret for every instance of this bot: whichever called setWebhook last,
+                // all of them accept Telegram's updates.
                 let options =
                     teloxide::update_listeners::webhooks::Options::new(config.bind_addr, url)
-                        .secret_token(hex::encode(secret));
+                        .secret_token(webhook_secret(config, bot_token));
                 let (update_listener, _stop, telegram) =
                     teloxide::update_listeners::webhooks::axum_to_router(bot, options)
                         .await
                         .map_err(|e| AppError::Provider(format!("setWebhook failed: {e}")))?;
-                router = router.merge(telegram);
+                // Telegram's route answers a wrong secret with an empty 401: the same JSON
+                // error shape as every other route.
+                router = router
+                    .merge(telegram)
+                    .layer(axum::middleware::map_response(crate::http::json_errors));
                 let stop = stopped();
                 tasks.push(tokio::spawn(async move {
                     let errors = LoggingErrorHandler::with_custom_text("telegram update");
@@ -317,7 +329,12 @@ pub async fn run(
     }
     #[cfg(not(feature = "teloxide"))]
     let _ = config;
-    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // The peer address feeds the per-address rate limit of create-payment.
+    let serve = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
@@ -352,6 +369,21 @@ async fn until_stopped<E>(
             () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
         }
     }
+}
+
+/// The `secret_token` of the bot's webhook: `TELEGRAM_WEBHOOK_SECRET`, or else derived from the
+/// bot token (HMAC-SHA256 keyed with the token over a fixed label, hex), so that every instance
+/// of one bot computes the same secret and nobody without the token can.
+#[cfg(feature = "teloxide")]
+pub fn webhook_secret(config: &Config, token: &BotToken) -> String {
+    use hmac::{Hmac, Mac};
+    if let Some(secret) = &config.telegram_webhook_secret {
+        return secrecy::ExposeSecret::expose_secret(secret).to_owned();
+    }
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(token.expose_secret().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    mac.update(b"miniapp telegram webhook secret_token v1");
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The Bot API client for `token`, on `TELEGRAM_API_URL` when set.

@@ -1,19 +1,25 @@
 //! The app's configuration: the one place that reads environment variables (and `.env`).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use miniapp_core::init_data::BotToken;
 use miniapp_core::payment::RefundPolicy;
+use miniapp_core::provider::is_loopback_http;
 
-/// Whether the offline sandbox takes card payments.
+/// Whether the offline sandbox takes card payments. Anyone can pay it with a test card, so it
+/// must never stand in for a real provider unnoticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SandboxMode {
-    /// On when no real card provider is configured (the default).
+    /// `auto`, the default: on only in development mode (no `TELEGRAM_BOT_TOKEN`) and only when
+    /// Stripe is not configured. With a bot token it is off.
     Auto,
-    /// On even next to Stripe (explicitly asked for with `MINIAPP_SANDBOX=on`).
+    /// `on`: on even with a bot token (a test bot) and next to Stripe (as its own method
+    /// `sandbox`). Start-up warns, the page marks the method as a test and the bot says so in its
+    /// messages; refused next to a live Stripe key.
     On,
-    /// Off.
+    /// `off`.
     Off,
 }
 
@@ -26,8 +32,10 @@ pub enum BotMode {
     Webhook,
 }
 
-/// Everything `full_bot` can be configured with; see the README's configuration table.
-#[derive(Debug, Clone)]
+/// Everything `full_bot` can be configured with; see the README's configuration table. `Debug`
+/// shows no secret: the bot token and the Stripe keys are masked, and so is the password of
+/// `DATABASE_URL`.
+#[derive(Clone)]
 pub struct Config {
     /// `BIND_ADDR`, default `127.0.0.1:8080`.
     pub bind_addr: SocketAddr,
@@ -54,6 +62,17 @@ pub struct Config {
     pub bot_mode: BotMode,
     /// `BOT_OWNER_IDS`: Telegram user ids allowed to use owner commands (`/refund`).
     pub owners: Vec<i64>,
+    /// `MAX_OPEN_PAYMENTS`: open payments a user may have from the last hour, default 5.
+    pub max_open_payments: u32,
+    /// `RATE_LIMIT_PER_MINUTE`: `create-payment` calls per user per minute (five times that per
+    /// client address), default 20; `0` disables rate limiting.
+    pub rate_limit_per_minute: u32,
+    /// `TRUST_X_FORWARDED_FOR` = `false` (default) | `true`: take the client address for rate
+    /// limiting from the last `X-Forwarded-For` entry (behind your own reverse proxy).
+    pub trust_forwarded_for: bool,
+    /// `TELEGRAM_WEBHOOK_SECRET`: the `secret_token` of the bot's webhook. Unset, it is derived
+    /// from the bot token, so every instance of one bot accepts the same updates.
+    pub telegram_webhook_secret: Option<secrecy::SecretString>,
     /// `TELEGRAM_API_URL`: another Bot API server (a self-hosted `telegram-bot-api`, or a fake
     /// in tests); default Telegram's own.
     #[cfg(feature = "teloxide")]
@@ -191,6 +210,47 @@ impl Config {
         if payment_methods.is_empty() {
             return Err(err("PAYMENT_METHODS names no method"));
         }
+        let count = |name: &str, default: u32, min: u32| -> Result<u32, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (min..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        err(format!(
+                            "{name} must be a whole number from {min} to 1000000, not {v:?}"
+                        ))
+                    }),
+            }
+        };
+        let max_open_payments = count("MAX_OPEN_PAYMENTS", 5, 1)?;
+        let rate_limit_per_minute = count("RATE_LIMIT_PER_MINUTE", 20, 0)?;
+        let trust_forwarded_for = match get("TRUST_X_FORWARDED_FOR").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(v) => {
+                return Err(err(format!(
+                    "TRUST_X_FORWARDED_FOR must be true or false, not {v:?}"
+                )));
+            }
+        };
+        let telegram_webhook_secret = match get("TELEGRAM_WEBHOOK_SECRET") {
+            None => None,
+            // Telegram's own rule for secret_token.
+            Some(v)
+                if v.len() <= 256
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                Some(secrecy::SecretString::from(v))
+            }
+            Some(_) => {
+                return Err(err(
+                    "TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+        };
         let sandbox = match get("MINIAPP_SANDBOX").as_deref() {
             None | Some("auto") => SandboxMode::Auto,
             Some("on") => SandboxMode::On,
@@ -232,9 +292,7 @@ impl Config {
         let telegram_api_url = get("TELEGRAM_API_URL")
             .map(|u| {
                 // The bot token travels in the URL path: plain http only to this machine.
-                let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                    .iter()
-                    .any(|p| u.strip_prefix(p).is_some_and(|r| r.is_empty() || r.starts_with([':', '/'])));
+                let loopback = is_loopback_http(&u);
                 check_url(&u)
                     .ok()
                     .filter(|_| u.starts_with("https://") || loopback)
@@ -249,6 +307,40 @@ impl Config {
         #[cfg(feature = "stripe")]
         let stripe =
             miniapp_stripe::StripeConfig::from_lookup(&lookup).map_err(|e| err(e.to_string()))?;
+        #[cfg(feature = "stripe")]
+        let (has_stripe, live_stripe) = (
+            stripe.is_some(),
+            stripe
+                .as_ref()
+                .is_some_and(miniapp_stripe::StripeConfig::is_live_mode),
+        );
+        #[cfg(not(feature = "stripe"))]
+        let (has_stripe, live_stripe) = (false, false);
+        if live_stripe && sandbox == SandboxMode::On {
+            return Err(err(
+                "MINIAPP_SANDBOX=on next to a live STRIPE_SECRET_KEY would let anyone pay with a test card: use a sk_test_ key or drop MINIAPP_SANDBOX",
+            ));
+        }
+        let card = payment_methods.iter().any(|m| m == "card");
+        let sandbox_enabled = sandbox_enabled(sandbox, bot_token.is_some(), has_stripe);
+        if card && !has_stripe && !sandbox_enabled {
+            return Err(err(if bot_token.is_some() {
+                "PAYMENT_METHODS includes card, but STRIPE_SECRET_KEY is not set: with TELEGRAM_BOT_TOKEN card payments need Stripe (or MINIAPP_SANDBOX=on for a test bot whose tokens are worth nothing; or PAYMENT_METHODS=stars)"
+            } else {
+                "PAYMENT_METHODS includes card, but STRIPE_SECRET_KEY is not set and MINIAPP_SANDBOX=off: card payments have no provider"
+            }));
+        }
+        // Telegram opens the page, and the checkout returns to it, only over https.
+        if bot_token.is_some()
+            && card
+            && !public_base_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://") || is_loopback_http(u))
+        {
+            return Err(err(
+                "PUBLIC_BASE_URL must be an https:// URL with TELEGRAM_BOT_TOKEN and card payments: the checkout returns to the page there, and Telegram opens only https (http:// only on 127.0.0.1 or localhost, for local tests)",
+            ));
+        }
         Ok(Config {
             bind_addr,
             public_base_url,
@@ -262,12 +354,99 @@ impl Config {
             reconcile_after,
             bot_mode,
             owners,
+            max_open_payments,
+            rate_limit_per_minute,
+            trust_forwarded_for,
+            telegram_webhook_secret,
             #[cfg(feature = "teloxide")]
             telegram_api_url,
             #[cfg(feature = "stripe")]
             stripe,
         })
     }
+}
+
+impl Config {
+    /// Whether the sandbox takes payments under this configuration: [`SandboxMode::On`], or
+    /// [`SandboxMode::Auto`] in development mode without Stripe.
+    pub fn sandbox_enabled(&self) -> bool {
+        #[cfg(feature = "stripe")]
+        let has_stripe = self.stripe.is_some();
+        #[cfg(not(feature = "stripe"))]
+        let has_stripe = false;
+        sandbox_enabled(self.sandbox, self.bot_token.is_some(), has_stripe)
+    }
+}
+
+fn sandbox_enabled(mode: SandboxMode, bot_token: bool, stripe: bool) -> bool {
+    match mode {
+        SandboxMode::Auto => !bot_token && !stripe,
+        SandboxMode::On => true,
+        SandboxMode::Off => false,
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Config");
+        d.field("bind_addr", &self.bind_addr)
+            .field("public_base_url", &self.public_base_url)
+            .field("bot_token", &self.bot_token)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("init_data_max_age", &self.init_data_max_age)
+            .field("payment_methods", &self.payment_methods)
+            .field("sandbox", &self.sandbox)
+            .field("refund_policy", &self.refund_policy)
+            .field("reconcile_after", &self.reconcile_after)
+            .field("bot_mode", &self.bot_mode)
+            .field("owners", &self.owners)
+            .field("max_open_payments", &self.max_open_payments)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field(
+                "telegram_webhook_secret",
+                &self.telegram_webhook_secret.as_ref().map(|_| "***"),
+            );
+        #[cfg(feature = "teloxide")]
+        d.field("telegram_api_url", &self.telegram_api_url);
+        #[cfg(feature = "stripe")]
+        d.field("stripe", &self.stripe);
+        d.finish()
+    }
+}
+
+/// `url` with the password of its user info and of any `password` query parameter masked.
+pub(crate) fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let authority = match authority.rsplit_once('@') {
+                Some((user_info, host)) => match user_info.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => authority.to_owned(),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{out}?{}", pairs.join("&"));
+    }
+    out
 }
 
 fn check_url(url: &str) -> Result<String, ConfigError> {
@@ -374,6 +553,203 @@ mod tests {
         ] {
             let e = config(&pairs).unwrap_err();
             assert!(e.0.contains(needle), "{e}");
+        }
+    }
+
+    const TOKEN: &str = "7000000009:SECRET_bot_token_value";
+
+    #[test]
+    fn the_sandbox_is_on_by_default_only_in_development_mode() {
+        let dev = config(&[]).unwrap();
+        assert!(
+            dev.sandbox_enabled(),
+            "no bot token: the demo pays with the sandbox"
+        );
+        let bot = config(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("PAYMENT_METHODS", "stars")]).unwrap();
+        assert!(!bot.sandbox_enabled(), "a bot token turns auto off");
+        let test_bot = config(&[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("MINIAPP_SANDBOX", "on"),
+            ("PUBLIC_BASE_URL", "https://bot.example"),
+        ])
+        .unwrap();
+        assert!(test_bot.sandbox_enabled(), "explicitly on");
+        let with_stripe = config(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("PUBLIC_BASE_URL", "https://bot.example"),
+        ])
+        .unwrap();
+        assert!(!with_stripe.sandbox_enabled(), "Stripe takes the card");
+    }
+
+    #[test]
+    fn a_bot_with_card_and_no_stripe_refuses_to_start() {
+        for pairs in [
+            vec![
+                ("TELEGRAM_BOT_TOKEN", TOKEN),
+                ("PUBLIC_BASE_URL", "https://bot.example"),
+            ],
+            vec![
+                ("TELEGRAM_BOT_TOKEN", TOKEN),
+                ("PUBLIC_BASE_URL", "https://bot.example"),
+                ("MINIAPP_SANDBOX", "auto"),
+                ("PAYMENT_METHODS", "card,stars"),
+            ],
+            vec![
+                ("TELEGRAM_BOT_TOKEN", TOKEN),
+                ("PUBLIC_BASE_URL", "https://bot.example"),
+                ("MINIAPP_SANDBOX", "off"),
+            ],
+        ] {
+            let e = config(&pairs).unwrap_err();
+            assert!(
+                e.0.contains("STRIPE_SECRET_KEY") && e.0.contains("MINIAPP_SANDBOX"),
+                "{pairs:?}: {e}"
+            );
+        }
+        let e = config(&[("MINIAPP_SANDBOX", "off")]).unwrap_err();
+        assert!(
+            e.0.contains("STRIPE_SECRET_KEY") && e.0.contains("MINIAPP_SANDBOX"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_live_stripe_key_and_the_sandbox_refuse_to_start_together() {
+        for key in ["sk_live_1", "rk_live_1"] {
+            let e = config(&[
+                ("STRIPE_SECRET_KEY", key),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+                ("PUBLIC_BASE_URL", "https://bot.example"),
+                ("MINIAPP_SANDBOX", "on"),
+            ])
+            .unwrap_err();
+            assert!(
+                e.0.contains("MINIAPP_SANDBOX") && e.0.contains("live"),
+                "{e}"
+            );
+        }
+        config(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("PUBLIC_BASE_URL", "https://bot.example"),
+            ("MINIAPP_SANDBOX", "on"),
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn a_bot_taking_cards_needs_an_https_public_url() {
+        let stripe = [
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("STRIPE_SECRET_KEY", "sk_live_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ];
+        for url in ["http://bot.example", "http://127.0.0.1.evil.example"] {
+            let mut pairs = stripe.to_vec();
+            pairs.push(("PUBLIC_BASE_URL", url));
+            let e = config(&pairs).unwrap_err();
+            assert!(
+                e.0.contains("PUBLIC_BASE_URL") && e.0.contains("https"),
+                "{url}: {e}"
+            );
+        }
+        let sandbox_bot = [("TELEGRAM_BOT_TOKEN", TOKEN), ("MINIAPP_SANDBOX", "on")];
+        let e = config(&sandbox_bot).unwrap_err();
+        assert!(e.0.contains("PUBLIC_BASE_URL"), "{e}");
+        for url in ["https://bot.example", "http://127.0.0.1:8080"] {
+            let mut pairs = stripe.to_vec();
+            pairs.push(("PUBLIC_BASE_URL", url));
+            config(&pairs).unwrap();
+        }
+        // Stars alone have no return URL.
+        config(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("PAYMENT_METHODS", "stars")]).unwrap();
+    }
+
+    #[test]
+    fn stripe_api_base_in_clear_text_only_on_loopback() {
+        let e = config(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("PUBLIC_BASE_URL", "https://bot.example"),
+            ("STRIPE_API_BASE", "http://stripe.example"),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("STRIPE_API_BASE"), "{e}");
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let c = config(&[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("PAYMENT_METHODS", "card"),
+            ("PUBLIC_BASE_URL", "https://bot.example"),
+            ("STRIPE_SECRET_KEY", "sk_test_SECRETstripekey"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_SECRETwebhook"),
+            ("TELEGRAM_WEBHOOK_SECRET", "SECRETtelegramwebhook"),
+            (
+                "DATABASE_URL",
+                "postgres://shop:SECRETdbpassword@db.example:5432/shop?sslmode=require&password=SECRETtoo",
+            ),
+        ])
+        .unwrap();
+        let debug = format!("{c:?} {c:#?}");
+        for secret in [
+            "SECRET_bot_token_value",
+            "SECRETstripekey",
+            "SECRETwebhook",
+            "SECRETtelegramwebhook",
+            "SECRETdbpassword",
+            "SECRETtoo",
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert!(
+            debug.contains("postgres://shop:***@db.example:5432/shop?sslmode=require&password=***"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn urls_are_redacted_without_losing_what_helps() {
+        assert_eq!(redact_url("sqlite://miniapp.db"), "sqlite://miniapp.db");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:p%40ss@h/db"),
+            "postgresql://u:***@h/db"
+        );
+    }
+
+    #[test]
+    fn limits_and_webhook_secret_are_read_and_checked() {
+        let c = config(&[
+            ("MAX_OPEN_PAYMENTS", "3"),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("TRUST_X_FORWARDED_FOR", "true"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.max_open_payments,
+                c.rate_limit_per_minute,
+                c.trust_forwarded_for
+            ),
+            (3, 0, true)
+        );
+        let d = config(&[]).unwrap();
+        assert_eq!((d.max_open_payments, d.rate_limit_per_minute), (5, 20));
+        for (var, value) in [
+            ("MAX_OPEN_PAYMENTS", "0"),
+            ("RATE_LIMIT_PER_MINUTE", "-1"),
+            ("TRUST_X_FORWARDED_FOR", "yes"),
+            ("TELEGRAM_WEBHOOK_SECRET", "has space"),
+        ] {
+            let e = config(&[(var, value)]).unwrap_err();
+            assert!(e.0.contains(var), "{e}");
         }
     }
 

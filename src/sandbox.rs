@@ -157,6 +157,10 @@ impl PaymentProvider for SandboxProvider {
         // The sandbox's only record of an outcome is the event it already delivered.
         Ok(Vec::new())
     }
+
+    fn is_test(&self) -> bool {
+        true
+    }
 }
 
 const FORM_PAGE: &str = include_str!("../static/sandbox.html");

@@ -14,7 +14,7 @@
 //!   configured refund-after-spend policy.
 //! - **Reconciliation:** `fetch_status` looks the payment up in `getStarTransactions`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -41,12 +41,67 @@ use crate::bot::Lang;
 /// The provider id of Telegram Stars.
 pub const STARS: &str = "stars";
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_cache_is_bounded() {
+        let mut cache = RecentLinks::default();
+        let checkout = |i: usize| Checkout {
+            checkout_ref: ProviderRef::new(format!("stars_{i}")).unwrap(),
+            url: format!("https://t.me/$invoice{i}"),
+            expires_at: None,
+        };
+        let id = |i: usize| PaymentId::new(format!("pay_{i}")).unwrap();
+        for i in 0..RecentLinks::CAPACITY + 500 {
+            cache.insert(id(i), checkout(i));
+            cache.insert(id(i), checkout(i));
+        }
+        assert_eq!(cache.links.len(), RecentLinks::CAPACITY);
+        assert_eq!(cache.order.len(), RecentLinks::CAPACITY);
+        assert!(cache.get(&id(0)).is_none(), "the oldest is forgotten");
+        assert_eq!(
+            cache.get(&id(RecentLinks::CAPACITY + 499)),
+            Some(&checkout(RecentLinks::CAPACITY + 499))
+        );
+    }
+}
+
 /// Telegram Stars as a [`PaymentProvider`] (id `stars`).
 pub struct TelegramStarsProvider {
     id: ProviderId,
     bot: Bot,
     webhook_secret: Option<String>,
-    links: Mutex<HashMap<PaymentId, Checkout>>,
+    links: Mutex<RecentLinks>,
+}
+
+/// The invoice links handed out most recently, at most [`RecentLinks::CAPACITY`]: a repeated
+/// create for a payment gets its link again without a Bot API call. Older ones are forgotten
+/// (the HTTP layer hands out the link attached to the payment anyway), so memory stays bounded.
+#[derive(Default)]
+struct RecentLinks {
+    links: HashMap<PaymentId, Checkout>,
+    order: VecDeque<PaymentId>,
+}
+
+impl RecentLinks {
+    const CAPACITY: usize = 1024;
+
+    fn get(&self, id: &PaymentId) -> Option<&Checkout> {
+        self.links.get(id)
+    }
+
+    fn insert(&mut self, id: PaymentId, checkout: Checkout) {
+        if self.links.insert(id.clone(), checkout).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > Self::CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.links.remove(&oldest);
+            }
+        }
+    }
 }
 
 impl fmt::Debug for TelegramStarsProvider {
@@ -74,7 +129,7 @@ impl TelegramStarsProvider {
             id: ProviderId::new(STARS).unwrap_or_else(|_| unreachable!("a valid id")),
             bot,
             webhook_secret,
-            links: Mutex::new(HashMap::new()),
+            links: Mutex::default(),
         }
     }
 }

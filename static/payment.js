@@ -51,6 +51,7 @@
       methodCardBrands: 'Visa · MasterCard',
       methodStars: 'Telegram Stars',
       methodStarsHint: 'Pay inside Telegram',
+      methodTest: 'Test mode',
       email: 'Email for the receipt',
       optional: 'optional',
       emailHint: 'We will send the receipt to this address.',
@@ -108,6 +109,14 @@
         provider_unavailable: 'The payment provider cannot be reached right now. Try again in a minute.',
         provider_rejected: 'The payment provider refused the payment. Try again later or choose another method.',
         storage_unavailable: 'The service is temporarily unavailable. Try again in a minute.',
+        payment_in_progress: 'Your payment is being prepared. Press Pay again in a few seconds.',
+        payment_closed: 'This payment attempt has closed. Press Pay to start a new one.',
+        too_many_open_payments: 'You have several unfinished payments. Finish or wait for one of them, then try again.',
+        rate_limited: 'Too many attempts in a short time. Wait a minute and try again.',
+        request_timeout: 'The server took too long to answer. Try again.',
+        method_not_allowed: 'The request could not be read. Reload the page and try again.',
+        unavailable: 'The service is temporarily unavailable. Try again in a minute.',
+        gateway_timeout: 'The service took too long to answer. Try again in a minute.',
         internal: 'Something went wrong on our side. Try again in a minute.',
         network: 'No connection to the server. Check your internet connection and try again.',
         bad_response: 'The server sent an unexpected reply. Try again in a minute.',
@@ -131,6 +140,7 @@
       methodCardBrands: 'Visa · MasterCard',
       methodStars: 'Telegram Stars',
       methodStarsHint: 'Оплата внутри Telegram',
+      methodTest: 'Тестовый режим',
       email: 'Email для чека',
       optional: 'необязательно',
       emailHint: 'Пришлём чек на этот адрес.',
@@ -188,6 +198,14 @@
         provider_unavailable: 'Платёжный провайдер сейчас недоступен. Попробуйте через минуту.',
         provider_rejected: 'Платёжный провайдер отклонил платёж. Попробуйте позже или выберите другой способ.',
         storage_unavailable: 'Сервис временно недоступен. Попробуйте через минуту.',
+        payment_in_progress: 'Платёж готовится. Нажмите «Оплатить» ещё раз через несколько секунд.',
+        payment_closed: 'Эта попытка оплаты закрыта. Нажмите «Оплатить», чтобы начать новую.',
+        too_many_open_payments: 'У вас несколько незавершённых платежей. Завершите один из них или подождите и попробуйте снова.',
+        rate_limited: 'Слишком много попыток за короткое время. Подождите минуту и попробуйте снова.',
+        request_timeout: 'Сервер отвечал слишком долго. Попробуйте снова.',
+        method_not_allowed: 'Не удалось прочитать запрос. Обновите страницу и попробуйте снова.',
+        unavailable: 'Сервис временно недоступен. Попробуйте через минуту.',
+        gateway_timeout: 'Сервис отвечал слишком долго. Попробуйте через минуту.',
         internal: 'Что-то пошло не так на нашей стороне. Попробуйте через минуту.',
         network: 'Нет связи с сервером. Проверьте интернет и попробуйте снова.',
         bad_response: 'Сервер прислал неожиданный ответ. Попробуйте через минуту.',
@@ -589,7 +607,8 @@
       .filter((m) => m && typeof m.id === 'string')
       // Stars invoices open only inside Telegram.
       .filter((m) => m.id !== 'stars' || inTelegram)
-      .map((m) => ({ id: m.id, currency: String(m.currency || reply.currency || 'USD').toUpperCase(), opens: m.opens === 'invoice' ? 'invoice' : 'link' }));
+      // `test`: the method's provider moves no real money (the sandbox, a Stripe test key).
+      .map((m) => ({ id: m.id, currency: String(m.currency || reply.currency || 'USD').toUpperCase(), opens: m.opens === 'invoice' ? 'invoice' : 'link', test: m.test === true }));
     const packages = (Array.isArray(reply.packages) ? reply.packages : [])
       .filter((p) => p && Number.isSafeInteger(p.credits) && p.credits > 0)
       .map(function (p) {
@@ -650,7 +669,9 @@
 
   function renderBadges() {
     $('#dev-badge').hidden = !state.devMode;
-    $('#sandbox-note').hidden = !(state.catalog && state.catalog.sandbox);
+    // The test-payment notice belongs to the chosen method: Stars next to a sandbox card are real.
+    const method = state.catalog ? currentMethod() : null;
+    $('#sandbox-note').hidden = !(method && method.test);
   }
 
   function cardIcon() {
@@ -687,6 +708,7 @@
       el('span', { class: 'method-icon' }, cardIcon()),
       el('span', { class: 'method-text' },
         el('span', { class: 'method-name', text: isCard ? t('methodCard') : method.id }),
+        method.test ? el('span', { class: 'method-sub method-test', 'data-testid': 'method-test-' + method.id, text: t('methodTest') }) : null,
         isCard ? el('span', { class: 'method-sub brands' },
           el('span', { class: 'brand brand-visa', text: 'VISA' }),
           el('span', { class: 'brand brand-mc', 'aria-hidden': 'true' }, el('i'), el('i')),
@@ -709,6 +731,7 @@
         if (!input.checked) return;
         state.methodId = method.id;
         renderPrices();
+        renderBadges();
         updatePayButton();
       });
       box.appendChild(el('label', { class: 'method method-choice', 'data-testid': 'method-' + method.id }, input, methodBody(method)));
@@ -866,7 +889,8 @@
     try {
       reply = await api('POST', API + '/create-payment', { body: body, headers: { 'Idempotency-Key': state.attempt.key } });
     } catch (err) {
-      if (err.code === 'idempotency_conflict') state.attempt = null;
+      // These attempts can never succeed: the next press starts a new one.
+      if (err.code === 'idempotency_conflict' || err.code === 'payment_closed') state.attempt = null;
       state.busy = false;
       showError(err);
       updatePayButton();

@@ -62,6 +62,11 @@ struct Options {
     ledger: Option<Arc<dyn LedgerStore>>,
     reconcile_after: Duration,
     request_timeout: Duration,
+    rate_limit_per_minute: u32,
+    /// Serve with the peer address (as `full_bot` does), so the per-address limit applies.
+    connect_info: bool,
+    /// Another instance: share this one's SQLite file.
+    share_with: Option<SqliteLedgerStore>,
 }
 
 impl Default for Options {
@@ -71,16 +76,25 @@ impl Default for Options {
             ledger: None,
             reconcile_after: Duration::from_secs(120),
             request_timeout: Duration::from_secs(15),
+            rate_limit_per_minute: HttpSettings::default().rate_limit_per_minute,
+            connect_info: false,
+            share_with: None,
         }
     }
 }
 
 async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteLedgerStore::connect(&dir.path().join("t.db").display().to_string())
-        .await
-        .unwrap();
-    sqlite.migrate().await.unwrap();
+    let sqlite = match options.share_with {
+        Some(store) => store,
+        None => {
+            let sqlite = SqliteLedgerStore::connect(&dir.path().join("t.db").display().to_string())
+                .await
+                .unwrap();
+            sqlite.migrate().await.unwrap();
+            sqlite
+        }
+    };
     let ledger: Arc<dyn LedgerStore> = options.ledger.unwrap_or_else(|| Arc::new(sqlite.clone()));
     let sandbox = Arc::new(SandboxProvider::new(None).unwrap());
     let card: Arc<dyn PaymentProvider> = options.card.unwrap_or_else(|| sandbox.clone());
@@ -96,6 +110,7 @@ async fn spawn_app_with(options: Options) -> TestApp {
         settings: HttpSettings {
             reconcile_after: options.reconcile_after,
             request_timeout: options.request_timeout,
+            rate_limit_per_minute: options.rate_limit_per_minute,
             ..HttpSettings::default()
         },
         sandbox: Some(sandbox.clone()),
@@ -104,7 +119,12 @@ async fn spawn_app_with(options: Options) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let router = miniapp::http::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    if options.connect_info {
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    } else {
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    }
     TestApp {
         url,
         state,
@@ -225,7 +245,8 @@ async fn packages_list_the_catalog_and_methods() {
     assert_eq!(body["packages"][2]["amount_minor"], 2500);
     assert_eq!(
         body["methods"],
-        json!([{"id": "card", "currency": "USD", "opens": "link"}])
+        json!([{"id": "card", "currency": "USD", "opens": "link", "test": true}]),
+        "the sandbox is marked as a test method"
     );
     assert_eq!(
         (body["sandbox"].as_bool(), body["dev_login"].as_bool()),
@@ -702,9 +723,8 @@ async fn the_sweep_pages_through_a_backlog_and_asks_at_most_200_per_sweep() {
     .await;
     // More pending payments than one page (200) and one sweep's questions (200), most of them
     // created within the same second or two, so pages end inside a second.
-    let user = fresh_user();
     for _ in 0..230 {
-        app.buy(user, 100, "5").await;
+        app.buy(fresh_user(), 100, "5").await;
     }
     let newest = now();
     let asked = || silent.asked.load(std::sync::atomic::Ordering::SeqCst);
@@ -763,6 +783,23 @@ impl LedgerStore for Down {
         _: Option<&miniapp::ids::PaymentId>,
         _: u32,
     ) -> Result<Vec<Payment>, LedgerError> {
+        Err(down())
+    }
+    async fn abandon_checkout_attempt(
+        &self,
+        _: &miniapp::ids::PaymentId,
+        _: u32,
+    ) -> Result<Payment, LedgerError> {
+        Err(down())
+    }
+    async fn open_payments(
+        &self,
+        _: miniapp::ids::UserId,
+        _: u64,
+    ) -> Result<Vec<Payment>, LedgerError> {
+        Err(down())
+    }
+    async fn unstarted_payments(&self, _: u64, _: u32) -> Result<Vec<Payment>, LedgerError> {
         Err(down())
     }
     async fn history(
@@ -1018,6 +1055,11 @@ async fn a_slow_client_gets_408() {
     .expect("the server answered a stalled request");
     let head = String::from_utf8_lossy(&answer);
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "the 408 is the API's JSON error: {head}"
+    );
     assert_eq!(app.rows().await, (0, 0, 0));
 }
 
@@ -1079,4 +1121,605 @@ async fn polling_a_pending_payment_asks_the_provider_at_most_every_15_seconds() 
         1,
         "five polls, one provider call"
     );
+}
+
+/// A provider that opens a new checkout on every call (as a provider without idempotency keys
+/// would), records the idempotency key of every call, fails the first `fail_first` calls as
+/// unavailable, and never answers while `hang` is set.
+#[derive(Debug, Default)]
+struct Scripted {
+    keys: std::sync::Mutex<Vec<String>>,
+    fail_first: std::sync::atomic::AtomicUsize,
+    hang: std::sync::atomic::AtomicBool,
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl PaymentProvider for Scripted {
+    fn id(&self) -> &ProviderId {
+        static ID: std::sync::LazyLock<ProviderId> =
+            std::sync::LazyLock::new(|| ProviderId::new("scripted").unwrap());
+        &ID
+    }
+    async fn create_checkout(&self, r: &CheckoutRequest) -> Result<Checkout, ProviderError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.keys.lock().unwrap().push(r.idempotency_key());
+        if self.hang.load(SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if self
+            .fail_first
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ProviderError::Unavailable("upstream answered 500".into()));
+        }
+        let n = self.opened.fetch_add(1, SeqCst) + 1;
+        Ok(Checkout {
+            checkout_ref: ProviderRef::new(format!("fresh_{}_{n}", r.payment_id)).unwrap(),
+            url: format!("https://pay.example/{}/{n}", r.payment_id),
+            expires_at: None,
+        })
+    }
+    async fn parse_webhook(
+        &self,
+        _: &WebhookRequest,
+        _: SystemTime,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        Err(ProviderError::InvalidSignature("never".into()))
+    }
+    async fn fetch_status(&self, _: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Stripe's behaviour for one idempotency key: one session per key, and `409
+/// idempotency_key_in_use` (here [`ProviderError::InProgress`]) while a request with the key is in
+/// flight. The first request of a key waits until a concurrent one was told so.
+#[derive(Debug, Default)]
+struct KeyedInFlight {
+    sessions: std::sync::Mutex<std::collections::HashMap<String, Checkout>>,
+    in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
+    in_use_answers: std::sync::atomic::AtomicUsize,
+    answered: tokio::sync::Notify,
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl PaymentProvider for KeyedInFlight {
+    fn id(&self) -> &ProviderId {
+        static ID: std::sync::LazyLock<ProviderId> =
+            std::sync::LazyLock::new(|| ProviderId::new("keyed").unwrap());
+        &ID
+    }
+    async fn create_checkout(&self, r: &CheckoutRequest) -> Result<Checkout, ProviderError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let key = r.idempotency_key();
+        if let Some(c) = self.sessions.lock().unwrap().get(&key) {
+            return Ok(c.clone());
+        }
+        if !self.in_flight.lock().unwrap().insert(key.clone()) {
+            self.in_use_answers.fetch_add(1, SeqCst);
+            self.answered.notify_one();
+            return Err(ProviderError::InProgress);
+        }
+        // Bounded: a run in which no concurrent request arrives still finishes.
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while self.in_use_answers.load(SeqCst) == 0 {
+                self.answered.notified().await;
+            }
+        })
+        .await;
+        let n = self.opened.fetch_add(1, SeqCst) + 1;
+        let checkout = Checkout {
+            checkout_ref: ProviderRef::new(format!("cs_{key}_{n}")).unwrap(),
+            url: format!("https://pay.example/{key}"),
+            expires_at: None,
+        };
+        self.sessions
+            .lock()
+            .unwrap()
+            .insert(key.clone(), checkout.clone());
+        self.in_flight.lock().unwrap().remove(&key);
+        Ok(checkout)
+    }
+    async fn parse_webhook(
+        &self,
+        _: &WebhookRequest,
+        _: SystemTime,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        Err(ProviderError::InvalidSignature("never".into()))
+    }
+    async fn fetch_status(&self, _: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Two instances on one database with one provider, and `n` parallel create-payment calls of
+/// one user with one Idempotency-Key, alternating between the instances.
+async fn parallel_creates(
+    provider: Arc<dyn PaymentProvider>,
+    n: usize,
+) -> (TestApp, Vec<(u16, Value)>) {
+    let a = spawn_app_with(Options {
+        card: Some(provider.clone()),
+        ..Options::default()
+    })
+    .await;
+    let b = spawn_app_with(Options {
+        card: Some(provider),
+        share_with: a.store.clone(),
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let init_data = format!("tma {}", init_data_for(user, now(), TOKEN));
+    let calls = (0..n).map(|i| {
+        let url = if i % 2 == 0 { &a.url } else { &b.url };
+        a.http
+            .post(format!("{url}/api/miniapp/create-payment"))
+            .header("authorization", &init_data)
+            .header("idempotency-key", "double-tap-1")
+            .json(&order(500, json!("25.00"), "USD", "card"))
+            .send()
+    });
+    let mut answers = Vec::new();
+    for r in futures_util::future::join_all(calls).await {
+        let r = r.unwrap();
+        answers.push((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)));
+    }
+    (a, answers)
+}
+
+#[tokio::test]
+async fn parallel_creates_with_one_key_on_two_instances_get_one_checkout_from_a_fresh_per_call_provider()
+ {
+    let provider = Arc::new(Scripted::default());
+    let (app, answers) = parallel_creates(provider.clone(), 20).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "never a 5xx: {body}");
+        assert_eq!(body["payment_id"], answers[0].1["payment_id"]);
+        assert_eq!(body["payment_url"], answers[0].1["payment_url"]);
+    }
+    assert_eq!(app.rows().await.0, 1, "one payment");
+}
+
+#[tokio::test]
+async fn parallel_creates_while_the_provider_says_key_in_use_end_in_200_or_a_documented_409() {
+    let provider = Arc::new(KeyedInFlight::default());
+    let (app, answers) = parallel_creates(provider.clone(), 20).await;
+    let ok: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .collect();
+    for (status, body) in &answers {
+        assert!(
+            *status == 200 || (*status == 409 && code(body) == "payment_in_progress"),
+            "200 or 409 payment_in_progress, never a 5xx: {status} {body}"
+        );
+    }
+    assert!(!ok.is_empty());
+    assert!(ok.iter().all(|b| b["payment_url"] == ok[0]["payment_url"]));
+    assert!(
+        provider
+            .in_use_answers
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0,
+        "the provider did see the key in use"
+    );
+    assert_eq!(provider.opened.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(app.rows().await.0, 1, "one payment");
+    // The client that got 409 retries: the same payment and checkout.
+    let user_of = |b: &Value| b["payment_id"].clone();
+    let retry = answers.iter().find(|(s, _)| *s == 409);
+    if let Some((_, body)) = retry {
+        assert_eq!(body["error"]["code"], "payment_in_progress");
+    }
+    assert!(ok.iter().all(|b| user_of(b) == user_of(ok[0])));
+}
+
+#[tokio::test]
+async fn after_a_provider_failure_the_retry_uses_a_fresh_provider_key() {
+    let provider = Arc::new(Scripted::default());
+    provider
+        .fail_first
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let app = spawn_app_with(Options {
+        card: Some(provider.clone()),
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let attempt = || {
+        app.http
+            .post(format!("{}/api/miniapp/create-payment", app.url))
+            .header(
+                "authorization",
+                format!("tma {}", init_data_for(user, now(), TOKEN)),
+            )
+            .header("idempotency-key", "page-key-1")
+            .json(&order(500, json!("25.00"), "USD", "card"))
+            .send()
+    };
+    let first = attempt().await.unwrap();
+    assert_eq!(first.status().as_u16(), 503);
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(code(&body), "provider_unavailable");
+    let second = attempt().await.unwrap();
+    assert_eq!(second.status().as_u16(), 200);
+    let body: Value = second.json().await.unwrap();
+    let id = body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        *provider.keys.lock().unwrap(),
+        [id.clone(), format!("{id}-1")],
+        "the failed attempt's key is never sent again"
+    );
+    assert_eq!(app.rows().await.0, 1, "the same payment");
+    let p = app
+        .store
+        .as_ref()
+        .unwrap()
+        .payment(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((p.checkout_attempt, p.status.as_str()), (1, "pending"));
+}
+
+#[tokio::test]
+async fn a_checkout_that_could_not_open_for_15_minutes_is_closed_and_a_new_key_starts_afresh() {
+    let provider = Arc::new(Scripted::default());
+    provider
+        .fail_first
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let app = spawn_app_with(Options {
+        card: Some(provider.clone()),
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let create = |key: &'static str| {
+        app.http
+            .post(format!("{}/api/miniapp/create-payment", app.url))
+            .header(
+                "authorization",
+                format!("tma {}", init_data_for(user, now(), TOKEN)),
+            )
+            .header("idempotency-key", key)
+            .json(&order(500, json!("25.00"), "USD", "card"))
+            .send()
+    };
+    assert_eq!(create("outage-key").await.unwrap().status().as_u16(), 503);
+    // The outage lasted a quarter of an hour: the payment is that old now.
+    sqlx::query("UPDATE miniapp_payments SET created_at = created_at - 900")
+        .execute(app.store.as_ref().unwrap().pool())
+        .await
+        .unwrap();
+    let r = create("outage-key").await.unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(code(&body), "payment_closed", "{body}");
+    assert_eq!(provider.keys.lock().unwrap().len(), 1, "not sent again");
+    assert_eq!(create("new-key").await.unwrap().status().as_u16(), 200);
+    assert_eq!(app.rows().await.0, 2, "a new payment");
+}
+
+#[tokio::test]
+async fn a_stalled_provider_is_a_json_503_inside_the_request_deadline() {
+    let provider = Arc::new(Scripted::default());
+    provider
+        .hang
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let app = spawn_app_with(Options {
+        card: Some(provider.clone()),
+        request_timeout: Duration::from_millis(800),
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let (status, body) = app
+        .post(
+            "/api/miniapp/create-payment",
+            Some(user),
+            order(500, json!(25), "USD", "card"),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (503, "provider_unavailable"),
+        "not an empty 408: {body}"
+    );
+    let keys = provider.keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 1);
+    let p = app
+        .store
+        .as_ref()
+        .unwrap()
+        .payment(&keys[0].parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.status.as_str(), p.checkout_attempt),
+        ("created", 1),
+        "the unanswered attempt is given up"
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_closes_a_payment_whose_checkout_never_opened() {
+    let provider = Arc::new(Scripted::default());
+    provider
+        .fail_first
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let app = spawn_app_with(Options {
+        card: Some(provider.clone()),
+        ..Options::default()
+    })
+    .await;
+    let (status, _) = app
+        .post(
+            "/api/miniapp/create-payment",
+            Some(fresh_user()),
+            order(100, json!(5), "USD", "card"),
+        )
+        .await;
+    assert_eq!(status, 503);
+    let id: miniapp::ids::PaymentId = provider.keys.lock().unwrap()[0].parse().unwrap();
+    let store = app.store.as_ref().unwrap();
+    let created_at = store.payment(&id).await.unwrap().unwrap().created_at;
+    let early = sweep_pending(&app.state, created_at + 3_599).await.unwrap();
+    assert_eq!(early.closed_unstarted, 0, "an hour is the limit");
+    let due = sweep_pending(&app.state, created_at + 3_601).await.unwrap();
+    assert_eq!(due.closed_unstarted, 1);
+    let p = store.payment(&id).await.unwrap().unwrap();
+    assert_eq!(p.status.as_str(), "expired");
+    let again = sweep_pending(&app.state, created_at + 7_200).await.unwrap();
+    assert_eq!(again.closed_unstarted, 0, "closed once");
+    let reason: String =
+        sqlx::query_scalar("SELECT event_id FROM miniapp_provider_events WHERE payment_id = $1")
+            .bind(id.as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(reason, format!("miniapp_checkout_never_opened_{id}"));
+    assert_eq!(app.rows().await.1, 0, "no money moved");
+}
+
+#[tokio::test]
+async fn one_users_abandoned_checkouts_cannot_use_up_the_sweep() {
+    let silent = Arc::new(Silent::default());
+    let app = spawn_app_with(Options {
+        card: Some(silent.clone()),
+        rate_limit_per_minute: 0,
+        ..Options::default()
+    })
+    .await;
+    let store = app.store.as_ref().unwrap();
+    // A buyer's payment first (the oldest), then 300 abandoned checkouts of one user.
+    let buyer = fresh_user();
+    let bought = app.buy(buyer, 100, "5").await;
+    let abuser = UserId::new(fresh_user()).unwrap();
+    for i in 0..300 {
+        let id = miniapp::ids::PaymentId::generate().unwrap();
+        store
+            .create_payment(NewPayment {
+                id: id.clone(),
+                user_id: abuser,
+                provider: silent.id().clone(),
+                method: PaymentMethod::card(),
+                tokens: miniapp::money::TokenAmount::new(100).unwrap(),
+                price: miniapp::money::Money::usd_cents(500),
+                email: None,
+                idempotency_key: None,
+                language: None,
+            })
+            .await
+            .unwrap();
+        store
+            .attach_checkout(
+                &id,
+                &CheckoutRecord {
+                    checkout_ref: ProviderRef::new(format!("silent_{i}_{id}")).unwrap(),
+                    url: "https://pay.example".into(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let sweep = sweep_pending(&app.state, now() + 130).await.unwrap();
+    assert_eq!(
+        sweep.checked, 6,
+        "five of the abuser's, and the buyer's: {bought}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_order_again_reuses_its_checkout_and_open_payments_are_capped() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let create = |email: &str| {
+        let mut body = order(500, json!("25.00"), "USD", "card");
+        body["email"] = json!(email);
+        app.post("/api/miniapp/create-payment", Some(user), body)
+    };
+    let first = create("a@example.com").await;
+    let again = create("a@example.com").await;
+    assert_eq!((first.0, again.0), (200, 200));
+    assert_eq!(first.1["payment_id"], again.1["payment_id"]);
+    assert_eq!(first.1["payment_url"], again.1["payment_url"]);
+    assert_eq!(
+        app.rows().await.0,
+        1,
+        "a second tap makes no second payment"
+    );
+    for email in [
+        "b@example.com",
+        "c@example.com",
+        "d@example.com",
+        "e@example.com",
+    ] {
+        assert_eq!(create(email).await.0, 200);
+    }
+    let (status, body) = create("f@example.com").await;
+    assert_eq!((status, code(&body)), (429, "too_many_open_payments"));
+    assert_eq!(app.rows().await.0, 5);
+    // The cap never blocks the orders already open.
+    let (status, body) = create("a@example.com").await;
+    assert_eq!((status, &body["payment_id"]), (200, &first.1["payment_id"]));
+    // Paying one frees a place.
+    app.pay(first.1["payment_id"].as_str().unwrap()).await;
+    assert_eq!(create("f@example.com").await.0, 200);
+}
+
+#[tokio::test]
+async fn create_payment_is_rate_limited_per_user_and_per_address() {
+    let app = spawn_app_with(Options {
+        rate_limit_per_minute: 3,
+        connect_info: true,
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    for credits in [100, 200, 500] {
+        let amount = credits / 20;
+        let (status, body) = app
+            .post(
+                "/api/miniapp/create-payment",
+                Some(user),
+                order(credits, json!(amount), "USD", "card"),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let r = app
+        .http
+        .post(format!("{}/api/miniapp/create-payment", app.url))
+        .header(
+            "authorization",
+            format!("tma {}", init_data_for(user, now(), TOKEN)),
+        )
+        .json(&order(1000, json!(50), "USD", "card"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(code(&body), "rate_limited");
+    // Per address: five times the per-user rate (15 here), whoever the users are.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let (status, _) = app
+            .post(
+                "/api/miniapp/create-payment",
+                Some(fresh_user()),
+                order(100, json!(5), "USD", "card"),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429));
+    assert_eq!(app.rows().await.0, 14, "no payment for a refused call");
+}
+
+#[tokio::test]
+async fn every_error_status_carries_the_json_error_shape() {
+    let app = spawn_app().await;
+    let check = |r: reqwest::Response, status: u16, code_: &'static str| async move {
+        assert_eq!(r.status().as_u16(), status);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let allow = r.headers().get("allow").cloned();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["success"], false, "{body}");
+        assert_eq!(code(&body), code_, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        allow
+    };
+    let url = |p: &str| format!("{}{p}", app.url);
+    let allow = check(
+        app.http
+            .get(url("/api/miniapp/create-payment"))
+            .send()
+            .await
+            .unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    assert_eq!(allow.unwrap(), "POST", "405 keeps its Allow header");
+    check(
+        app.http
+            .delete(url("/api/miniapp/packages"))
+            .send()
+            .await
+            .unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    check(
+        app.http.get(url("/nope")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    check(
+        app.http
+            .post(url("/api/miniapp/create-payment"))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    check(
+        app.http
+            .post(url("/api/miniapp/create-payment"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 64 * 1024])
+            .send()
+            .await
+            .unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    check(
+        app.http
+            .get(url("/api/miniapp/history?limit=many"))
+            .header(
+                "authorization",
+                format!("tma {}", init_data_for(fresh_user(), now(), TOKEN)),
+            )
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
 }

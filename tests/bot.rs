@@ -35,6 +35,8 @@ struct Fake {
     /// The next sendMessage is recorded, announced on `hung`, and never answered.
     hang_next_send: bool,
     hung: Arc<tokio::sync::Notify>,
+    /// Signalled after every answered sendMessage.
+    sent: Arc<tokio::sync::Notify>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -44,7 +46,7 @@ async fn method(
     Path((_bot, method)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Json<Value> {
-    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let params: Value = serde_json::from_slice(&body).unwrap_or_else(|_| multipart_fields(&body));
     let reply = answer(&state, &method, params);
     match reply {
         Ok(reply) => Json(reply),
@@ -52,6 +54,31 @@ async fn method(
             hung.notify_one();
             std::future::pending().await
         }
+    }
+}
+
+/// The text fields of a `multipart/form-data` body (teloxide sends setWebhook that way, since
+/// it may carry a certificate file), as a JSON object; `null` for anything else.
+fn multipart_fields(body: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in text
+        .split("Content-Disposition: form-data; name=\"")
+        .skip(1)
+    {
+        let Some((name, rest)) = part.split_once('"') else {
+            continue;
+        };
+        let Some((_, value)) = rest.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let value = value.split("\r\n--").next().unwrap_or_default();
+        fields.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+    if fields.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(fields)
     }
 }
 
@@ -66,6 +93,7 @@ fn answer(state: &Shared, method: &str, params: Value) -> Result<Value, Arc<toki
         return Ok(failure);
     }
     let result = match method {
+        "GetMe" | "getMe" => serde_json::to_value(me()).unwrap(),
         "SendMessage" | "sendMessage" => json!({
             "message_id": s.calls.len(), "date": 1_795_000_000,
             "chat": {"id": params["chat_id"], "type": "private", "first_name": "Test"},
@@ -79,12 +107,16 @@ fn answer(state: &Shared, method: &str, params: Value) -> Result<Value, Arc<toki
         }
         _ => json!(true),
     };
+    if method.eq_ignore_ascii_case("sendMessage") {
+        s.sent.notify_one();
+    }
     Ok(json!({"ok": true, "result": result}))
 }
 
 struct FakeApi {
     state: Shared,
     bot: Bot,
+    url: String,
 }
 
 impl FakeApi {
@@ -97,7 +129,7 @@ impl FakeApi {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let bot = Bot::new(TOKEN).set_api_url(url.parse().unwrap());
-        FakeApi { state, bot }
+        FakeApi { state, bot, url }
     }
 
     fn calls(&self, name: &str) -> Vec<Value> {
@@ -391,6 +423,150 @@ async fn notification_after_a_credit_is_sent_once_even_when_replayed() {
 }
 
 #[tokio::test]
+async fn a_test_payment_says_so_in_its_notification() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let user = fresh_user();
+    credit(&store, user, 100, 500, "en").await;
+    let options = NotifierOptions {
+        test_providers: vec![ProviderId::new("sandbox").unwrap()],
+        ..NotifierOptions::default()
+    };
+    deliver_due_notifications(&api.bot, &store, &options, now())
+        .await
+        .unwrap();
+    let real = fresh_user();
+    credit(&store, real, 100, 500, "en").await;
+    deliver_due_notifications(&api.bot, &store, &NotifierOptions::default(), now())
+        .await
+        .unwrap();
+    let sent = api.calls("SendMessage");
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("🧪 Test payment: no real money was charged.\n\n✅ Payment successful!"),
+        "{}",
+        sent[0]["text"]
+    );
+    assert!(
+        sent[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ Payment successful!"),
+        "a real payment has no test note: {}",
+        sent[1]["text"]
+    );
+}
+
+/// Two instances of one bot in webhook mode: each calls setWebhook at start-up, and Telegram
+/// posts to whichever the load balancer picks. Both must accept the same secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_in_webhook_mode_accept_the_same_updates() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let ledger: Arc<dyn LedgerStore> = Arc::new(store.clone());
+    let config = miniapp::config::Config::from_lookup(|k| match k {
+        "TELEGRAM_BOT_TOKEN" => Some(TOKEN.to_owned()),
+        "TELEGRAM_MODE" => Some("webhook".to_owned()),
+        "TELEGRAM_API_URL" => Some(api.url.trim_end_matches('/').to_owned()),
+        "PUBLIC_BASE_URL" => Some("https://bot.example.com".to_owned()),
+        "PAYMENT_METHODS" => Some("stars".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let mut instances = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..2 {
+        let app = miniapp::app::build_with_ledger(&config, ledger.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = config.clone();
+        let task = tokio::spawn(async move {
+            miniapp::app::run(&config, &app, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        // Started once its setWebhook call is in (the webhook route is mounted after it).
+        let started = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                if let Ok(r) = reqwest::get(format!("{url}/healthz")).await
+                    && r.status().is_success()
+                {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(started.is_ok(), "instance started");
+        instances.push((url, task));
+        stops.push(stop);
+    }
+    let set = api.calls("SetWebhook");
+    assert_eq!(set.len(), 2, "each instance registers the webhook");
+    assert_eq!(
+        set[0], set[1],
+        "the same URL and secret: setWebhook is idempotent"
+    );
+    let secret = set[1]["secret_token"].as_str().unwrap().to_owned();
+    assert!(!secret.is_empty() && !secret.contains(TOKEN));
+    let user = fresh_user();
+    let sent_signal = api.state.lock().unwrap().sent.clone();
+    for (i, (url, _)) in instances.iter().enumerate() {
+        let mut update = serde_json::to_value(message(user.get(), "en", "/balance")).unwrap();
+        update["update_id"] = json!(100 + i);
+        let r = reqwest::Client::new()
+            .post(format!("{url}/telegram/webhook"))
+            .header("X-Telegram-Bot-Api-Secret-Token", &secret)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "instance {i} accepts the update");
+        let wrong = reqwest::Client::new()
+            .post(format!("{url}/telegram/webhook"))
+            .header("X-Telegram-Bot-Api-Secret-Token", "not-the-secret")
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            wrong.status().as_u16(),
+            401,
+            "instance {i} refuses a wrong secret"
+        );
+    }
+    // Both updates are handled: the /balance answers arrive (bounded wait for the fake).
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while api
+            .calls("SendMessage")
+            .iter()
+            .filter(|m| m["chat_id"] == user.get())
+            .count()
+            < 2
+        {
+            sent_signal.notified().await;
+        }
+    })
+    .await;
+    assert!(
+        answered.is_ok(),
+        "both instances answered: {:?}",
+        api.calls("SendMessage")
+    );
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for (_, task) in instances {
+        task.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
 async fn a_sender_killed_mid_send_leaves_only_that_message_in_doubt() {
     let api = FakeApi::start().await;
     let (store, _dir) = store().await;
@@ -615,6 +791,7 @@ async fn stars_payment(
             email: None,
             language: Some("ru".into()),
             created_at: payment.created_at,
+            attempt: payment.checkout_attempt,
         })
         .await
         .unwrap();

@@ -134,6 +134,73 @@ fn bad_configuration_exits_with_one_clear_line() {
     }
 }
 
+/// What a new bot owner does first: a real bot token, no Stripe yet. Before, every Telegram user
+/// could then "pay" with the sandbox's test card and receive real tokens; now it does not start,
+/// and says in one line which variables decide.
+#[test]
+fn a_bot_token_without_stripe_does_not_start_taking_card_payments() {
+    let bin = full_bot();
+    for extra in [
+        vec![],
+        vec![("MINIAPP_SANDBOX", "auto")],
+        vec![("PAYMENT_METHODS", "card,stars")],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = command(&bin, &dir);
+        c.env("TELEGRAM_BOT_TOKEN", "7000000006:REAL_bot_token_secret")
+            .env("PUBLIC_BASE_URL", "https://bot.example");
+        for (k, v) in &extra {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(!out.status.success(), "{extra:?} must not start");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("full_bot:"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{extra:?}: one line, got {stderr}");
+        assert!(
+            lines[0].contains("STRIPE_SECRET_KEY") && lines[0].contains("MINIAPP_SANDBOX"),
+            "{}",
+            lines[0]
+        );
+        assert!(!stderr.contains("REAL_bot_token_secret"), "{stderr}");
+        assert!(
+            !dir.path().join("miniapp.db").exists(),
+            "refused before touching the database"
+        );
+    }
+}
+
+/// Secrets in the configuration never reach what the app prints, even when it fails with them.
+#[test]
+fn secrets_never_reach_the_output() {
+    let bin = full_bot();
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(&bin, &dir)
+        .env(
+            "DATABASE_URL",
+            "postgres://shop:SECRET_db_password@127.0.0.1:1/shop",
+        )
+        .env("STRIPE_SECRET_KEY", "sk_test_SECRET_stripe_key")
+        .env("STRIPE_WEBHOOK_SECRET", "whsec_SECRET_webhook")
+        .env("PUBLIC_BASE_URL", "http://127.0.0.1:9")
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the database is unreachable");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("full_bot: database"), "{all}");
+    for secret in ["SECRET_db_password", "SECRET_stripe_key", "SECRET_webhook"] {
+        assert!(!all.contains(secret), "{secret} leaked:\n{all}");
+    }
+}
+
 /// Telegram unreachable at start-up (a network blip, a firewall not yet open) must not kill the
 /// bot for the life of the process: it keeps retrying and starts polling once Telegram answers,
 /// and the token never appears in what it logs meanwhile.
@@ -157,6 +224,7 @@ fn the_bot_starts_once_telegram_becomes_reachable() {
         .port();
     let mut child = command(&bin, &dir)
         .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("PAYMENT_METHODS", "stars")
         .env("TELEGRAM_API_URL", format!("http://127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .env("NO_COLOR", "1")

@@ -168,6 +168,10 @@ pub struct Payment {
     pub checkout_ref: Option<ProviderRef>,
     /// Where to send the payer.
     pub checkout_url: Option<String>,
+    /// Which attempt at opening a checkout is current (0 first). It moves on only when an
+    /// attempt failed before any checkout was attached, so the provider idempotency key of a
+    /// failed attempt (whose stored error a provider would replay) is never used again.
+    pub checkout_attempt: u32,
     /// The provider's payment reference, learned from the success event.
     pub payment_ref: Option<ProviderRef>,
     /// Provider facts.
@@ -371,6 +375,7 @@ pub fn example_pending_payment() -> Payment {
         language: None,
         checkout_ref: ProviderRef::new("cs_example").ok(),
         checkout_url: None,
+        checkout_attempt: 0,
         payment_ref: None,
         facts: PaymentFacts::default(),
         status: PaymentStatus::Pending,

@@ -29,6 +29,64 @@ pub struct CheckoutRequest {
     /// When the payment was created (unix seconds). Providers derive time-dependent parameters
     /// (a checkout's expiry) from it, so a repeated request is identical to the first.
     pub created_at: u64,
+    /// The payment's current checkout attempt ([`crate::payment::Payment::checkout_attempt`]):
+    /// part of [`CheckoutRequest::idempotency_key`], so an attempt that failed is never replayed.
+    pub attempt: u32,
+}
+
+impl CheckoutRequest {
+    /// The provider idempotency key of this attempt: the payment id for the first attempt,
+    /// `{payment id}-{attempt}` after a failed one. Every retry of one attempt (a double tap, a
+    /// second instance, a network retry) sends the same key, so the provider opens at most one
+    /// checkout per attempt; a new attempt is only started when no checkout URL was handed out.
+    ///
+    /// ```
+    /// # let mut r = miniapp_core::provider::example_checkout_request();
+    /// assert_eq!(r.idempotency_key(), "pay_example");
+    /// r.attempt = 2;
+    /// assert_eq!(r.idempotency_key(), "pay_example-2");
+    /// ```
+    pub fn idempotency_key(&self) -> String {
+        match self.attempt {
+            0 => self.payment_id.to_string(),
+            n => format!("{}-{n}", self.payment_id),
+        }
+    }
+}
+
+/// A checkout request for documentation examples.
+#[doc(hidden)]
+pub fn example_checkout_request() -> CheckoutRequest {
+    CheckoutRequest {
+        payment_id: PaymentId::new("pay_example").unwrap_or_else(|_| unreachable!()),
+        user_id: UserId::new(42).unwrap_or_else(|| unreachable!()),
+        tokens: TokenAmount::new(500).unwrap_or_else(|| unreachable!()),
+        price: Money::usd_cents(2500),
+        email: None,
+        language: None,
+        created_at: 0,
+        attempt: 0,
+    }
+}
+
+/// Whether `url` is a plain `http://` URL to this machine (`127.0.0.1`, `localhost`, `[::1]`).
+/// Secrets travel in API requests (a bot token in the path, a secret key in a header), so
+/// configuration accepts plain http only for these: a local fake or a self-hosted relay.
+///
+/// ```
+/// use miniapp_core::provider::is_loopback_http;
+/// assert!(is_loopback_http("http://127.0.0.1:8081"));
+/// assert!(is_loopback_http("http://localhost/v1"));
+/// assert!(!is_loopback_http("http://127.0.0.1.evil.example"));
+/// assert!(!is_loopback_http("https://api.stripe.com"));
+/// ```
+pub fn is_loopback_http(url: &str) -> bool {
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+        })
 }
 
 /// A checkout the provider opened.
@@ -85,6 +143,11 @@ pub enum ProviderError {
     /// The operation is not supported by this provider.
     #[error("not supported by this provider: {0}")]
     Unsupported(&'static str),
+    /// The same request (the same idempotency key) is being processed right now, by another
+    /// request or another instance; its result will be there shortly. Answer 409 and let the
+    /// client retry; never start a new attempt over it.
+    #[error("the same request is in progress at the provider")]
+    InProgress,
 }
 
 /// A payment backend.
@@ -123,4 +186,11 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
 
     /// The provider's current view of a payment, as events.
     async fn fetch_status(&self, payment: &Payment) -> Result<Vec<ProviderEvent>, ProviderError>;
+
+    /// Whether this provider moves no real money (an offline sandbox, a Stripe test-mode key).
+    /// The page marks such a method as a test, and the bot says a payment through it was a test
+    /// payment. The default is `false`: real money.
+    fn is_test(&self) -> bool {
+        false
+    }
 }

@@ -12,7 +12,7 @@ macro_rules! payment_columns {
         "id, user_id, provider, method, tokens, price_minor, currency, exponent, email, \
          idempotency_key, checkout_ref, checkout_url, payment_ref, status, paid_minor, \
          paid_currency, closure, refunded_minor, dispute, tokens_credited, tokens_reversed, \
-         tokens_written_off, created_at, updated_at, language"
+         tokens_written_off, created_at, updated_at, language, checkout_attempt"
     };
 }
 
@@ -52,6 +52,7 @@ pub(crate) struct PaymentRow {
     created_at: i64,
     updated_at: i64,
     language: Option<String>,
+    checkout_attempt: i64,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -187,6 +188,8 @@ impl PaymentRow {
                 .transpose()?,
             checkout_ref: opt_ref(self.checkout_ref, "checkout reference")?,
             checkout_url: self.checkout_url,
+            checkout_attempt: u32::try_from(self.checkout_attempt)
+                .map_err(|_| corrupt("checkout attempt"))?,
             language: self.language,
             payment_ref: opt_ref(self.payment_ref, "payment reference")?,
             facts: PaymentFacts {

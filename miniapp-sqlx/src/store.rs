@@ -394,6 +394,76 @@ macro_rules! impl_ledger_store {
                 row.map(PaymentRow::into_payment).transpose()
             }
 
+            async fn abandon_checkout_attempt(
+                &self,
+                id: &miniapp_core::ids::PaymentId,
+                failed: u32,
+            ) -> Result<miniapp_core::payment::Payment, miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::{PaymentRow, payment_columns, signed};
+                use miniapp_core::ledger::LedgerError;
+
+                // One statement: the conditions make a concurrent give-up or attach win cleanly.
+                let moved: Option<PaymentRow> = sqlx::query_as(concat!(
+                    "UPDATE miniapp_payments SET checkout_attempt = checkout_attempt + 1, updated_at = $3 \
+                     WHERE id = $1 AND checkout_attempt = $2 AND checkout_ref IS NULL \
+                     AND status = 'created' RETURNING ",
+                    payment_columns!()
+                ))
+                .bind(id.as_str())
+                .bind(i64::from(failed))
+                .bind(signed($crate::store::now())?)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+                match moved {
+                    Some(row) => row.into_payment(),
+                    None => self.payment(id).await?.ok_or(LedgerError::UnknownPayment),
+                }
+            }
+
+            async fn open_payments(
+                &self,
+                user: miniapp_core::ids::UserId,
+                created_from: u64,
+            ) -> Result<Vec<miniapp_core::payment::Payment>, miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::{PaymentRow, payment_columns};
+
+                let rows: Vec<PaymentRow> = sqlx::query_as(concat!(
+                    "SELECT ", payment_columns!(), " FROM miniapp_payments \
+                     WHERE user_id = $1 AND status IN ('created', 'pending') AND created_at >= $2 \
+                     ORDER BY created_at DESC, id DESC LIMIT 100"
+                ))
+                .bind(user.get())
+                .bind(i64::try_from(created_from).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+                rows.into_iter().map(PaymentRow::into_payment).collect()
+            }
+
+            async fn unstarted_payments(
+                &self,
+                created_before: u64,
+                limit: u32,
+            ) -> Result<Vec<miniapp_core::payment::Payment>, miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::{PaymentRow, payment_columns};
+
+                let rows: Vec<PaymentRow> = sqlx::query_as(concat!(
+                    "SELECT ", payment_columns!(), " FROM miniapp_payments \
+                     WHERE status = 'created' AND created_at < $1 \
+                     ORDER BY created_at, id LIMIT $2"
+                ))
+                .bind(i64::try_from(created_before).unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+                rows.into_iter().map(PaymentRow::into_payment).collect()
+            }
+
             async fn pending_payments(
                 &self,
                 created_from: u64,

@@ -58,6 +58,12 @@ pub(crate) enum TransportError {
     Body(String),
 }
 
+impl TransportError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, TransportError::Api { status: 409, .. })
+    }
+}
+
 impl Client {
     pub(crate) fn new(
         base_url: String,
@@ -120,7 +126,19 @@ impl Client {
             match outcome {
                 Ok(value) => return Ok(value),
                 Err(Attempt::Final(e)) => return Err(e),
-                Err(Attempt::Retryable(e)) if attempt >= self.max_retries => return Err(e),
+                Err(Attempt::Retryable(e)) if attempt >= self.max_retries => {
+                    return Err(match e {
+                        // 409: a concurrent request with the same key is still being processed.
+                        ProviderError::Unavailable(cause)
+                            if cause
+                                .downcast_ref::<TransportError>()
+                                .is_some_and(TransportError::is_conflict) =>
+                        {
+                            ProviderError::InProgress
+                        }
+                        other => other,
+                    });
+                }
                 Err(Attempt::Retryable(e)) => {
                     attempt += 1;
                     let delay = self.backoff * 2u32.saturating_pow(attempt - 1);
@@ -201,6 +219,11 @@ fn classify(f: Failure) -> Attempt {
     };
     if retry {
         return Attempt::Retryable(unavailable(&f));
+    }
+    if f.status == StatusCode::CONFLICT {
+        // Still in use by a concurrent request after our retries: its result is coming, and a
+        // new attempt must not be started over it.
+        return Attempt::Final(ProviderError::InProgress);
     }
     if f.status == StatusCode::TOO_MANY_REQUESTS || f.status.is_server_error() {
         return Attempt::Final(unavailable(&f));

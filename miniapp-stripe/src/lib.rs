@@ -37,14 +37,24 @@
 //! copies it onto the charge, which is how refunds find the payment), and `expires_at` derived from
 //! the payment's creation time (default 1 hour, clamped to Stripe's 30 minutes – 24 hours).
 //! Every request pins `Stripe-Version: 2026-10-28.endive` ([`STRIPE_API_VERSION`]) and a POST
-//! always carries `Idempotency-Key: miniapp-checkout-<payment id>`, so no retry, double tap or
-//! second instance can create a second session for one payment.
+//! always carries `Idempotency-Key: miniapp-checkout-<payment id>` (`…-<payment id>-<n>` for the
+//! n-th attempt after a failed one, see [`CheckoutRequest::idempotency_key`]), so no retry, double
+//! tap or second instance can create a second session for one attempt, and Stripe's stored
+//! answer to a failed attempt (replayed for 24 hours) never pins a payment. A session expires one
+//! hour after the payment was created; a checkout is only opened while at least 35 minutes of that
+//! remain (Stripe's minimum is 30).
 //!
-//! # Retries
+//! # Retries and deadlines
 //! `Stripe-Should-Retry` decides when present; otherwise network errors and timeouts, 409, 5xx and
-//! 429 `lock_timeout` are retried (2 times by default, backoff 0.5 s then 1 s), always with the same
-//! idempotency key. Other 4xx are final ([`ProviderError::Rejected`]); what stays unavailable is
-//! [`ProviderError::Unavailable`].
+//! 429 `lock_timeout` are retried (once by default, after 0.5 s), always with the same idempotency
+//! key. Each request times out after 5 s, so one call ends within 10.5 s, inside the HTTP layer's
+//! request deadline. Other 4xx are final ([`ProviderError::Rejected`]); a 409 that outlasts the
+//! retries (a concurrent request with the same key) is [`ProviderError::InProgress`]; what stays
+//! unavailable is [`ProviderError::Unavailable`]. `STRIPE_API_BASE` may be plain `http://` only on
+//! loopback: the secret key travels with every request.
+//!
+//! A `sk_test_…`/`rk_test_…` key makes [`StripeProvider`] report
+//! [`PaymentProvider::is_test`](miniapp_core::provider::PaymentProvider::is_test).
 //!
 //! # Webhook events
 //! | Stripe event | core event |
@@ -63,6 +73,8 @@
 //! money shares.
 //!
 //! [`ProviderError::Rejected`]: miniapp_core::provider::ProviderError::Rejected
+//! [`ProviderError::InProgress`]: miniapp_core::provider::ProviderError::InProgress
+//! [`CheckoutRequest::idempotency_key`]: miniapp_core::provider::CheckoutRequest::idempotency_key
 //! [`ProviderError::Unavailable`]: miniapp_core::provider::ProviderError::Unavailable
 #![forbid(unsafe_code)]
 

@@ -18,8 +18,12 @@ use crate::client::Client;
 use crate::events::{Session, currency, map_event};
 use crate::signature::WebhookVerifier;
 
-/// Stripe's bounds for a Checkout Session's `expires_at`, with a minute of margin each side.
-const MIN_TTL: Duration = Duration::from_secs(31 * 60);
+/// Stripe's bounds for a Checkout Session's `expires_at` are 30 minutes to 24 hours after the
+/// session is created. A request whose `expires_at` would be less than `MIN_AHEAD` away is not
+/// sent (five minutes of margin for clocks, retries and latency); configured lifetimes are
+/// clamped so a fresh payment always clears that, with a minute to spare at the top.
+const MIN_AHEAD: Duration = Duration::from_secs(35 * 60);
+const MIN_TTL: Duration = Duration::from_secs(40 * 60);
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600 - 60);
 
 /// Settings of a [`StripeProvider`]. `Debug` never shows the secrets.
@@ -69,11 +73,18 @@ pub enum StripeConfigError {
     /// No public base URL for the return pages.
     #[error("PUBLIC_BASE_URL is required with Stripe (the checkout returns there)")]
     MissingPublicBaseUrl,
+    /// An API base the secret key would travel to in clear text.
+    #[error(
+        "STRIPE_API_BASE must be an https:// URL (plain http:// only on 127.0.0.1 or localhost: the secret key is sent with every request)"
+    )]
+    InsecureApiBase,
 }
 
 impl StripeConfig {
-    /// Settings with the defaults: API `https://api.stripe.com`, tolerance 300 s, timeout 20 s,
-    /// 2 retries starting at 500 ms, checkouts valid for 1 hour.
+    /// Settings with the defaults: API `https://api.stripe.com`, tolerance 300 s, timeout 5 s per
+    /// request, 1 retry after 500 ms, checkouts valid for 1 hour. The worst case of one call
+    /// (two timed-out requests and the pause, 10.5 s) stays inside the HTTP layer's 15 s request
+    /// deadline, so a stalled Stripe is answered `503 provider_unavailable`, not a bare timeout.
     pub fn new(
         secret_key: impl Into<String>,
         webhook_secrets: Vec<String>,
@@ -85,8 +96,8 @@ impl StripeConfig {
             public_base_url: public_base_url.into().trim_end_matches('/').to_owned(),
             api_base: "https://api.stripe.com".into(),
             tolerance: Duration::from_secs(300),
-            timeout: Duration::from_secs(20),
-            max_retries: 2,
+            timeout: Duration::from_secs(5),
+            max_retries: 1,
             retry_backoff: Duration::from_millis(500),
             checkout_ttl: Duration::from_secs(3600),
         }
@@ -127,6 +138,10 @@ impl StripeConfig {
         let base = get("PUBLIC_BASE_URL").ok_or(StripeConfigError::MissingPublicBaseUrl)?;
         let mut config = StripeConfig::new(key, secrets, base);
         if let Some(api) = get("STRIPE_API_BASE") {
+            let api = api.trim_end_matches('/');
+            if !(api.starts_with("https://") || miniapp_core::provider::is_loopback_http(api)) {
+                return Err(StripeConfigError::InsecureApiBase);
+            }
             config = config.api_base(api);
         }
         Ok(Some(config))
@@ -140,7 +155,8 @@ impl StripeConfig {
         StripeConfig::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Another API base URL (a local fake or a Stripe-compatible server).
+    /// Another API base URL (a local fake or a Stripe-compatible server). The secret key is sent
+    /// to it: [`StripeConfig::from_lookup`] accepts plain `http://` only on loopback.
     #[must_use]
     pub fn api_base(mut self, url: impl Into<String>) -> StripeConfig {
         self.api_base = url.into();
@@ -169,7 +185,20 @@ impl StripeConfig {
         self
     }
 
-    /// How long a checkout can be paid, clamped to Stripe's 30 minutes – 24 hours.
+    /// Whether the key is a test-mode key (`sk_test_…`, `rk_test_…`): no real money moves.
+    pub fn is_test_mode(&self) -> bool {
+        let key = secrecy::ExposeSecret::expose_secret(&self.secret_key);
+        key.starts_with("sk_test_") || key.starts_with("rk_test_")
+    }
+
+    /// Whether the key is a live-mode key (`sk_live_…`, `rk_live_…`): real money moves.
+    pub fn is_live_mode(&self) -> bool {
+        let key = secrecy::ExposeSecret::expose_secret(&self.secret_key);
+        key.starts_with("sk_live_") || key.starts_with("rk_live_")
+    }
+
+    /// How long a checkout can be paid, clamped to 40 minutes – 24 hours (Stripe's own bounds
+    /// are 30 minutes – 24 hours; a checkout is only opened while at least 35 minutes remain).
     #[must_use]
     pub fn checkout_ttl(mut self, ttl: Duration) -> StripeConfig {
         self.checkout_ttl = ttl;
@@ -184,6 +213,7 @@ pub struct StripeProvider {
     verifier: WebhookVerifier,
     public_base_url: String,
     checkout_ttl: Duration,
+    test_mode: bool,
 }
 
 impl fmt::Debug for StripeProvider {
@@ -191,6 +221,7 @@ impl fmt::Debug for StripeProvider {
         f.debug_struct("StripeProvider")
             .field("public_base_url", &self.public_base_url)
             .field("verifier", &self.verifier)
+            .field("test_mode", &self.test_mode)
             .finish_non_exhaustive()
     }
 }
@@ -201,6 +232,7 @@ impl StripeProvider {
     /// # Errors
     /// [`ProviderError::Unavailable`] if the HTTP client cannot be built (no TLS roots).
     pub fn new(config: StripeConfig) -> Result<StripeProvider, ProviderError> {
+        let test_mode = config.is_test_mode();
         let client = Client::new(
             config.api_base,
             config.secret_key,
@@ -214,6 +246,7 @@ impl StripeProvider {
             client,
             public_base_url: config.public_base_url,
             checkout_ttl: config.checkout_ttl.clamp(MIN_TTL, MAX_TTL),
+            test_mode,
         })
     }
 
@@ -278,13 +311,13 @@ impl PaymentProvider for StripeProvider {
         // Derived from the payment's creation time, so a repeated request is byte-identical and
         // Stripe's idempotency layer returns the first session.
         let expires_at = request.created_at + self.checkout_ttl.as_secs();
-        if expires_at < unix(SystemTime::now()) + MIN_TTL.as_secs() - 60 {
+        if expires_at < unix(SystemTime::now()) + MIN_AHEAD.as_secs() {
             return Err(ProviderError::Rejected {
                 code: "payment_too_old".into(),
                 message: "this payment is too old for a new checkout; start a new purchase".into(),
             });
         }
-        let key = format!("miniapp-checkout-{}", request.payment_id);
+        let key = format!("miniapp-checkout-{}", request.idempotency_key());
         let session: Session = self
             .client
             .send(
@@ -350,5 +383,9 @@ impl PaymentProvider for StripeProvider {
             events.push(event("expired".into(), EventKind::Expired)?);
         }
         Ok(events)
+    }
+
+    fn is_test(&self) -> bool {
+        self.test_mode
     }
 }

@@ -198,6 +198,7 @@ fn request() -> CheckoutRequest {
         email: Some("buyer@example.com".into()),
         language: Some("en".into()),
         created_at: now(),
+        attempt: 0,
     }
 }
 
@@ -281,7 +282,7 @@ async fn expiry_is_clamped_to_stripes_window_and_email_is_optional() {
     };
     assert_eq!(
         field(0, "expires_at"),
-        Some((r.created_at + 31 * 60).to_string())
+        Some((r.created_at + 40 * 60).to_string())
     );
     assert_eq!(field(0, "customer_email"), None);
     let long: u64 = field(1, "expires_at").unwrap().parse().unwrap();
@@ -300,6 +301,122 @@ async fn same_payment_twice_gives_the_same_session() {
         sent[0].body, sent[1].body,
         "a repeated request is byte-identical (idempotency)"
     );
+}
+
+#[tokio::test]
+async fn a_new_attempt_uses_a_fresh_idempotency_key() {
+    let server = Server::start().await;
+    let mut r = request();
+    r.attempt = 2;
+    let fresh = server.provider().create_checkout(&r).await.unwrap();
+    r.attempt = 0;
+    let first = server.provider().create_checkout(&r).await.unwrap();
+    let sent = server.requests();
+    assert_eq!(
+        sent[0].headers["idempotency-key"],
+        format!("miniapp-checkout-{}-2", r.payment_id)
+    );
+    assert_eq!(
+        sent[1].headers["idempotency-key"],
+        format!("miniapp-checkout-{}", r.payment_id)
+    );
+    assert_ne!(
+        fresh.checkout_ref, first.checkout_ref,
+        "two keys, two sessions"
+    );
+}
+
+#[tokio::test]
+async fn a_checkout_is_opened_only_with_five_minutes_over_stripes_minimum() {
+    let server = Server::start().await;
+    let mut r = request();
+    // Created 26 minutes ago: the session would expire in 34 minutes, less than 30 + 5.
+    r.created_at = now() - 26 * 60;
+    let e = server.provider().create_checkout(&r).await.unwrap_err();
+    assert!(
+        matches!(&e, ProviderError::Rejected { code, .. } if code == "payment_too_old"),
+        "{e:?}"
+    );
+    assert!(server.requests().is_empty(), "nothing sent");
+    // Created 24 minutes ago: 36 minutes remain.
+    r.created_at = now() - 24 * 60;
+    server.provider().create_checkout(&r).await.unwrap();
+    let sent = server.requests();
+    let expires: u64 = form_urlencoded::parse(sent[0].body.as_bytes())
+        .into_owned()
+        .find(|(k, _)| k == "expires_at")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    assert!(expires >= now() + 35 * 60, "a real margin over 30 minutes");
+}
+
+#[tokio::test]
+async fn a_key_still_in_use_after_the_retries_is_in_progress() {
+    let (r, sent) = failing(
+        409,
+        r#"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use","message":"There is currently another in-progress request using this Idempotent Key."}}"#,
+        vec![],
+    )
+    .await;
+    // The fake answers the first request with the script and the retry with a session.
+    assert!(r.is_ok(), "a retry after 409 got the session: {r:?}");
+    assert_eq!(sent.len(), 2);
+    let server = Server::start().await;
+    for _ in 0..3 {
+        server.script(409, r#"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use","message":"in use"}}"#, vec![]);
+    }
+    let r = server.provider().create_checkout(&request()).await;
+    assert!(matches!(r, Err(ProviderError::InProgress)), "{r:?}");
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "one try and two retries, same key"
+    );
+}
+
+#[test]
+fn plain_http_api_base_only_on_loopback() {
+    let env = |api: &'static str| {
+        move |k: &str| match k {
+            "STRIPE_SECRET_KEY" => Some("sk_test_1".to_owned()),
+            "STRIPE_WEBHOOK_SECRET" => Some("whsec_1".to_owned()),
+            "PUBLIC_BASE_URL" => Some("https://bot.example".to_owned()),
+            "STRIPE_API_BASE" => Some(api.to_owned()),
+            _ => None,
+        }
+    };
+    for bad in [
+        "http://stripe.example",
+        "http://127.0.0.1.evil.example",
+        "ftp://x",
+    ] {
+        assert_eq!(
+            StripeConfig::from_lookup(env(bad)).unwrap_err(),
+            miniapp_stripe::StripeConfigError::InsecureApiBase,
+            "{bad}"
+        );
+    }
+    for good in [
+        "https://stripe.example",
+        "http://127.0.0.1:12111",
+        "http://localhost:12111/",
+    ] {
+        assert!(
+            StripeConfig::from_lookup(env(good)).unwrap().is_some(),
+            "{good}"
+        );
+    }
+}
+
+#[test]
+fn test_and_live_keys_are_told_apart() {
+    let config = |key: &str| StripeConfig::new(key, vec![WHSEC.into()], "https://bot.example");
+    assert!(config("sk_test_1").is_test_mode() && !config("sk_test_1").is_live_mode());
+    assert!(config("rk_live_1").is_live_mode() && !config("rk_live_1").is_test_mode());
+    assert!(StripeProvider::new(config("sk_test_1")).unwrap().is_test());
+    assert!(!StripeProvider::new(config("sk_live_1")).unwrap().is_test());
 }
 
 async fn failing(

@@ -31,7 +31,7 @@ use teloxide::types::{
 use teloxide::utils::command::BotCommands;
 
 pub use notifier::{NotifierOptions, deliver_due_notifications, run_notifier};
-pub use texts::{Lang, payment_success};
+pub use texts::{Lang, payment_success, test_payment_note};
 
 /// Errors of the bot's handlers.
 pub type BotError = Box<dyn std::error::Error + Send + Sync + 'static>;

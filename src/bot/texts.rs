@@ -117,6 +117,14 @@ pub fn payment_success(l: Lang, tokens: u64, paid: Money) -> String {
     }
 }
 
+/// The line that opens the notification of a test payment (a sandbox or test-mode provider).
+pub fn test_payment_note(l: Lang) -> &'static str {
+    match l {
+        Lang::Ru => "🧪 Тестовый платёж: настоящие деньги не списаны.",
+        Lang::En => "🧪 Test payment: no real money was charged.",
+    }
+}
+
 pub(crate) fn history(l: Lang, entries: &[JournalEntry]) -> String {
     if entries.is_empty() {
         return match l {

@@ -2,22 +2,24 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use miniapp_core::catalog::ClientOrder;
 use miniapp_core::ids::{IdempotencyKey, PaymentId, UserId};
 use miniapp_core::init_data::sign;
-use miniapp_core::ledger::{CheckoutRecord, HistoryQuery, JournalEntry, NewPayment};
+use miniapp_core::ledger::{HistoryQuery, JournalEntry, NewPayment};
 use miniapp_core::money::Money;
 use miniapp_core::payment::{Payment, PaymentStatus};
-use miniapp_core::provider::CheckoutRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 
 use super::AppState;
+use super::checkout::ensure_checkout;
 use super::error::ApiError;
 use super::extract::{authenticate, json_body, valid_email};
 use super::state::Auth;
@@ -74,7 +76,7 @@ pub(crate) async fn packages(State(state): State<AppState>) -> Response {
         .inner
         .methods
         .iter()
-        .map(|m| json!({ "id": m.offer.method.as_str(), "currency": m.offer.currency.code(), "opens": m.opens }))
+        .map(|m| json!({ "id": m.offer.method.as_str(), "currency": m.offer.currency.code(), "opens": m.opens, "test": m.provider.is_test() }))
         .collect();
     Json(json!({
         "success": true,
@@ -116,12 +118,24 @@ fn payment_reply(state: &AppState, p: &Payment) -> Value {
     })
 }
 
+/// Open payments older than this no longer count against a user's limit (a checkout expires
+/// within the hour; one that is still `pending` later was abandoned).
+const OPEN_WINDOW_SECS: u64 = 3600;
+
+/// An open payment younger than this, for the same package, method and e-mail, is handed out
+/// again instead of a new one: well inside the shortest checkout lifetime (Stripe's 30 minutes).
+pub(crate) const REUSE_WINDOW_SECS: u64 = 15 * 60;
+
 /// `POST /api/miniapp/create-payment`
 pub(crate) async fn create_payment(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    if let Some(limits) = &state.inner.limits {
+        limits.check_address(&headers, peer.as_ref().map(|Extension(p)| p))?;
+    }
     let body: CreatePaymentBody = json_body(&headers, body).await?;
     let caller = authenticate(&state, &headers, body.init_data.as_deref())?;
     if let Some(claimed) = body.user_id
@@ -132,6 +146,9 @@ pub(crate) async fn create_payment(
             "user_mismatch",
             "user_id is not the user of the init data",
         ));
+    }
+    if let Some(limits) = &state.inner.limits {
+        limits.check_user(caller.user.get())?;
     }
     let order = ClientOrder {
         credits: body.credits,
@@ -176,57 +193,66 @@ pub(crate) async fn create_payment(
             "payment method is not available",
         )
     })?;
-    let id = PaymentId::generate().map_err(|e| {
-        tracing::error!(error = %e, "no randomness for a payment id");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    })?;
-    let payment = state
+    let now = unix_now();
+    let open = state
         .inner
         .ledger
-        .create_payment(NewPayment {
-            id,
-            user_id: caller.user,
-            provider: method.provider.id().clone(),
-            method: quote.method.clone(),
-            tokens: quote.tokens,
-            price: quote.price,
-            email,
-            idempotency_key,
-            language: caller.language.clone(),
-        })
+        .open_payments(caller.user, now.saturating_sub(OPEN_WINDOW_SECS))
         .await?;
-    if payment.checkout_ref.is_some() {
-        // The same Idempotency-Key again: the first payment and its checkout, nothing new.
-        return Ok(Json(payment_reply(&state, &payment)).into_response());
+    let replay =
+        idempotency_key.is_some() && open.iter().any(|p| p.idempotency_key == idempotency_key);
+    // The same order again (a second tap, a reopened page): the checkout already opened for it.
+    let reusable = open.iter().find(|p| {
+        p.provider == *method.provider.id()
+            && p.method == quote.method
+            && p.tokens == quote.tokens
+            && p.price == quote.price
+            && p.email == email
+            && now.saturating_sub(p.created_at) < REUSE_WINDOW_SECS
+    });
+    let payment = match reusable {
+        Some(p) if !replay => p.clone(),
+        _ => {
+            let limit = state.inner.settings.max_open_payments;
+            if !replay && open.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_open_payments",
+                    format!(
+                        "{limit} payments are already waiting to be paid; pay or close one of them first"
+                    ),
+                ));
+            }
+            let id = PaymentId::generate().map_err(|e| {
+                tracing::error!(error = %e, "no randomness for a payment id");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            })?;
+            state
+                .inner
+                .ledger
+                .create_payment(NewPayment {
+                    id,
+                    user_id: caller.user,
+                    provider: method.provider.id().clone(),
+                    method: quote.method.clone(),
+                    tokens: quote.tokens,
+                    price: quote.price,
+                    email,
+                    idempotency_key,
+                    language: caller.language.clone(),
+                })
+                .await?
+        }
+    };
+    let had_checkout = payment.checkout_url.is_some();
+    let payment = ensure_checkout(&state, method, payment, caller.language.clone()).await?;
+    if !had_checkout {
+        tracing::info!(payment = %payment.id, user = %payment.user_id, tokens = payment.tokens.get(), "payment created");
     }
-    let checkout = method
-        .provider
-        .create_checkout(&CheckoutRequest {
-            payment_id: payment.id.clone(),
-            user_id: payment.user_id,
-            tokens: payment.tokens,
-            price: payment.price,
-            email: payment.email.clone(),
-            language: caller.language.clone(),
-            created_at: payment.created_at,
-        })
-        .await?;
-    let payment = state
-        .inner
-        .ledger
-        .attach_checkout(
-            &payment.id,
-            &CheckoutRecord {
-                checkout_ref: checkout.checkout_ref,
-                url: checkout.url,
-            },
-        )
-        .await?;
-    tracing::info!(payment = %payment.id, user = %payment.user_id, tokens = payment.tokens.get(), "payment created");
     Ok(Json(payment_reply(&state, &payment)).into_response())
 }
 

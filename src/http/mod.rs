@@ -13,8 +13,10 @@
 
 mod api;
 mod assets;
+mod checkout;
 mod error;
 mod extract;
+mod limits;
 mod state;
 mod sweep;
 
@@ -34,10 +36,10 @@ use serde_json::json;
 
 pub(crate) use api::date_only;
 pub use api::{DEV_USER_ID, dev_user};
-pub use error::ApiError;
+pub use error::{ApiError, json_errors};
 pub use extract::{MAX_BODY, MAX_WEBHOOK_BODY};
 pub use state::{AppState, Auth, HttpSettings, Method, Opens, StateError, StateParts};
-pub use sweep::{SWEEP_WINDOW, Sweep, run_sweeper, sweep_pending};
+pub use sweep::{SWEEP_WINDOW, Sweep, UNSTARTED_TIMEOUT, run_sweeper, sweep_pending};
 
 /// The whole app's routes: the page, the API, the webhooks, the sandbox (when enabled) and
 /// `/healthz`.
@@ -74,6 +76,8 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        // Outermost, so the timeout's empty 408 gets the JSON shape too.
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }
 

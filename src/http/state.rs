@@ -45,8 +45,27 @@ pub struct HttpSettings {
     /// `https://…` the app is reachable at (return URLs, sandbox links); `None` in local demos.
     pub public_base_url: Option<String>,
     /// A request (reading its body included) that takes longer is answered 408: slow clients
-    /// cannot hold a connection and its task forever.
+    /// cannot hold a connection and its task forever. A provider call gets four fifths of it
+    /// ([`HttpSettings::provider_deadline`]), so a stalled provider is a JSON
+    /// `503 provider_unavailable`, never a bare timeout.
     pub request_timeout: Duration,
+    /// Open (`created` or `pending`) payments a user may have from the last hour; one more
+    /// `create-payment` is `429 too_many_open_payments`. Default 5.
+    pub max_open_payments: u32,
+    /// `create-payment` calls per verified user per minute (five times that per client address);
+    /// `0` disables rate limiting. Default 20: a person retrying never sees it.
+    pub rate_limit_per_minute: u32,
+    /// Take the client address for rate limiting from the last `X-Forwarded-For` entry (set
+    /// when the app runs behind its own reverse proxy) instead of the TCP peer. Default off.
+    pub trust_forwarded_for: bool,
+}
+
+impl HttpSettings {
+    /// How long a provider call (opening a checkout) may take: four fifths of the request
+    /// timeout, leaving the rest for the ledger and the answer.
+    pub fn provider_deadline(&self) -> Duration {
+        (self.request_timeout * 4 / 5).max(Duration::from_millis(1))
+    }
 }
 
 impl Default for HttpSettings {
@@ -57,6 +76,9 @@ impl Default for HttpSettings {
             refund_policy: RefundPolicy::Debt,
             public_base_url: None,
             request_timeout: Duration::from_secs(15),
+            max_open_payments: 5,
+            rate_limit_per_minute: 20,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -90,6 +112,10 @@ pub(crate) struct Inner {
     /// only), by a status poll or by the sweep: each has its own spacing rule over this record.
     pub(crate) asked:
         std::sync::Mutex<std::collections::HashMap<miniapp_core::ids::PaymentId, u64>>,
+    /// Checkouts being opened by this process.
+    pub(crate) checkouts: super::checkout::CheckoutLocks,
+    /// Rate limits of `create-payment`, unless disabled.
+    pub(crate) limits: Option<super::limits::RateLimits>,
 }
 
 /// Why an [`AppState`] could not be built.
@@ -168,6 +194,10 @@ impl AppState {
             Auth::Bot(t) | Auth::Development(t) => t,
         };
         let verifier = InitDataVerifier::new(token).with_options(settings.init_data);
+        let limits = super::limits::RateLimits::new(
+            settings.rate_limit_per_minute,
+            settings.trust_forwarded_for,
+        );
         Ok(AppState {
             inner: Arc::new(Inner {
                 ledger,
@@ -178,6 +208,8 @@ impl AppState {
                 settings,
                 sandbox,
                 asked: std::sync::Mutex::default(),
+                checkouts: super::checkout::CheckoutLocks::default(),
+                limits,
             }),
         })
     }
@@ -204,6 +236,20 @@ impl AppState {
 
     pub(crate) fn offers(&self) -> Vec<MethodOffer> {
         self.inner.methods.iter().map(|m| m.offer.clone()).collect()
+    }
+
+    /// The providers of the enabled methods that move no real money
+    /// ([`PaymentProvider::is_test`]).
+    pub fn test_providers(&self) -> Vec<ProviderId> {
+        let mut ids: Vec<ProviderId> = self
+            .inner
+            .methods
+            .iter()
+            .filter(|m| m.provider.is_test())
+            .map(|m| m.provider.id().clone())
+            .collect();
+        ids.dedup();
+        ids
     }
 
     pub(crate) fn is_development(&self) -> bool {

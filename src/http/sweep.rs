@@ -5,6 +5,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
+use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::ids::{ProviderEventId, ProviderRef, UserId};
 use miniapp_core::ledger::LedgerError;
 use miniapp_core::payment::PaymentStatus;
 
@@ -21,6 +25,18 @@ const PAGE: u32 = 200;
 const MAX_PAGES: usize = 25;
 const MAX_CHECKS: usize = 200;
 
+/// Provider questions per user per sweep: one user's pile of abandoned checkouts cannot use up
+/// the sweep's budget while other buyers' payments wait.
+const MAX_CHECKS_PER_USER: usize = 5;
+
+/// A payment still `created` (its checkout never opened: the provider failed or the app stopped
+/// mid-request) this long after creation is closed as expired. Far beyond any request deadline,
+/// so a checkout being opened right now is never closed under it.
+pub const UNSTARTED_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Unstarted payments closed per sweep at most; the rest wait for the next sweep.
+const MAX_CLOSED: u32 = 200;
+
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -29,6 +45,8 @@ pub struct Sweep {
     pub checked: usize,
     /// Of those, how many the provider's answer settled (paid, failed, expired, …).
     pub settled: usize,
+    /// Payments whose checkout never opened, closed as expired.
+    pub closed_unstarted: usize,
 }
 
 /// How long the sweep leaves a still-pending payment alone after asking about it: a minute at
@@ -41,7 +59,8 @@ fn recheck_after(age_secs: u64) -> u64 {
 /// less than [`SWEEP_WINDOW`]) with their providers, as of `now` (unix seconds), newest first,
 /// and applies the answers through the ledger exactly as a status poll would. A payment still
 /// pending after a check is left alone for a minute, or a tenth of its age when that is longer
-/// (per process); at most 200 provider questions per sweep.
+/// (per process); at most 200 provider questions per sweep and 5 per user. First it closes the
+/// payments whose checkout never opened within [`UNSTARTED_TIMEOUT`] as expired.
 ///
 /// # Errors
 /// [`LedgerError`] when the pending payments cannot be listed; a provider that cannot be asked is
@@ -50,7 +69,11 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
     let from = now.saturating_sub(SWEEP_WINDOW.as_secs());
     let mut to = now.saturating_sub(state.inner.settings.reconcile_after.as_secs());
     let mut before: Option<miniapp_core::ids::PaymentId> = None;
-    let mut sweep = Sweep::default();
+    let mut sweep = Sweep {
+        closed_unstarted: close_unstarted(state, now).await?,
+        ..Sweep::default()
+    };
+    let mut per_user: HashMap<UserId, usize> = HashMap::new();
     'pages: for _ in 0..MAX_PAGES {
         let page = state
             .inner
@@ -65,10 +88,15 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
                 // The rest waits for the next sweep.
                 break 'pages;
             }
+            let asked_of_user = per_user.entry(payment.user_id).or_default();
+            if *asked_of_user == MAX_CHECKS_PER_USER {
+                continue;
+            }
             let spacing = recheck_after(now.saturating_sub(payment.created_at));
             if !claim_question(state, &payment.id, now, spacing) {
                 continue;
             }
+            *asked_of_user += 1;
             sweep.checked += 1;
             if ask_provider(state, payment).await.status != PaymentStatus::Pending {
                 sweep.settled += 1;
@@ -79,6 +107,55 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
         }
     }
     Ok(sweep)
+}
+
+/// Closes payments that stayed `created` for [`UNSTARTED_TIMEOUT`] as expired, through the ledger
+/// like any provider event (its id says why, and it is recorded once). No money moved: the
+/// checkout never opened. Should the provider take money for it after all (a checkout opened
+/// after our deadline and paid), its success is still credited.
+async fn close_unstarted(state: &AppState, now: u64) -> Result<usize, LedgerError> {
+    let cutoff = now.saturating_sub(UNSTARTED_TIMEOUT.as_secs());
+    let unstarted = state
+        .inner
+        .ledger
+        .unstarted_payments(cutoff, MAX_CLOSED)
+        .await?;
+    let mut closed = 0;
+    for payment in unstarted {
+        let event = ProviderEvent {
+            id: ProviderEventId::new(format!("miniapp_checkout_never_opened_{}", payment.id))
+                .map_err(|e| LedgerError::Corrupt(e.to_string()))?,
+            payment_id: Some(payment.id.clone()),
+            provider_ref: ProviderRef::new(format!("unopened_{}", payment.id))
+                .map_err(|e| LedgerError::Corrupt(e.to_string()))?,
+            kind: EventKind::Expired,
+        };
+        match state
+            .inner
+            .ledger
+            .apply_event(
+                &payment.provider,
+                &event,
+                state.inner.settings.refund_policy,
+            )
+            .await
+        {
+            Ok(receipt) if !receipt.duplicate => {
+                closed += 1;
+                tracing::warn!(
+                    payment = %payment.id,
+                    provider = %payment.provider,
+                    attempts = payment.checkout_attempt + 1,
+                    "payment closed as expired: its checkout never opened"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(payment = %payment.id, error = %e, "could not close an unstarted payment");
+            }
+        }
+    }
+    Ok(closed)
 }
 
 /// Sweeps every `every` (the first time at once, which catches up after a restart) until
@@ -98,10 +175,11 @@ pub async fn run_sweeper(state: AppState, every: Duration, shutdown: impl Future
             outcome = sweep_pending(&state, unix_now()) => outcome,
         };
         match outcome {
-            Ok(sweep) if sweep.settled > 0 => {
+            Ok(sweep) if sweep.settled > 0 || sweep.closed_unstarted > 0 => {
                 tracing::info!(
                     checked = sweep.checked,
                     settled = sweep.settled,
+                    closed_unstarted = sweep.closed_unstarted,
                     "reconciliation sweep"
                 );
             }

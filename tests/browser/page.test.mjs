@@ -514,6 +514,34 @@ test('a create-payment error code is mapped to a friendly sentence', { timeout: 
   });
 });
 
+test('the abuse limits and a checkout in progress read as sentences, not codes', { timeout: TEST_TIMEOUT }, async () => {
+  await withTelegramPage({}, async ({ page }) => {
+    const replies = [
+      [429, 'rate_limited', /Too many attempts/],
+      [429, 'too_many_open_payments', /several unfinished payments/],
+      [409, 'payment_in_progress', /being prepared/],
+      [408, 'request_timeout', /took too long/],
+    ];
+    let next = 0;
+    await page.route('**/api/miniapp/create-payment', (route) => {
+      const [status, code] = replies[next];
+      return route.fulfill({ status, contentType: 'application/json', body: JSON.stringify({ success: false, error: { code, message: code } }) });
+    });
+    await waitForView(page, 'main');
+    await selectPackage(page, 500);
+    for (const [, code, sentence] of replies) {
+      await waitForMainButton(page, 'Pay $25.00');
+      await clickMainButton(page);
+      await page.waitForFunction((source) => {
+        const box = document.querySelector('[data-testid="error"]');
+        return box && !box.hidden && new RegExp(source).test(box.textContent);
+      }, sentence.source);
+      assert.doesNotMatch(await page.getByTestId('error').innerText(), new RegExp(code), 'no raw code');
+      next += 1;
+    }
+  });
+});
+
 test('at 320 px width nothing scrolls sideways', { timeout: TEST_TIMEOUT }, async () => {
   for (const language of ['en', 'ru']) {
     await withTelegramPage({ language, viewport: { width: 320, height: 640 } }, async ({ page }) => {
@@ -585,6 +613,26 @@ test('Stars: the method switch shows XTR prices and pays through openInvoice', {
     await page.evaluate(() => window.__tg.closeInvoice('paid'));
     await waitForView(page, 'success');
     assert.equal(await page.getByTestId('success-balance').innerText(), '500');
+  });
+});
+
+test('next to real Stars the test notice belongs to the sandbox card only', { timeout: TEST_TIMEOUT }, async (t) => {
+  if (!STARS_BASE_URL) {
+    t.skip('STARS_BASE_URL not set');
+    return;
+  }
+  // The server: card through the sandbox, Stars through Telegram (real money).
+  await withTelegramPage({ baseUrl: STARS_BASE_URL }, async ({ page }) => {
+    await waitForView(page, 'main');
+    const catalog = await (await fetch(`${STARS_BASE_URL}/api/miniapp/packages`)).json();
+    assert.deepEqual(catalog.methods.map((m) => [m.id, m.test]), [['card', true], ['stars', false]]);
+    assert.match(await page.getByTestId('method-test-card').innerText(), /test mode/i);
+    assert.equal(await page.getByTestId('method-test-stars').count(), 0, 'Stars are not marked as a test');
+    await page.getByTestId('method-card').click();
+    await page.getByTestId('sandbox-note').waitFor({ state: 'visible' });
+    await page.getByTestId('method-stars').click();
+    await page.getByTestId('sandbox-note').waitFor({ state: 'hidden' });
+    assert.equal(await page.getByTestId('sandbox-note').isVisible(), false, 'no "no real money" while Stars are chosen');
   });
 });
 

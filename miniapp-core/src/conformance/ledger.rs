@@ -1250,3 +1250,148 @@ pub async fn concurrent_claims_never_share(store: &dyn LedgerStore) {
         "every notification handed out exactly once"
     );
 }
+
+async fn unstarted_payment(store: &dyn LedgerStore, user: UserId, tokens_: u64) -> Payment {
+    store
+        .create_payment(NewPayment {
+            id: PaymentId::generate().unwrap(),
+            user_id: user,
+            provider: provider(),
+            method: PaymentMethod::card(),
+            tokens: tokens(tokens_),
+            price: Money::usd_cents(tokens_ * 5),
+            email: None,
+            idempotency_key: None,
+            language: None,
+        })
+        .await
+        .expect("create_payment")
+}
+
+/// [`LedgerStore::abandon_checkout_attempt`] moves a `created` payment to its next checkout
+/// attempt exactly once per failed attempt (two concurrent give-ups of one attempt move it once),
+/// and never touches a payment whose checkout is attached.
+pub async fn failed_checkout_attempt_moves_on_once(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = unstarted_payment(store, user, 100).await;
+    assert_eq!(p.checkout_attempt, 0, "a new payment is on attempt 0");
+    let racing = join_all((0..4).map(|_| store.abandon_checkout_attempt(&p.id, 0))).await;
+    for r in racing {
+        r.expect("abandon_checkout_attempt");
+    }
+    let after = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.checkout_attempt, 1,
+        "four give-ups of attempt 0 move it once"
+    );
+    assert_eq!(after.status, PaymentStatus::Created);
+    let stale = store.abandon_checkout_attempt(&p.id, 0).await.unwrap();
+    assert_eq!(stale.checkout_attempt, 1, "a stale give-up changes nothing");
+    assert_eq!(
+        store
+            .abandon_checkout_attempt(&p.id, 1)
+            .await
+            .unwrap()
+            .checkout_attempt,
+        2
+    );
+    let opened = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    let kept = store
+        .abandon_checkout_attempt(&opened.id, opened.checkout_attempt)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            kept.checkout_attempt,
+            kept.status,
+            kept.checkout_url.is_some()
+        ),
+        (0, PaymentStatus::Pending, true),
+        "a payment with a checkout keeps its attempt"
+    );
+    assert!(matches!(
+        store
+            .abandon_checkout_attempt(&PaymentId::generate().unwrap(), 0)
+            .await,
+        Err(LedgerError::UnknownPayment)
+    ));
+}
+
+/// [`LedgerStore::open_payments`] lists exactly the user's `created` and `pending` payments from
+/// `created_from` on, newest first, and nothing settled or of another user.
+pub async fn open_payments_lists_only_the_users_open_payments(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let unstarted = unstarted_payment(store, user, 100).await;
+    let waiting = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    let settled = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    apply(store, &paid(&settled), RefundPolicy::Debt).await;
+    let expired = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    apply(
+        store,
+        &event(&expired, "expired", EventKind::Expired),
+        RefundPolicy::Debt,
+    )
+    .await;
+    pending_payment(store, fresh_user(), 100, Money::usd_cents(500)).await;
+    let open = store
+        .open_payments(user, unstarted.created_at)
+        .await
+        .unwrap();
+    let mut ids: Vec<&PaymentId> = open.iter().map(|p| &p.id).collect();
+    ids.sort();
+    let mut expected = vec![&unstarted.id, &waiting.id];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(
+        open.windows(2)
+            .all(|w| (w[0].created_at, &w[0].id) > (w[1].created_at, &w[1].id)),
+        "newest first"
+    );
+    assert!(
+        store
+            .open_payments(user, waiting.created_at + 3600)
+            .await
+            .unwrap()
+            .is_empty(),
+        "created_from excludes older payments"
+    );
+}
+
+/// [`LedgerStore::unstarted_payments`] lists `created` payments older than the cut-off, oldest
+/// first, and never a payment with a checkout.
+pub async fn unstarted_payments_lists_only_created_ones(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let unstarted = unstarted_payment(store, user, 100).await;
+    let waiting = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+    // Other tests may share the store: look only at this test's payments.
+    let listed = store
+        .unstarted_payments(unstarted.created_at + 1, 100_000)
+        .await
+        .unwrap();
+    assert!(listed.iter().all(|p| p.status == PaymentStatus::Created));
+    assert!(listed.iter().any(|p| p.id == unstarted.id));
+    assert!(!listed.iter().any(|p| p.id == waiting.id));
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| (w[0].created_at, &w[0].id) < (w[1].created_at, &w[1].id)),
+        "oldest first"
+    );
+    assert!(
+        !store
+            .unstarted_payments(unstarted.created_at, 100_000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.id == unstarted.id),
+        "the cut-off is exclusive"
+    );
+    assert!(
+        store
+            .unstarted_payments(unstarted.created_at + 1, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "limit 0"
+    );
+}

@@ -62,6 +62,9 @@ macro_rules! ledger_conformance {
             credit_enqueues_one_notification,
             notification_retry_failure_and_stale_claims,
             concurrent_claims_never_share,
+            failed_checkout_attempt_moves_on_once,
+            open_payments_lists_only_the_users_open_payments,
+            unstarted_payments_lists_only_created_ones,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

@@ -70,6 +70,7 @@ pub fn checkout_request(price: Money) -> CheckoutRequest {
         created_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        attempt: 0,
     }
 }
 

@@ -155,6 +155,7 @@ impl LedgerStore for InMemoryLedger {
             language: new.language,
             checkout_ref: None,
             checkout_url: None,
+            checkout_attempt: 0,
             payment_ref: None,
             facts: PaymentFacts::default(),
             status: PaymentStatus::Created,
@@ -198,6 +199,61 @@ impl LedgerStore for InMemoryLedger {
         s.refs.insert(key, id.clone());
         s.payments.insert(id.clone(), updated.clone());
         Ok(updated)
+    }
+
+    async fn abandon_checkout_attempt(
+        &self,
+        id: &PaymentId,
+        failed: u32,
+    ) -> Result<Payment, LedgerError> {
+        let mut s = self.lock();
+        let payment = s.payments.get_mut(id).ok_or(LedgerError::UnknownPayment)?;
+        if payment.checkout_ref.is_none()
+            && payment.status == PaymentStatus::Created
+            && payment.checkout_attempt == failed
+        {
+            payment.checkout_attempt = failed.saturating_add(1);
+            payment.updated_at = now();
+        }
+        Ok(payment.clone())
+    }
+
+    async fn open_payments(
+        &self,
+        user: UserId,
+        created_from: u64,
+    ) -> Result<Vec<Payment>, LedgerError> {
+        let s = self.lock();
+        let mut open: Vec<Payment> = s
+            .payments
+            .values()
+            .filter(|p| {
+                p.user_id == user
+                    && p.created_at >= created_from
+                    && matches!(p.status, PaymentStatus::Created | PaymentStatus::Pending)
+            })
+            .cloned()
+            .collect();
+        open.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        open.truncate(100);
+        Ok(open)
+    }
+
+    async fn unstarted_payments(
+        &self,
+        created_before: u64,
+        limit: u32,
+    ) -> Result<Vec<Payment>, LedgerError> {
+        let s = self.lock();
+        let mut unstarted: Vec<Payment> = s
+            .payments
+            .values()
+            .filter(|p| p.status == PaymentStatus::Created && p.created_at < created_before)
+            .cloned()
+            .collect();
+        unstarted.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        unstarted.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(unstarted)
     }
 
     async fn apply_event(

@@ -321,6 +321,37 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
         checkout: &CheckoutRecord,
     ) -> Result<Payment, LedgerError>;
 
+    /// Gives up the checkout attempt `failed` of a payment that has no checkout yet, because the
+    /// provider failed, refused or did not answer in time: the payment's
+    /// [`Payment::checkout_attempt`] becomes `failed + 1`, so the next request for it uses a
+    /// fresh provider idempotency key instead of one whose stored error the provider would
+    /// replay. Safe because no checkout URL of attempt `failed` was handed out. A no-op (returning
+    /// the payment as it is) when a checkout is attached, the payment is no longer `created`, or
+    /// the attempt has already moved past `failed` (a concurrent request gave it up first).
+    async fn abandon_checkout_attempt(
+        &self,
+        id: &PaymentId,
+        failed: u32,
+    ) -> Result<Payment, LedgerError>;
+
+    /// A user's open payments (status `created` or `pending`) created at or after
+    /// `created_from` (unix seconds), newest first, at most 100: what the abuse limits count,
+    /// and where a repeated order finds the checkout it can reuse.
+    async fn open_payments(
+        &self,
+        user: UserId,
+        created_from: u64,
+    ) -> Result<Vec<Payment>, LedgerError>;
+
+    /// Up to `limit` payments still `created` (no checkout was ever attached) that were created
+    /// before `created_before` (unix seconds, exclusive), oldest first: payments whose checkout
+    /// never opened, which the sweep closes as expired.
+    async fn unstarted_payments(
+        &self,
+        created_before: u64,
+        limit: u32,
+    ) -> Result<Vec<Payment>, LedgerError>;
+
     /// Applies a verified provider event (see the contract above).
     async fn apply_event(
         &self,
