@@ -136,6 +136,17 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
             "MINIAPP_SANDBOX=on with a bot token: anyone can pay the sandbox with a test card and receive tokens; use it only for a test bot"
         );
     }
+    #[cfg(feature = "stripe")]
+    if config.bot_token.is_some()
+        && config
+            .stripe
+            .as_ref()
+            .is_some_and(miniapp_stripe::StripeConfig::is_test_mode)
+    {
+        tracing::warn!(
+            "STRIPE_SECRET_KEY is a test-mode key with a bot token: anyone can pay with Stripe's test cards and receive tokens; use it only for a test bot"
+        );
+    }
     let sandbox = if sandbox_on {
         Some(Arc::new(
             SandboxProvider::new(config.public_base_url.clone())
@@ -200,7 +211,7 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
             trust_forwarded_for: config.trust_forwarded_for,
             ..HttpSettings::default()
         },
-        sandbox: sandbox.clone(),
+        routes: sandbox.iter().map(SandboxProvider::routes).collect(),
     })?;
     Ok(App {
         state,

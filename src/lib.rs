@@ -31,6 +31,8 @@ pub mod bot;
 pub mod config;
 #[cfg(feature = "axum")]
 pub mod http;
+#[cfg(feature = "teloxide")]
+pub mod i18n;
 #[cfg(feature = "axum")]
 pub mod sandbox;
 #[cfg(feature = "teloxide")]

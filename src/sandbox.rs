@@ -10,10 +10,13 @@ use std::fmt;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use axum::Form;
-use axum::extract::{Path, State};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
 use hmac::{Hmac, Mac};
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef};
@@ -57,8 +60,22 @@ struct SandboxEvent {
 }
 
 impl SandboxProvider {
+    /// The sandbox's own routes: its checkout page, `GET`/`POST /sandbox/checkout/{payment_id}`.
+    /// Hand them to [`StateParts::routes`](crate::http::StateParts::routes) next to the method
+    /// that uses this provider.
+    pub fn routes(self: &Arc<Self>) -> Router<AppState> {
+        let sandbox = Arc::clone(self);
+        Router::new().route(
+            "/sandbox/checkout/{payment_id}",
+            get(checkout_page)
+                .post(move |state, path, form| pay(sandbox.clone(), state, path, form))
+                .layer(DefaultBodyLimit::max(crate::http::MAX_BODY)),
+        )
+    }
+
     /// A sandbox with a fresh random signing key. Checkout links are absolute under
-    /// `public_base_url` when given, else relative (`/sandbox/checkout/…`).
+    /// `public_base_url` when given (where the payments router is mounted, prefix included), else
+    /// relative to the payment page (`../sandbox/checkout/…`), which works under any prefix.
     ///
     /// # Errors
     /// [`ProviderError::Unavailable`] if the system has no randomness.
@@ -105,13 +122,13 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<Checkout, ProviderError> {
-        let path = format!("/sandbox/checkout/{}", request.payment_id);
+        let path = format!("sandbox/checkout/{}", request.payment_id);
         Ok(Checkout {
             checkout_ref: ProviderRef::new(format!("sbx_{}", request.payment_id))
                 .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
             url: match &self.public_base_url {
-                Some(base) => format!("{base}{path}"),
-                None => path,
+                Some(base) => format!("{base}/{path}"),
+                None => format!("../{path}"),
             },
             expires_at: None,
         })
@@ -186,7 +203,8 @@ fn render(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 fn result_page(status: StatusCode, title: &str, message: &str, payment_id: &str) -> Response {
-    let back = format!("/miniapp/?payment_id={payment_id}");
+    // Relative to /…/sandbox/checkout/{id}: the page of the same mount, under any prefix.
+    let back = format!("../../miniapp/?payment_id={payment_id}");
     (
         status,
         Html(render(
@@ -211,7 +229,7 @@ async fn sandbox_payment(state: &AppState, id: &str) -> Result<Payment, Response
         )
     };
     let id = PaymentId::new(id).map_err(|_| not_found())?;
-    let payment = state.inner.ledger.payment(&id).await.map_err(|e| {
+    let payment = state.ledger().payment(&id).await.map_err(|e| {
         tracing::warn!(error = %e, "sandbox: storage error");
         result_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -258,10 +276,7 @@ fn already(payment: &Payment) -> Option<Response> {
 }
 
 /// `GET /sandbox/checkout/{payment_id}`
-pub(crate) async fn checkout_page(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Response {
+async fn checkout_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match sandbox_payment(&state, &id).await {
         Ok(payment) => already(&payment).unwrap_or_else(|| form_page(&payment, "")),
         Err(page) => page,
@@ -296,7 +311,8 @@ fn expiry_ok(expiry: &str, now: SystemTime) -> Result<bool, ()> {
 }
 
 /// `POST /sandbox/checkout/{payment_id}`
-pub(crate) async fn pay(
+async fn pay(
+    sandbox: Arc<SandboxProvider>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Form(form): Form<CardForm>,
@@ -308,14 +324,6 @@ pub(crate) async fn pay(
     if let Some(page) = already(&payment) {
         return page;
     }
-    let Some(sandbox) = state.inner.sandbox.clone() else {
-        return result_page(
-            StatusCode::NOT_FOUND,
-            "Sandbox disabled",
-            "The sandbox is not enabled.",
-            &id,
-        );
-    };
     let number: String = form
         .card_number
         .chars()

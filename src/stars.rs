@@ -36,7 +36,7 @@ use teloxide::types::{
     TransactionPartnerUserKind,
 };
 
-use crate::bot::Lang;
+use crate::i18n::Lang;
 
 /// The provider id of Telegram Stars.
 pub const STARS: &str = "stars";

@@ -10,7 +10,9 @@
   // Constants
   // ---------------------------------------------------------------------------------------
 
-  const API = '/api/miniapp';
+  // The API sits next to the page wherever the payments router is mounted (`/shop/miniapp/` →
+  // `/shop/api/miniapp`): never an absolute path.
+  const API = new URL('../api/miniapp', location.href).href;
   const POLL_FAST_MS = 2000;
   const POLL_SLOW_MS = 5000;
   const POLL_SLOW_AFTER_MS = 5 * 60 * 1000;

@@ -212,12 +212,24 @@ async fn credit(
     cents: u64,
     language: &str,
 ) -> miniapp::payment::Payment {
+    credit_through(store, "sandbox", user, tokens, cents, language).await
+}
+
+/// A payment of `provider` (USD, for simplicity), paid and credited.
+async fn credit_through(
+    store: &SqliteLedgerStore,
+    provider: &str,
+    user: UserId,
+    tokens: u64,
+    cents: u64,
+    language: &str,
+) -> miniapp::payment::Payment {
     let id = miniapp::ids::PaymentId::generate().unwrap();
     store
         .create_payment(NewPayment {
             id: id.clone(),
             user_id: user,
-            provider: ProviderId::new("sandbox").unwrap(),
+            provider: ProviderId::new(provider).unwrap(),
             method: miniapp::catalog::PaymentMethod::card(),
             tokens: TokenAmount::new(tokens).unwrap(),
             price: Money::usd_cents(cents),
@@ -237,7 +249,7 @@ async fn credit(
     };
     let r = store
         .apply_event(
-            &ProviderId::new("sandbox").unwrap(),
+            &ProviderId::new(provider).unwrap(),
             &event,
             RefundPolicy::Debt,
         )
@@ -424,39 +436,40 @@ async fn notification_after_a_credit_is_sent_once_even_when_replayed() {
 
 #[tokio::test]
 async fn a_test_payment_says_so_in_its_notification() {
+    // One notifier, as the app runs it next to a sandbox card and real Stars: only the sandbox
+    // payment's message carries the note.
     let api = FakeApi::start().await;
     let (store, _dir) = store().await;
-    let user = fresh_user();
-    credit(&store, user, 100, 500, "en").await;
     let options = NotifierOptions {
         test_providers: vec![ProviderId::new("sandbox").unwrap()],
         ..NotifierOptions::default()
     };
+    let tester = fresh_user();
+    credit(&store, tester, 100, 500, "en").await;
+    let buyer = fresh_user();
+    credit_through(&store, "stars", buyer, 100, 500, "en").await;
     deliver_due_notifications(&api.bot, &store, &options, now())
-        .await
-        .unwrap();
-    let real = fresh_user();
-    credit(&store, real, 100, 500, "en").await;
-    deliver_due_notifications(&api.bot, &store, &NotifierOptions::default(), now())
         .await
         .unwrap();
     let sent = api.calls("SendMessage");
     assert_eq!(sent.len(), 2);
-    assert!(
-        sent[0]["text"]
-            .as_str()
+    let text_for = |user: UserId| {
+        sent.iter()
+            .find(|m| m["chat_id"] == user.get())
+            .and_then(|m| m["text"].as_str())
             .unwrap()
+            .to_owned()
+    };
+    assert!(
+        text_for(tester)
             .starts_with("🧪 Test payment: no real money was charged.\n\n✅ Payment successful!"),
         "{}",
-        sent[0]["text"]
+        text_for(tester)
     );
     assert!(
-        sent[1]["text"]
-            .as_str()
-            .unwrap()
-            .starts_with("✅ Payment successful!"),
+        text_for(buyer).starts_with("✅ Payment successful!"),
         "a real payment has no test note: {}",
-        sent[1]["text"]
+        text_for(buyer)
     );
 }
 
@@ -467,18 +480,19 @@ async fn two_instances_in_webhook_mode_accept_the_same_updates() {
     let api = FakeApi::start().await;
     let (store, _dir) = store().await;
     let ledger: Arc<dyn LedgerStore> = Arc::new(store.clone());
-    let config = miniapp::config::Config::from_lookup(|k| match k {
-        "TELEGRAM_BOT_TOKEN" => Some(TOKEN.to_owned()),
-        "TELEGRAM_MODE" => Some("webhook".to_owned()),
-        "TELEGRAM_API_URL" => Some(api.url.trim_end_matches('/').to_owned()),
-        "PUBLIC_BASE_URL" => Some("https://bot.example.com".to_owned()),
-        "PAYMENT_METHODS" => Some("stars".to_owned()),
-        _ => None,
-    })
-    .unwrap();
     let mut instances = Vec::new();
     let mut stops = Vec::new();
     for _ in 0..2 {
+        // Each instance reads its own configuration, as two processes would.
+        let config = miniapp::config::Config::from_lookup(|k| match k {
+            "TELEGRAM_BOT_TOKEN" => Some(TOKEN.to_owned()),
+            "TELEGRAM_MODE" => Some("webhook".to_owned()),
+            "TELEGRAM_API_URL" => Some(api.url.trim_end_matches('/').to_owned()),
+            "PUBLIC_BASE_URL" => Some("https://bot.example.com".to_owned()),
+            "PAYMENT_METHODS" => Some("stars".to_owned()),
+            _ => None,
+        })
+        .unwrap();
         let app = miniapp::app::build_with_ledger(&config, ledger.clone()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -513,7 +527,11 @@ async fn two_instances_in_webhook_mode_accept_the_same_updates() {
         "the same URL and secret: setWebhook is idempotent"
     );
     let secret = set[1]["secret_token"].as_str().unwrap().to_owned();
-    assert!(!secret.is_empty() && !secret.contains(TOKEN));
+    // Derived from the token: HMAC-SHA256(key = token, "miniapp telegram webhook secret_token v1").
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(TOKEN.as_bytes()).unwrap();
+    mac.update(b"miniapp telegram webhook secret_token v1");
+    assert_eq!(secret, hex::encode(mac.finalize().into_bytes()));
     let user = fresh_user();
     let sent_signal = api.state.lock().unwrap().sent.clone();
     for (i, (url, _)) in instances.iter().enumerate() {
@@ -910,6 +928,98 @@ async fn stars_pre_checkout_accepts_only_the_exact_pending_order() {
     assert_eq!(
         (answer["ok"].as_bool(), answer["error_message"].as_str()),
         (Some(false), Some("Этот заказ уже оплачен."))
+    );
+}
+
+/// The author's own commands, for the composition test.
+#[derive(teloxide::macros::BotCommands, Clone, Debug)]
+#[command(rename_rule = "lowercase")]
+enum ShopCommand {
+    /// The author's own command.
+    Help,
+    /// One of ours, used on its own.
+    Balance,
+}
+
+/// A bot author's dispatcher: our payment updates first, their own commands (with our `/balance`
+/// picked singly), and a catch-all message handler of theirs that answers everything else.
+/// `successful_payment` must still be credited, and the catch-all still gets ordinary messages.
+#[tokio::test]
+async fn payments_are_credited_in_a_dispatcher_with_the_authors_own_catch_all() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    let user = fresh_user();
+    let p = stars_payment(&api, &store, user).await;
+    let caught = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tree = dptree::entry()
+        .branch(miniapp::bot::payment_handler())
+        .branch(
+            Update::filter_message()
+                .filter_command::<ShopCommand>()
+                .endpoint(
+                    |bot: Bot, msg: Message, cmd: ShopCommand, deps: BotDeps| async move {
+                        match cmd {
+                            ShopCommand::Help => {
+                                bot.send_message(msg.chat.id, "the author's help").await?;
+                                Ok(())
+                            }
+                            ShopCommand::Balance => miniapp::bot::balance(bot, msg, deps).await,
+                        }
+                    },
+                ),
+        )
+        .branch(Update::filter_message().endpoint({
+            let caught = caught.clone();
+            move |bot: Bot, msg: Message| {
+                let caught = caught.clone();
+                async move {
+                    caught.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    bot.send_message(msg.chat.id, "the author's catch-all")
+                        .await?;
+                    Ok::<(), miniapp::bot::BotError>(())
+                }
+            }
+        }));
+    let run =
+        |update: Update| tree.dispatch(dptree::deps![api.bot.clone(), deps.clone(), me(), update]);
+    let outcome = run(successful_payment(
+        user.get(),
+        p.id.as_str(),
+        1250,
+        "charge_author",
+    ))
+    .await;
+    assert!(matches!(outcome, std::ops::ControlFlow::Break(Ok(()))));
+    assert_eq!(store.balance(user).await.unwrap().balance, 500, "credited");
+    assert_eq!(
+        caught.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the catch-all never saw the payment"
+    );
+    for text in ["hello", "/help", "/balance"] {
+        let outcome = run(message(user.get(), "en", text)).await;
+        assert!(
+            matches!(outcome, std::ops::ControlFlow::Break(Ok(()))),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        caught.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "only 'hello'"
+    );
+    let texts: Vec<String> = api
+        .calls("SendMessage")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts[0], "the author's catch-all");
+    assert_eq!(texts[1], "the author's help");
+    assert!(
+        texts[2].contains("500"),
+        "our /balance, used on its own: {}",
+        texts[2]
     );
 }
 

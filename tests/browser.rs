@@ -55,7 +55,7 @@ async fn stars_state() -> AppState {
         ],
         auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
         settings: HttpSettings::default(),
-        sandbox: Some(sandbox),
+        routes: vec![sandbox.routes()],
     })
     .unwrap()
 }
@@ -66,6 +66,19 @@ fn missing(what: &str) -> bool {
     }
     eprintln!("SKIPPED: {what} is missing, so the browser tests did not run");
     true
+}
+
+/// The payments nested under `/shop` of a host app with its own routes and 404, as
+/// `examples/existing_bot.rs` mounts them: the page must find its API relative to itself.
+async fn serve_under_prefix(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let host = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "the host's own page" }))
+        .nest("/shop", miniapp::http::payments_router(state))
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "the host's own 404") });
+    tokio::spawn(async move { axum::serve(listener, host).await.unwrap() });
+    format!("{url}/shop")
 }
 
 async fn serve(state: AppState) -> String {
@@ -113,7 +126,7 @@ async fn payment_page_in_headless_chromium() {
         }],
         auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
         settings: HttpSettings::default(),
-        sandbox: Some(sandbox),
+        routes: vec![sandbox.routes()],
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +136,9 @@ async fn payment_page_in_headless_chromium() {
     })
     .unwrap();
     let dev = miniapp::app::build(&config).await.unwrap();
-    let base_url = serve(telegram).await;
+    // Every Telegram-side test runs against the page mounted under a prefix; the development
+    // server below is mounted at the root, as `full_bot` serves it.
+    let base_url = serve_under_prefix(telegram).await;
     let dev_url = serve(dev.state).await;
     let stars_url = serve(stars_state().await).await;
     let screenshots = root.join("target/browser-screenshots");

@@ -239,6 +239,9 @@ pub enum NoEffect {
     CurrencyMismatch,
     /// A second success with another amount than the first; kept for review, not applied.
     ConflictingSuccess,
+    /// An expiry or cancellation of a checkout that is not the payment's (one left over from a
+    /// checkout attempt that was given up): the payment's own checkout is still open.
+    OtherCheckout,
 }
 
 /// The state machine: what `event` does to `payment`. Pure; stores call it while holding the
@@ -272,6 +275,9 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
         },
         EventKind::Pending => {}
         EventKind::Failed => facts.closure = facts.closure.max(Some(Closure::Failed)),
+        EventKind::Expired | EventKind::Canceled if closes_another_checkout(payment, event) => {
+            no_effect = Some(NoEffect::OtherCheckout);
+        }
         EventKind::Expired => facts.closure = facts.closure.max(Some(Closure::Expired)),
         EventKind::Canceled => facts.closure = facts.closure.max(Some(Closure::Canceled)),
         EventKind::Refunded { total_refunded } => {
@@ -317,6 +323,18 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
         no_effect,
         facts,
     }
+}
+
+/// Expiry and cancellation are facts about one checkout (their reference is the checkout's). A
+/// payment may have had checkouts opened for attempts that were given up (the provider failed or
+/// did not answer in time, so their URLs were never handed out); when those expire, the payment's
+/// own, attached checkout may still be paid.
+fn closes_another_checkout(payment: &Payment, event: &ProviderEvent) -> bool {
+    payment
+        .checkout_ref
+        .as_ref()
+        .is_some_and(|checkout| *checkout != event.provider_ref)
+        && payment.payment_ref.as_ref() != Some(&event.provider_ref)
 }
 
 fn derive_status(facts: &PaymentFacts, payment: &Payment) -> PaymentStatus {

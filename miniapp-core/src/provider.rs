@@ -36,7 +36,8 @@ pub struct CheckoutRequest {
 
 impl CheckoutRequest {
     /// The provider idempotency key of this attempt: the payment id for the first attempt,
-    /// `{payment id}-{attempt}` after a failed one. Every retry of one attempt (a double tap, a
+    /// `{payment id}:{attempt}` after a failed one (`:` never occurs in a payment id, so two
+    /// payments' keys never collide). Every retry of one attempt (a double tap, a
     /// second instance, a network retry) sends the same key, so the provider opens at most one
     /// checkout per attempt; a new attempt is only started when no checkout URL was handed out.
     ///
@@ -44,12 +45,12 @@ impl CheckoutRequest {
     /// # let mut r = miniapp_core::provider::example_checkout_request();
     /// assert_eq!(r.idempotency_key(), "pay_example");
     /// r.attempt = 2;
-    /// assert_eq!(r.idempotency_key(), "pay_example-2");
+    /// assert_eq!(r.idempotency_key(), "pay_example:2");
     /// ```
     pub fn idempotency_key(&self) -> String {
         match self.attempt {
             0 => self.payment_id.to_string(),
-            n => format!("{}-{n}", self.payment_id),
+            n => format!("{}:{n}", self.payment_id),
         }
     }
 }
@@ -160,6 +161,9 @@ pub enum ProviderError {
 ///   the provider's signature over the raw body, or, for providers that do not sign, by
 ///   re-fetching the object from the provider's API. Anything else is
 ///   [`ProviderError::InvalidSignature`]. Authentic events of no interest give an empty list.
+/// - An `Expired` or `Canceled` event's provider reference is the reference of the checkout that
+///   closed (what `create_checkout` returned): a payment may have checkouts left over from
+///   attempts that were given up, and their closing must not close the payment.
 /// - Every event carries the provider's event id (stable across redeliveries), the provider's
 ///   payment reference, and for successes and refunds the amount and currency the provider
 ///   reports (not the one we asked for), so the ledger can detect a mismatch.

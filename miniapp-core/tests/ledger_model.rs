@@ -111,10 +111,15 @@ fn provider() -> ProviderId {
 }
 
 fn ev(p: &Payment, name: String, kind: EventKind) -> ProviderEvent {
+    // Expiry concerns the checkout (the one `pending_payment` attached); the rest the money.
+    let reference = match kind {
+        EventKind::Expired | EventKind::Canceled => format!("cs_{}", p.id),
+        _ => format!("pi_{}", p.id),
+    };
     ProviderEvent {
         id: ProviderEventId::new(format!("evt_{}_{name}", p.id)).unwrap(),
         payment_id: Some(p.id.clone()),
-        provider_ref: ProviderRef::new(format!("pi_{}", p.id)).unwrap(),
+        provider_ref: ProviderRef::new(reference).unwrap(),
         kind,
     }
 }

@@ -5,7 +5,7 @@ use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{ProviderEventId, ProviderRef};
 use miniapp_core::money::{Currency, Money};
 use miniapp_core::payment::{
-    Closure, DisputeState, Payment, PaymentFacts, PaymentStatus, example_pending_payment,
+    Closure, DisputeState, NoEffect, Payment, PaymentFacts, PaymentStatus, example_pending_payment,
     transition,
 };
 
@@ -225,10 +225,16 @@ fn every_status_event_pair() {
     for status in PaymentStatus::ALL {
         let payment = in_status(status);
         for (code, want) in EVENTS.iter().zip(expected(status)) {
+            // Expiry and cancellation name the payment's checkout (`cs_example`).
+            let reference = if matches!(*code, "E" | "C") {
+                "cs_example"
+            } else {
+                "pi_1"
+            };
             let e = ProviderEvent {
                 id: ProviderEventId::new(format!("evt_{code}")).unwrap(),
                 payment_id: Some(payment.id.clone()),
-                provider_ref: ProviderRef::new("pi_1").unwrap(),
+                provider_ref: ProviderRef::new(reference).unwrap(),
                 kind: event(code),
             };
             let d = transition(&payment, &e);
@@ -261,6 +267,39 @@ fn statuses_round_trip_their_names() {
         assert_eq!(PaymentStatus::parse(s.as_str()), Some(s));
     }
     assert_eq!(PaymentStatus::parse("paid"), None);
+}
+
+#[test]
+fn an_expiry_of_another_checkout_leaves_the_payment_open() {
+    // A checkout left over from an attempt that was given up expires; the payment's own is open.
+    let payment = in_status(Pending);
+    for kind in [EventKind::Expired, EventKind::Canceled] {
+        let leftover = ProviderEvent {
+            id: ProviderEventId::new("evt_leftover").unwrap(),
+            payment_id: Some(payment.id.clone()),
+            provider_ref: ProviderRef::new("cs_leftover").unwrap(),
+            kind: kind.clone(),
+        };
+        let d = transition(&payment, &leftover);
+        assert_eq!(
+            (d.status, d.no_effect),
+            (Pending, Some(NoEffect::OtherCheckout))
+        );
+        let own = ProviderEvent {
+            provider_ref: ProviderRef::new("cs_example").unwrap(),
+            ..leftover
+        };
+        assert_ne!(transition(&payment, &own).status, Pending, "{kind:?}");
+    }
+    // Without an attached checkout there is nothing to tell apart: the closure applies.
+    let created = in_status(Created);
+    let e = ProviderEvent {
+        id: ProviderEventId::new("evt_x").unwrap(),
+        payment_id: Some(created.id.clone()),
+        provider_ref: ProviderRef::new("cs_any").unwrap(),
+        kind: EventKind::Expired,
+    };
+    assert_eq!(transition(&created, &e).status, Expired);
 }
 
 #[test]

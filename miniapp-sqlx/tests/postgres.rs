@@ -65,6 +65,8 @@ async fn two_instances_apply_shuffled_duplicates_exactly_once() {
             ProviderEvent {
                 id: ProviderEventId::new(format!("evt_exp_{}", p.id)).unwrap(),
                 kind: EventKind::Expired,
+                // An expiry names the checkout that expired.
+                provider_ref: p.checkout_ref.clone().unwrap(),
                 ..paid(p)
             }
         };

@@ -172,8 +172,10 @@ pub fn map_event(body: &[u8]) -> Result<Vec<ProviderEvent>, ProviderError> {
             one(s.payment_id(), s.payment_ref()?, EventKind::Failed)
         }
         "checkout.session.expired" => {
+            // The session is what expired: its id, so that the expiry of a session left over
+            // from a given-up attempt never closes a payment whose own session is still open.
             let s: Session = serde_json::from_value(object).map_err(malformed)?;
-            one(s.payment_id(), s.payment_ref()?, EventKind::Expired)
+            one(s.payment_id(), reference(&s.id)?, EventKind::Expired)
         }
         "charge.refunded" => {
             let c: Charge = serde_json::from_value(object).map_err(malformed)?;

@@ -191,10 +191,10 @@ impl StripeConfig {
         key.starts_with("sk_test_") || key.starts_with("rk_test_")
     }
 
-    /// Whether the key is a live-mode key (`sk_live_…`, `rk_live_…`): real money moves.
+    /// Whether real money may move: every key that is not a test-mode key counts as live
+    /// (`sk_live_…`, `rk_live_…`, and anything unrecognised), so a check built on it fails safe.
     pub fn is_live_mode(&self) -> bool {
-        let key = secrecy::ExposeSecret::expose_secret(&self.secret_key);
-        key.starts_with("sk_live_") || key.starts_with("rk_live_")
+        !self.is_test_mode()
     }
 
     /// How long a checkout can be paid, clamped to 40 minutes – 24 hours (Stripe's own bounds
@@ -360,12 +360,18 @@ impl PaymentProvider for StripeProvider {
         let session: Session = self.client.send(Method::GET, &path, None, None).await?;
         let payment_ref = session.payment_ref()?;
         let event = |suffix: String, kind| -> Result<ProviderEvent, ProviderError> {
+            // An expiry names the session (the checkout), every other fact the money.
+            let provider_ref = match kind {
+                EventKind::Expired => ProviderRef::new(session.id.as_str())
+                    .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
+                _ => payment_ref.clone(),
+            };
             Ok(ProviderEvent {
                 // Stable per fact: reconciling twice records the same event once.
                 id: ProviderEventId::new(format!("reconcile_{}_{suffix}", session.id))
                     .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
                 payment_id: Some(payment.id.clone()),
-                provider_ref: payment_ref.clone(),
+                provider_ref,
                 kind,
             })
         };

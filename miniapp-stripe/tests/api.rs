@@ -314,7 +314,7 @@ async fn a_new_attempt_uses_a_fresh_idempotency_key() {
     let sent = server.requests();
     assert_eq!(
         sent[0].headers["idempotency-key"],
-        format!("miniapp-checkout-{}-2", r.payment_id)
+        format!("miniapp-checkout-{}:2", r.payment_id)
     );
     assert_eq!(
         sent[1].headers["idempotency-key"],

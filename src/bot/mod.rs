@@ -1,5 +1,11 @@
-//! Telegram bot glue (feature `teloxide`): the commands, the history callback, the
-//! "insufficient funds" helper, the menu button, and the delivery of payment notifications.
+//! Telegram bot glue (feature `teloxide`): the Stars payment updates, the commands, the history
+//! callback, the "insufficient funds" helper, the menu button, and the delivery of payment
+//! notifications.
+//!
+//! The pieces compose with a dispatcher you already have: [`payment_handler`] goes first (it
+//! handles `pre_checkout_query` and `successful_payment`, which move money), then your own
+//! branches, [`command_handler`] (or single commands: [`start`], [`pay`], [`balance`],
+//! [`refund`]) and [`callback_handler`]. [`handler_tree`] is all of them in that order.
 //!
 //! ```no_run
 //! # async fn run(ledger: std::sync::Arc<dyn miniapp::ledger::LedgerStore>) {
@@ -17,7 +23,6 @@
 //! ```
 
 mod notifier;
-mod texts;
 
 use std::sync::Arc;
 
@@ -30,8 +35,9 @@ use teloxide::types::{
 };
 use teloxide::utils::command::BotCommands;
 
+use crate::i18n as texts;
+pub use crate::i18n::{Lang, payment_success, test_payment_note};
 pub use notifier::{NotifierOptions, deliver_due_notifications, run_notifier};
-pub use texts::{Lang, payment_success, test_payment_note};
 
 /// Errors of the bot's handlers.
 pub type BotError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -109,9 +115,26 @@ fn user_id(user: Option<&User>) -> Option<UserId> {
         .and_then(UserId::new)
 }
 
-/// The dispatch tree: commands in messages, and the history / main-menu callbacks. Needs
-/// [`BotDeps`] and teloxide's `Me` in the dependencies (the dispatcher provides `Me`).
-pub fn handler_tree() -> UpdateHandler<BotError> {
+/// The money-critical updates of Telegram Stars: `pre_checkout_query` (accept only the exact
+/// pending order) and the `successful_payment` message (credit once). **Put it first** in your
+/// dispatch tree, before any branch of your own that takes messages: a catch-all message handler
+/// placed before it would swallow `successful_payment`, and the credit would then arrive only
+/// through the reconciliation sweep. Needs [`BotDeps`] in the dependencies.
+///
+/// ```no_run
+/// # use miniapp::bot::{BotDeps, BotError, payment_handler};
+/// # use teloxide::prelude::*;
+/// # async fn run(bot: Bot, deps: BotDeps) {
+/// let tree = dptree::entry()
+///     .branch(payment_handler()) // first
+///     .branch(Update::filter_message().endpoint(|bot: Bot, msg: Message| async move {
+///         bot.send_message(msg.chat.id, "my bot's own answer").await?;
+///         Ok::<(), BotError>(())
+///     }));
+/// Dispatcher::builder(bot, tree).dependencies(dptree::deps![deps]).build().dispatch().await;
+/// # }
+/// ```
+pub fn payment_handler() -> UpdateHandler<BotError> {
     dptree::entry()
         .branch(Update::filter_pre_checkout_query().endpoint(on_pre_checkout))
         .branch(
@@ -119,12 +142,30 @@ pub fn handler_tree() -> UpdateHandler<BotError> {
                 .filter_map(|m: Message| m.successful_payment().cloned())
                 .endpoint(on_successful_payment),
         )
-        .branch(
-            Update::filter_message()
-                .filter_command::<Command>()
-                .endpoint(on_command),
-        )
-        .branch(Update::filter_callback_query().endpoint(on_callback))
+}
+
+/// The commands of [`Command`] (`/start`, `/pay`, `/balance`, `/refund`). Needs [`BotDeps`] and
+/// teloxide's `Me` (the dispatcher provides it). To use only some of them in your own command
+/// enum, call [`start`], [`pay`], [`balance`] or [`refund`] from your endpoints.
+pub fn command_handler() -> UpdateHandler<BotError> {
+    Update::filter_message()
+        .filter_command::<Command>()
+        .endpoint(on_command)
+}
+
+/// The inline buttons of the balance menu (history, main menu). Needs [`BotDeps`].
+pub fn callback_handler() -> UpdateHandler<BotError> {
+    Update::filter_callback_query().endpoint(on_callback)
+}
+
+/// Everything of this module in the right order: [`payment_handler`] first, then
+/// [`command_handler`] and [`callback_handler`]. Needs [`BotDeps`] and teloxide's `Me` in the
+/// dependencies (the dispatcher provides `Me`).
+pub fn handler_tree() -> UpdateHandler<BotError> {
+    dptree::entry()
+        .branch(payment_handler())
+        .branch(command_handler())
+        .branch(callback_handler())
 }
 
 async fn on_pre_checkout(bot: Bot, q: PreCheckoutQuery, deps: BotDeps) -> Result<(), BotError> {
@@ -170,48 +211,84 @@ async fn on_command(
     command: Command,
     deps: BotDeps,
 ) -> Result<(), BotError> {
+    match command {
+        Command::Start => start(bot, msg, deps).await,
+        Command::Pay => pay(bot, msg, deps).await,
+        Command::Balance => balance(bot, msg, deps).await,
+        Command::Refund(arg) => refund(bot, msg, deps, arg).await,
+    }
+}
+
+/// `/start`: welcome, the balance, and a button to the payment page.
+///
+/// # Errors
+/// Telegram or storage errors.
+pub async fn start(bot: Bot, msg: Message, deps: BotDeps) -> Result<(), BotError> {
     let lang = lang_of(msg.from.as_ref());
     let Some(user) = user_id(msg.from.as_ref()) else {
         return Ok(());
     };
-    match command {
-        Command::Start => {
-            let balance = deps.ledger.balance(user).await?.balance;
-            let mut reply = bot.send_message(msg.chat.id, texts::welcome(lang, balance));
-            if let Some(button) = deps.page_button(texts::top_up_button(lang)) {
-                reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
-            }
-            reply.await?;
-        }
-        Command::Pay => {
-            let mut reply = bot.send_message(msg.chat.id, texts::pay(lang));
-            if let Some(button) = deps.page_button(texts::open_page_button(lang)) {
-                reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
-            }
-            reply.await?;
-        }
-        Command::Balance => send_balance_menu(&bot, msg.chat.id, user, lang, &deps).await?,
-        Command::Refund(arg) => {
-            if !deps.owners.contains(&user.get()) {
-                return Ok(());
-            }
-            let reply = match miniapp_core::ids::PaymentId::new(arg.trim()) {
-                Err(_) => "usage: /refund pay_…".to_owned(),
-                Ok(id) => {
-                    match crate::stars::refund_stars(&bot, &*deps.ledger, &id, deps.refund_policy)
-                        .await
-                    {
-                        Ok(r) => format!(
-                            "refunded {id}: status {}, {} tokens taken back",
-                            r.payment.status, r.clawed_back
-                        ),
-                        Err(e) => format!("not refunded: {e}"),
-                    }
-                }
-            };
-            bot.send_message(msg.chat.id, reply).await?;
-        }
+    let balance = deps.ledger.balance(user).await?.balance;
+    let mut reply = bot.send_message(msg.chat.id, texts::welcome(lang, balance));
+    if let Some(button) = deps.page_button(texts::top_up_button(lang)) {
+        reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
     }
+    reply.await?;
+    Ok(())
+}
+
+/// `/pay`: a button to the payment page (the product document's second variant).
+///
+/// # Errors
+/// Telegram errors.
+pub async fn pay(bot: Bot, msg: Message, deps: BotDeps) -> Result<(), BotError> {
+    let lang = lang_of(msg.from.as_ref());
+    let mut reply = bot.send_message(msg.chat.id, texts::pay(lang));
+    if let Some(button) = deps.page_button(texts::open_page_button(lang)) {
+        reply = reply.reply_markup(InlineKeyboardMarkup::new([[button]]));
+    }
+    reply.await?;
+    Ok(())
+}
+
+/// `/balance`: the balance with top-up, history and main-menu buttons (the first variant).
+///
+/// # Errors
+/// Telegram or storage errors.
+pub async fn balance(bot: Bot, msg: Message, deps: BotDeps) -> Result<(), BotError> {
+    let lang = lang_of(msg.from.as_ref());
+    let Some(user) = user_id(msg.from.as_ref()) else {
+        return Ok(());
+    };
+    send_balance_menu(&bot, msg.chat.id, user, lang, &deps).await?;
+    Ok(())
+}
+
+/// `/refund pay_…`, owners only ([`BotDeps::with_owners`]): refunds a Telegram Stars payment and
+/// takes its tokens back. Anyone else gets no answer.
+///
+/// # Errors
+/// Telegram errors (a refused refund is answered as text).
+pub async fn refund(bot: Bot, msg: Message, deps: BotDeps, arg: String) -> Result<(), BotError> {
+    let Some(user) = user_id(msg.from.as_ref()) else {
+        return Ok(());
+    };
+    if !deps.owners.contains(&user.get()) {
+        return Ok(());
+    }
+    let reply = match miniapp_core::ids::PaymentId::new(arg.trim()) {
+        Err(_) => "usage: /refund pay_…".to_owned(),
+        Ok(id) => {
+            match crate::stars::refund_stars(&bot, &*deps.ledger, &id, deps.refund_policy).await {
+                Ok(r) => format!(
+                    "refunded {id}: status {}, {} tokens taken back",
+                    r.payment.status, r.clawed_back
+                ),
+                Err(e) => format!("not refunded: {e}"),
+            }
+        }
+    };
+    bot.send_message(msg.chat.id, reply).await?;
     Ok(())
 }
 

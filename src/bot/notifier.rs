@@ -10,7 +10,7 @@ use teloxide::{ApiError, RequestError};
 
 use miniapp_core::ids::ProviderId;
 
-use super::texts::{Lang, payment_success, test_payment_note};
+use crate::i18n::{Lang, payment_success, test_payment_note};
 
 /// How notifications are delivered.
 #[derive(Debug, Clone)]

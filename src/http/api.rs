@@ -83,7 +83,7 @@ pub(crate) async fn packages(State(state): State<AppState>) -> Response {
         "currency": default_currency.code(),
         "packages": packages,
         "methods": methods,
-        "sandbox": state.inner.sandbox.is_some(),
+        "sandbox": state.inner.methods.iter().any(|m| m.provider.is_test()),
         "dev_login": state.is_development(),
     }))
     .into_response()
@@ -133,11 +133,18 @@ pub(crate) async fn create_payment(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    if let Some(limits) = &state.inner.limits {
-        limits.check_address(&headers, peer.as_ref().map(|Extension(p)| p))?;
-    }
     let body: CreatePaymentBody = json_body(&headers, body).await?;
-    let caller = authenticate(&state, &headers, body.init_data.as_deref())?;
+    let caller = match authenticate(&state, &headers, body.init_data.as_deref()) {
+        Ok(caller) => caller,
+        // Only requests nobody can vouch for count per address: buyers behind one proxy or NAT
+        // share an address, and one client's junk must not lock them all out.
+        Err(e) => {
+            if let Some(limits) = &state.inner.limits {
+                limits.check_address(&headers, peer.as_ref().map(|Extension(p)| p))?;
+            }
+            return Err(e);
+        }
+    };
     if let Some(claimed) = body.user_id
         && claimed != caller.user.get()
     {
@@ -214,7 +221,15 @@ pub(crate) async fn create_payment(
         Some(p) if !replay => p.clone(),
         _ => {
             let limit = state.inner.settings.max_open_payments;
-            if !replay && open.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
+            // A payment whose checkout could not open within the reuse window never will
+            // (`payment_closed`): it does not hold a place.
+            let holding = open
+                .iter()
+                .filter(|p| {
+                    p.checkout_url.is_some() || now.saturating_sub(p.created_at) < REUSE_WINDOW_SECS
+                })
+                .count();
+            if !replay && holding >= usize::try_from(limit).unwrap_or(usize::MAX) {
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_open_payments",
@@ -249,7 +264,7 @@ pub(crate) async fn create_payment(
         }
     };
     let had_checkout = payment.checkout_url.is_some();
-    let payment = ensure_checkout(&state, method, payment, caller.language.clone()).await?;
+    let payment = ensure_checkout(&state, method, payment).await?;
     if !had_checkout {
         tracing::info!(payment = %payment.id, user = %payment.user_id, tokens = payment.tokens.get(), "payment created");
     }
@@ -270,7 +285,17 @@ async fn reconcile(state: &AppState, payment: Payment, now: u64) -> Payment {
     {
         return payment;
     }
-    ask_provider(state, payment).await
+    // The provider's answer must come within the request's deadline; without it, the stored
+    // status is the answer (the sweep asks again later).
+    let deadline = state.inner.settings.provider_deadline();
+    let id = payment.id.clone();
+    match tokio::time::timeout(deadline, ask_provider(state, payment.clone())).await {
+        Ok(latest) => latest,
+        Err(_) => {
+            tracing::warn!(payment = %id, "reconciliation: the provider did not answer in time");
+            payment
+        }
+    }
 }
 
 /// Records that the provider is about to be asked about `id` at `now`, unless it was asked less

@@ -28,8 +28,9 @@ pub(crate) async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX)
 }
 
+/// `…/miniapp` → `…/miniapp/`, relative so that it works under any mount prefix.
 pub(crate) async fn redirect_to_page() -> Redirect {
-    Redirect::permanent("/miniapp/")
+    Redirect::permanent("miniapp/")
 }
 
 pub(crate) async fn file(Path(file): Path<String>) -> Response {

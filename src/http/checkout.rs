@@ -67,17 +67,27 @@ pub(crate) async fn ensure_checkout(
     state: &AppState,
     method: &Method,
     payment: Payment,
-    language: Option<String>,
 ) -> Result<Payment, ApiError> {
     if payment.checkout_url.is_some() {
         return Ok(payment);
     }
+    let deadline = state.inner.settings.provider_deadline();
+    let started = tokio::time::Instant::now();
+    let seen_attempt = payment.checkout_attempt;
     let lock = state.inner.checkouts.lock_for(&payment.id);
-    let _opening = lock.lock().await;
+    // Waiting for another request of this process counts against the same deadline.
+    let Ok(_opening) = tokio::time::timeout(deadline, lock.lock()).await else {
+        return Err(unavailable(method, deadline));
+    };
     // Whoever held the lock before may have attached a checkout (or given its attempt up).
     let payment = current(state, &payment.id).await?;
     if payment.checkout_url.is_some() {
         return Ok(payment);
+    }
+    if payment.checkout_attempt != seen_attempt && payment.status == PaymentStatus::Created {
+        // The request before this one failed just now: answer as it did rather than start
+        // another attempt (and leave another checkout behind) for every queued double tap.
+        return Err(unavailable(method, deadline));
     }
     // A checkout that could not be opened for this long is not opened any more: a provider may
     // refuse a checkout so close to the payment's expiry (Stripe needs 30 minutes left of the
@@ -92,12 +102,13 @@ pub(crate) async fn ensure_checkout(
         tokens: payment.tokens,
         price: payment.price,
         email: payment.email.clone(),
-        language,
+        // The payment's, not the caller's: every request of one attempt must be identical.
+        language: payment.language.clone(),
         created_at: payment.created_at,
         attempt: payment.checkout_attempt,
     };
-    let deadline = state.inner.settings.provider_deadline();
-    let opened = tokio::time::timeout(deadline, method.provider.create_checkout(&request)).await;
+    let left = deadline.saturating_sub(started.elapsed());
+    let opened = tokio::time::timeout(left, method.provider.create_checkout(&request)).await;
     let error = match opened {
         Ok(Ok(checkout)) => {
             let record = CheckoutRecord {
@@ -133,15 +144,28 @@ pub(crate) async fn ensure_checkout(
             };
         }
         Ok(Err(e)) => e,
-        Err(_elapsed) => ProviderError::Unavailable(
-            format!(
-                "no checkout from {} within {} s",
-                method.provider.id(),
-                deadline.as_secs_f32()
-            )
-            .into(),
-        ),
+        Err(_elapsed) => {
+            give_up(state, &payment).await;
+            return Err(unavailable(method, deadline));
+        }
     };
+    give_up(state, &payment).await;
+    Err(error.into())
+}
+
+fn unavailable(method: &Method, deadline: std::time::Duration) -> ApiError {
+    ProviderError::Unavailable(
+        format!(
+            "no checkout from {} within {} s",
+            method.provider.id(),
+            deadline.as_secs_f32()
+        )
+        .into(),
+    )
+    .into()
+}
+
+async fn give_up(state: &AppState, payment: &Payment) {
     // No checkout URL of this attempt was handed out: give it up so the next request for this
     // payment does not get the provider's stored answer to this one.
     if let Err(e) = state
@@ -152,7 +176,6 @@ pub(crate) async fn ensure_checkout(
     {
         tracing::warn!(payment = %payment.id, error = %e, "could not give up a failed checkout attempt");
     }
-    Err(error.into())
 }
 
 async fn current(state: &AppState, id: &PaymentId) -> Result<Payment, ApiError> {

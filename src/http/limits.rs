@@ -50,8 +50,9 @@ impl RateLimits {
         })
     }
 
-    /// Counts a request from `address` (the peer, or the last `X-Forwarded-For` entry when the
-    /// app is configured to trust its proxy). Without a known address nothing is counted.
+    /// Counts an unauthenticated request from its address (the peer, or the last
+    /// `X-Forwarded-For` entry when the app is configured to trust its proxy; IPv6 by /64).
+    /// Without a known address nothing is counted.
     pub(crate) fn check_address(
         &self,
         headers: &HeaderMap,
@@ -64,6 +65,7 @@ impl RateLimits {
         let Some(address) = forwarded.or_else(|| peer.map(|p| p.0.ip())) else {
             return Ok(());
         };
+        let address = network_of(address);
         if self.per_address.len() > MAX_KEYS {
             self.per_address.retain_recent();
         }
@@ -80,6 +82,22 @@ impl RateLimits {
         self.per_user
             .check_key(&user)
             .map_err(|wait| limited(wait.wait_time_from(self.clock.now())))
+    }
+}
+
+/// The key of an address: IPv4 as it is, IPv6 by its /64 (one subscriber's network; a single
+/// host can use any address inside it).
+fn network_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
     }
 }
 
@@ -121,6 +139,17 @@ mod tests {
         assert_eq!(forwarded_for(&h), Some("10.0.0.7".parse().unwrap()));
         h.insert("x-forwarded-for", "not an address".parse().unwrap());
         assert_eq!(forwarded_for(&h), None);
+    }
+
+    #[test]
+    fn ipv6_counts_by_its_64_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of(a), network_of(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(network_of(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The HTTP API, the payment page and the webhooks (feature `axum`).
 //!
-//! [`router`] is a pure constructor: give it an [`AppState`] and serve the `Router` however you
-//! like. Routes, shapes and error codes are in `docs/http-api.md`.
+//! [`payments_router`] is a pure constructor for the payment routes, to mount in your own axum
+//! app (merged, or nested under a prefix); [`router`] adds `/healthz`, the 404 fallback and the
+//! request timeout for an app of its own, as `full_bot` serves it. Routes, shapes and error codes
+//! are in `docs/http-api.md`.
 //!
 //! ```no_run
 //! # async fn run(state: miniapp::http::AppState) -> std::io::Result<()> {
@@ -25,7 +27,7 @@ use std::time::SystemTime;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -41,9 +43,23 @@ pub use extract::{MAX_BODY, MAX_WEBHOOK_BODY};
 pub use state::{AppState, Auth, HttpSettings, Method, Opens, StateError, StateParts};
 pub use sweep::{SWEEP_WINDOW, Sweep, UNSTARTED_TIMEOUT, run_sweeper, sweep_pending};
 
-/// The whole app's routes: the page, the API, the webhooks, the sandbox (when enabled) and
-/// `/healthz`.
-pub fn router(state: AppState) -> Router {
+/// The payment routes, ready to be mounted in any app: the page (`/miniapp/`), the API
+/// (`/api/miniapp/…`), the webhooks, and the routes the providers bring along
+/// ([`StateParts::routes`]). No fallback, no health route and no timeout, so it can be
+/// [`merge`](Router::merge)d into an app that has its own, or [`nest`](Router::nest)ed under any
+/// prefix: the page finds its API relative to its own URL. Every error it answers is the JSON
+/// error shape. Set `public_base_url` ([`HttpSettings`]) to where it is mounted, prefix included
+/// (`https://bot.example.com/shop`), so return and checkout links come back to it.
+///
+/// ```
+/// # fn host(state: miniapp::http::AppState) -> axum::Router {
+/// let app = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "my bot's home" }))
+///     .nest("/shop", miniapp::http::payments_router(state))
+///     .fallback(|| async { "my own 404" });
+/// # app }
+/// ```
+pub fn payments_router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/miniapp", get(assets::redirect_to_page))
         .route("/miniapp/", get(assets::index))
@@ -56,29 +72,51 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/miniapp/balance", get(api::balance))
         .route("/api/miniapp/history", get(api::history))
-        .route("/api/miniapp/payment-webhook", post(stripe_webhook))
-        .route("/api/miniapp/webhooks/{provider}", post(webhook))
-        .route("/healthz", get(api::healthz));
+        .route("/api/miniapp/payment-webhook", post(card_webhook))
+        .route("/api/miniapp/webhooks/{provider}", post(webhook));
     if state.is_development() {
         app = app.route("/api/miniapp/dev-login", post(api::dev_login));
     }
-    if state.inner.sandbox.is_some() {
-        app = app.route(
-            "/sandbox/checkout/{payment_id}",
-            get(crate::sandbox::checkout_page)
-                .post(crate::sandbox::pay)
-                .layer(DefaultBodyLimit::max(MAX_BODY)),
-        );
+    for routes in &state.inner.routes {
+        app = app.merge(routes.clone());
     }
+    app.layer(axum::middleware::map_response(error::json_errors))
+        .with_state(state)
+}
+
+/// `GET /healthz`: liveness and whether the ledger answers (503 when it does not). Separate from
+/// [`payments_router`] because a host app usually has its own health route.
+pub fn health_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .with_state(state)
+}
+
+/// The 404 of an unknown route, as the JSON error shape: `.fallback(miniapp::http::not_found)`.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// Answers `408 request_timeout` when a request (reading its body included) takes longer than
+/// `timeout`: slow clients cannot hold a connection and its task forever. Add
+/// `axum::middleware::map_response(json_errors)` outside it for the JSON shape, as [`router`]
+/// does. Provider calls get four fifths of [`HttpSettings::request_timeout`], so give this
+/// layer at least that.
+pub fn timeout_layer(timeout: std::time::Duration) -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
+}
+
+/// The whole app as `full_bot` serves it: [`payments_router`], [`health_router`], the
+/// [`not_found`] fallback and the [`timeout_layer`] of `settings.request_timeout`, every error as
+/// JSON. Routes and shapes: `docs/http-api.md`.
+pub fn router(state: AppState) -> Router {
     let timeout = state.inner.settings.request_timeout;
-    app.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+    payments_router(state.clone())
+        .merge(health_router(state))
+        .fallback(not_found)
+        .layer(timeout_layer(timeout))
         // Outermost, so the timeout's empty 408 gets the JSON shape too.
         .layer(axum::middleware::map_response(error::json_errors))
-        .with_state(state)
 }
 
 /// What a verified webhook did.
@@ -173,9 +211,16 @@ async fn webhook_response(
     }
 }
 
-async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let stripe = ProviderId::new("stripe").unwrap_or_else(|_| unreachable!("a valid id"));
-    webhook_response(&state, &stripe, headers, body).await
+/// The product document's webhook path: the provider of the `card` method (Stripe in the
+/// reference app).
+async fn card_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match state.method("card") {
+        Some(card) => {
+            let id = card.provider.id().clone();
+            webhook_response(&state, &id, headers, body).await
+        }
+        None => not_found().await.into_response(),
+    }
 }
 
 async fn webhook(

@@ -107,7 +107,7 @@ pub(crate) struct Inner {
     pub(crate) verifier: InitDataVerifier,
     pub(crate) auth: Auth,
     pub(crate) settings: HttpSettings,
-    pub(crate) sandbox: Option<Arc<crate::sandbox::SandboxProvider>>,
+    pub(crate) routes: Vec<axum::Router<AppState>>,
     /// When the provider was last asked about each pending payment (unix seconds, this process
     /// only), by a status poll or by the sweep: each has its own spacing rule over this record.
     pub(crate) asked:
@@ -151,8 +151,11 @@ pub struct StateParts {
     pub auth: Auth,
     /// Settings.
     pub settings: HttpSettings,
-    /// The sandbox provider, when one of `methods` uses it (serves `/sandbox/checkout/…`).
-    pub sandbox: Option<Arc<crate::sandbox::SandboxProvider>>,
+    /// Routes the providers bring along (the sandbox's checkout page:
+    /// [`SandboxProvider::routes`](crate::sandbox::SandboxProvider::routes)), merged into
+    /// [`payments_router`](super::payments_router) next to the API. Paths are relative to where
+    /// the payments router is mounted.
+    pub routes: Vec<axum::Router<AppState>>,
 }
 
 impl AppState {
@@ -167,7 +170,7 @@ impl AppState {
             methods,
             auth,
             settings,
-            sandbox,
+            routes,
         } = parts;
         if methods.is_empty() {
             return Err(StateError::NoMethods);
@@ -206,7 +209,7 @@ impl AppState {
                 verifier,
                 auth,
                 settings,
-                sandbox,
+                routes,
                 asked: std::sync::Mutex::default(),
                 checkouts: super::checkout::CheckoutLocks::default(),
                 limits,
@@ -217,6 +220,11 @@ impl AppState {
     /// The ledger.
     pub fn ledger(&self) -> &Arc<dyn LedgerStore> {
         &self.inner.ledger
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.inner.settings
     }
 
     pub(crate) fn method(&self, id: &str) -> Option<&Method> {

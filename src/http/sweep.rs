@@ -69,8 +69,16 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
     let from = now.saturating_sub(SWEEP_WINDOW.as_secs());
     let mut to = now.saturating_sub(state.inner.settings.reconcile_after.as_secs());
     let mut before: Option<miniapp_core::ids::PaymentId> = None;
+    // Closing unstarted payments must never stop the reconciliation of pending ones.
+    let closed_unstarted = match close_unstarted(state, now).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "unstarted payments not closed this time");
+            0
+        }
+    };
     let mut sweep = Sweep {
-        closed_unstarted: close_unstarted(state, now).await?,
+        closed_unstarted,
         ..Sweep::default()
     };
     let mut per_user: HashMap<UserId, usize> = HashMap::new();

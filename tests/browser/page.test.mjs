@@ -225,8 +225,9 @@ async function selectPackage(page, credits) {
   assert.equal(await page.locator(`input[name="package"][value="${credits}"]`).isChecked(), true);
 }
 
+// Wherever the payments are mounted (BASE_URL is under /shop, DEV_BASE_URL at the root).
 function isCreatePayment(request) {
-  return request.method() === 'POST' && new URL(request.url()).pathname === '/api/miniapp/create-payment';
+  return request.method() === 'POST' && new URL(request.url()).pathname.endsWith('/api/miniapp/create-payment');
 }
 
 async function waitForCall(page, kind, count = 1) {
@@ -297,6 +298,22 @@ test('the four packages render with their prices and per-token cost, dark by def
     const [r, g, b] = bg.match(/\d+/g).map(Number);
     assert.ok(r + g + b < 200, `dark background by default, got ${bg}`);
     assert.equal(await page.getByTestId('pay-button').isVisible(), false, 'Telegram MainButton pays, not an in-page button');
+  });
+});
+
+test('mounted under a prefix, the page calls its API under that prefix', { timeout: TEST_TIMEOUT }, async () => {
+  assert.match(BASE_URL, /\/shop$/, 'BASE_URL is the payments router nested under /shop of a host app');
+  await withTelegramPage({
+    beforeLoad: (page) => {
+      page.apiCalls = [];
+      page.on('request', (r) => { if (r.url().includes('/api/')) page.apiCalls.push(r.url()); });
+    },
+  }, async ({ page }) => {
+    await waitForView(page, 'main');
+    assert.ok(page.apiCalls.length > 0);
+    for (const url of page.apiCalls) assert.ok(url.startsWith(`${BASE_URL}/api/miniapp/`), url);
+    const host = await fetch(BASE_URL.replace(/\/shop$/, '/nope'));
+    assert.equal(await host.text(), "the host's own 404");
   });
 });
 
@@ -769,7 +786,7 @@ test('Stars end to end: the invoice callback is a hint; the page shows the balan
     await page.getByTestId('method-stars').click();
     await waitForMainButton(page, 'Pay ⭐ 1250');
     const [response] = await Promise.all([
-      page.waitForResponse((r) => new URL(r.url()).pathname === '/api/miniapp/create-payment'),
+      page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/api/miniapp/create-payment')),
       clickMainButton(page),
     ]);
     const created = await response.json();

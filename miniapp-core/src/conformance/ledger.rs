@@ -77,10 +77,15 @@ pub async fn pending_payment(
 }
 
 fn event(payment: &Payment, name: &str, kind: EventKind) -> ProviderEvent {
+    // Expiry and cancellation concern the checkout; everything else the money.
+    let reference = match kind {
+        EventKind::Expired | EventKind::Canceled => format!("cs_{}", payment.id.as_str()),
+        _ => format!("pi_{}", payment.id.as_str()),
+    };
     ProviderEvent {
         id: ProviderEventId::new(format!("evt_{}_{name}", payment.id.as_str())).unwrap(),
         payment_id: Some(payment.id.clone()),
-        provider_ref: ProviderRef::new(format!("pi_{}", payment.id.as_str())).unwrap(),
+        provider_ref: ProviderRef::new(reference).unwrap(),
         kind,
     }
 }
@@ -1355,6 +1360,15 @@ pub async fn open_payments_lists_only_the_users_open_payments(store: &dyn Ledger
             .is_empty(),
         "created_from excludes older payments"
     );
+    assert!(
+        store
+            .open_payments(user, waiting.created_at)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.id == waiting.id),
+        "created_from is inclusive"
+    );
 }
 
 /// [`LedgerStore::unstarted_payments`] lists `created` payments older than the cut-off, oldest
@@ -1394,4 +1408,10 @@ pub async fn unstarted_payments_lists_only_created_ones(store: &dyn LedgerStore)
             .is_empty(),
         "limit 0"
     );
+    let one = store
+        .unstarted_payments(unstarted.created_at + 1, 1)
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1, "limit 1");
+    assert_eq!(one[0].id, listed[0].id, "the oldest");
 }

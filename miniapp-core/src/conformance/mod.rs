@@ -1,5 +1,5 @@
-//! The shared conformance suites: the executable specification of [`LedgerStore`] and
-//! [`PaymentProvider`] (feature `conformance`).
+//! The shared conformance suites: the executable specification of [`LedgerStore`](crate::ledger::LedgerStore) and
+//! [`PaymentProvider`](crate::provider::PaymentProvider) (feature `conformance`).
 //!
 //! Each public async function checks one behaviour and panics with a message when the
 //! implementation breaks it, so it is meant to be called from a test. The functions are

@@ -1,4 +1,6 @@
-//! What the bot says, in Russian (the product document's wording) and English.
+//! What the bot and the Stars invoices say, in Russian (the product document's wording) and
+//! English: one place for [`Lang`] and the texts, used by [`bot`](crate::bot) and
+//! [`stars`](crate::stars) alike.
 
 use miniapp_core::ledger::{EntryKind, JournalEntry};
 use miniapp_core::money::{Currency, Money};
