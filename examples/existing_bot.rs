@@ -85,8 +85,8 @@ async fn main() -> anyhow::Result<()> {
         notifier,
         forever(),
     ));
-    tokio::spawn(http::run_sweeper(
-        payments.state.clone(),
+    tokio::spawn(miniapp::reconcile::run_sweeper(
+        payments.state.reconciler().clone(),
         Duration::from_secs(60),
         forever(),
     ));

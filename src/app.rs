@@ -9,7 +9,7 @@ use miniapp_core::ledger::LedgerStore;
 use miniapp_core::money::Currency;
 
 use crate::config::{Config, SandboxMode};
-use crate::http::{AppState, Auth, HttpSettings, Method, Opens, StateParts};
+use crate::http::{AppState, Auth, EnabledMethod, HttpSettings, Opens, StateParts};
 use crate::sandbox::SandboxProvider;
 
 /// Why the app could not start: one sentence, safe to print (no secrets).
@@ -158,13 +158,13 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
     for m in &config.payment_methods {
         if m == "card" {
             if let Some(provider) = card_provider.take() {
-                methods.push(Method {
+                methods.push(EnabledMethod {
                     offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
                     provider: Arc::new(provider),
                     opens: Opens::Link,
                 });
             } else if let Some(sandbox) = &sandbox {
-                methods.push(Method {
+                methods.push(EnabledMethod {
                     offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
                     provider: sandbox.clone(),
                     opens: Opens::Link,
@@ -179,7 +179,7 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
         .filter(|_| config.payment_methods.iter().any(|m| m == "stars"))
     {
         let bot = bot_client(config, token);
-        methods.push(Method {
+        methods.push(EnabledMethod {
             offer: MethodOffer::new(PaymentMethod::stars(), Currency::XTR),
             provider: Arc::new(crate::stars::TelegramStarsProvider::new(bot, None)),
             opens: Opens::Invoice,
@@ -190,7 +190,7 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
         && let Some(sandbox) = &sandbox
     {
         let id = PaymentMethod::new("sandbox").unwrap_or_else(|| unreachable!("a valid id"));
-        methods.push(Method {
+        methods.push(EnabledMethod {
             offer: MethodOffer::new(id, Currency::USD),
             provider: sandbox.clone(),
             opens: Opens::Link,
@@ -243,8 +243,8 @@ pub async fn run(
     #[allow(unused_mut)]
     let mut router = crate::http::router(app.state.clone());
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(crate::http::run_sweeper(
-        app.state.clone(),
+    tasks.push(tokio::spawn(crate::reconcile::run_sweeper(
+        app.state.reconciler().clone(),
         std::time::Duration::from_secs(60),
         stopped(),
     )));

@@ -34,6 +34,8 @@ pub mod http;
 #[cfg(feature = "teloxide")]
 pub mod i18n;
 #[cfg(feature = "axum")]
+pub mod reconcile;
+#[cfg(feature = "axum")]
 pub mod sandbox;
 #[cfg(feature = "teloxide")]
 pub mod stars;

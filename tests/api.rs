@@ -9,9 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use miniapp::catalog::{Catalog, MethodOffer, PaymentMethod};
 use miniapp::event::{EventKind, ProviderEvent};
-use miniapp::http::{
-    AppState, Auth, HttpSettings, Method, Opens, SWEEP_WINDOW, StateParts, sweep_pending,
-};
+use miniapp::http::{AppState, Auth, EnabledMethod, HttpSettings, Opens, StateParts};
 use miniapp::ids::{ProviderEventId, ProviderId, ProviderRef, UserId};
 use miniapp::init_data::{BotToken, sign};
 use miniapp::ledger::{
@@ -23,6 +21,7 @@ use miniapp::payment::{Payment, RefundPolicy};
 use miniapp::provider::{
     Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
 };
+use miniapp::reconcile::{SWEEP_WINDOW, sweep_pending};
 use miniapp::sandbox::SandboxProvider;
 use miniapp::sqlx::SqliteLedgerStore;
 use serde_json::{Value, json};
@@ -101,7 +100,7 @@ async fn spawn_app_with(options: Options) -> TestApp {
     let state = AppState::new(StateParts {
         ledger,
         catalog: Catalog::default(),
-        methods: vec![Method {
+        methods: vec![EnabledMethod {
             offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
             provider: card,
             opens: Opens::Link,
@@ -656,7 +655,9 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
         .unwrap()
         .created_at;
     // Younger than RECONCILE_AFTER (120 s): not asked yet.
-    let early = sweep_pending(&app.state, created_at + 60).await.unwrap();
+    let early = sweep_pending(app.state.reconciler(), created_at + 60)
+        .await
+        .unwrap();
     assert_eq!((early.checked, early.settled), (0, 0));
     assert_eq!(
         store
@@ -667,7 +668,9 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
         0
     );
     // Old enough: the provider says paid, and the ledger credits it with no status poll at all.
-    let due = sweep_pending(&app.state, created_at + 121).await.unwrap();
+    let due = sweep_pending(app.state.reconciler(), created_at + 121)
+        .await
+        .unwrap();
     assert_eq!((due.checked, due.settled), (1, 1));
     assert_eq!(
         store
@@ -678,7 +681,9 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
         200
     );
     // Settled payments are not listed again; nothing is credited twice.
-    let again = sweep_pending(&app.state, created_at + 300).await.unwrap();
+    let again = sweep_pending(app.state.reconciler(), created_at + 300)
+        .await
+        .unwrap();
     assert_eq!((again.checked, again.settled), (0, 0));
     assert_eq!(
         store
@@ -690,9 +695,12 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
     );
     // Outside the window (two days), a pending payment is left alone.
     let other = app.buy(fresh_user(), 100, "5").await;
-    let late = sweep_pending(&app.state, created_at + SWEEP_WINDOW.as_secs() + 10)
-        .await
-        .unwrap();
+    let late = sweep_pending(
+        app.state.reconciler(),
+        created_at + SWEEP_WINDOW.as_secs() + 10,
+    )
+    .await
+    .unwrap();
     assert_eq!(late.checked, 0, "{other}");
 }
 
@@ -724,7 +732,7 @@ async fn the_sweep_backs_off_on_a_checkout_that_never_settles() {
         (3_900, 3),
         (4_000, 4),
     ] {
-        sweep_pending(&app.state, c + t).await.unwrap();
+        sweep_pending(app.state.reconciler(), c + t).await.unwrap();
         assert_eq!(
             silent.asked.load(std::sync::atomic::Ordering::SeqCst),
             asked,
@@ -748,10 +756,14 @@ async fn the_sweep_pages_through_a_backlog_and_asks_at_most_200_per_sweep() {
     }
     let newest = now();
     let asked = || silent.asked.load(std::sync::atomic::Ordering::SeqCst);
-    let first = sweep_pending(&app.state, newest + 130).await.unwrap();
+    let first = sweep_pending(app.state.reconciler(), newest + 130)
+        .await
+        .unwrap();
     assert_eq!((first.checked, asked()), (200, 200), "capped at 200");
     // The next sweep asks about the 30 the first one did not reach, not the 200 it just asked.
-    let second = sweep_pending(&app.state, newest + 131).await.unwrap();
+    let second = sweep_pending(app.state.reconciler(), newest + 131)
+        .await
+        .unwrap();
     assert_eq!(
         (second.checked, asked()),
         (30, 230),
@@ -1495,13 +1507,19 @@ async fn the_sweep_closes_a_payment_whose_checkout_never_opened() {
     let id: miniapp::ids::PaymentId = provider.keys.lock().unwrap()[0].parse().unwrap();
     let store = app.store.as_ref().unwrap();
     let created_at = store.payment(&id).await.unwrap().unwrap().created_at;
-    let early = sweep_pending(&app.state, created_at + 3_599).await.unwrap();
+    let early = sweep_pending(app.state.reconciler(), created_at + 3_599)
+        .await
+        .unwrap();
     assert_eq!(early.closed_unstarted, 0, "an hour is the limit");
-    let due = sweep_pending(&app.state, created_at + 3_601).await.unwrap();
+    let due = sweep_pending(app.state.reconciler(), created_at + 3_601)
+        .await
+        .unwrap();
     assert_eq!(due.closed_unstarted, 1);
     let p = store.payment(&id).await.unwrap().unwrap();
     assert_eq!(p.status.as_str(), "expired");
-    let again = sweep_pending(&app.state, created_at + 7_200).await.unwrap();
+    let again = sweep_pending(app.state.reconciler(), created_at + 7_200)
+        .await
+        .unwrap();
     assert_eq!(again.closed_unstarted, 0, "closed once");
     let reason: String =
         sqlx::query_scalar("SELECT event_id FROM miniapp_provider_events WHERE payment_id = $1")
@@ -1554,7 +1572,9 @@ async fn one_users_abandoned_checkouts_cannot_use_up_the_sweep() {
             .await
             .unwrap();
     }
-    let sweep = sweep_pending(&app.state, now() + 130).await.unwrap();
+    let sweep = sweep_pending(app.state.reconciler(), now() + 130)
+        .await
+        .unwrap();
     assert_eq!(
         sweep.checked, 6,
         "five of the abuser's, and the buyer's: {bought}"

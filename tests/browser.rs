@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use miniapp::catalog::{Catalog, MethodOffer, PaymentMethod};
-use miniapp::http::{AppState, Auth, HttpSettings, Method, Opens, StateParts};
+use miniapp::http::{AppState, Auth, EnabledMethod, HttpSettings, Opens, StateParts};
 use miniapp::init_data::BotToken;
 use miniapp::ledger::InMemoryLedger;
 use miniapp::money::Currency;
@@ -39,12 +39,12 @@ async fn stars_state() -> AppState {
         ledger: Arc::new(InMemoryLedger::new()),
         catalog: Catalog::default(),
         methods: vec![
-            Method {
+            EnabledMethod {
                 offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
                 provider: sandbox.clone(),
                 opens: Opens::Link,
             },
-            Method {
+            EnabledMethod {
                 offer: MethodOffer::new(PaymentMethod::stars(), Currency::XTR),
                 provider: Arc::new(miniapp::stars::TelegramStarsProvider::new(
                     bot,
@@ -119,7 +119,7 @@ async fn payment_page_in_headless_chromium() {
     let telegram = AppState::new(StateParts {
         ledger: Arc::new(InMemoryLedger::new()),
         catalog: Catalog::default(),
-        methods: vec![Method {
+        methods: vec![EnabledMethod {
             offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
             provider: sandbox.clone(),
             opens: Opens::Link,

@@ -13,7 +13,7 @@ use miniapp_core::ids::{IdempotencyKey, PaymentId, UserId};
 use miniapp_core::init_data::sign;
 use miniapp_core::ledger::{HistoryQuery, JournalEntry, NewPayment};
 use miniapp_core::money::Money;
-use miniapp_core::payment::{Payment, PaymentStatus};
+use miniapp_core::payment::Payment;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -271,97 +271,6 @@ pub(crate) async fn create_payment(
     Ok(Json(payment_reply(&state, &payment)).into_response())
 }
 
-/// Asks the provider about a pending payment that has waited longer than the configured age, and
-/// applies what it says (a lost or unverifiable webhook must not leave a paid payment uncredited).
-/// At most one provider check per pending payment in this interval (per process).
-const RECONCILE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
-
-async fn reconcile(state: &AppState, payment: Payment, now: u64) -> Payment {
-    let old_enough =
-        now.saturating_sub(payment.created_at) >= state.inner.settings.reconcile_after.as_secs();
-    if !matches!(payment.status, PaymentStatus::Pending)
-        || !old_enough
-        || !claim_question(state, &payment.id, now, RECONCILE_INTERVAL.as_secs())
-    {
-        return payment;
-    }
-    // The provider's answer must come within the request's deadline; without it, the stored
-    // status is the answer (the sweep asks again later).
-    let deadline = state.inner.settings.provider_deadline();
-    let id = payment.id.clone();
-    match tokio::time::timeout(deadline, ask_provider(state, payment.clone())).await {
-        Ok(latest) => latest,
-        Err(_) => {
-            tracing::warn!(payment = %id, "reconciliation: the provider did not answer in time");
-            payment
-        }
-    }
-}
-
-/// Records that the provider is about to be asked about `id` at `now`, unless it was asked less
-/// than `spacing` seconds ago (then returns false and records nothing).
-pub(crate) fn claim_question(state: &AppState, id: &PaymentId, now: u64, spacing: u64) -> bool {
-    let mut asked = lock_asked(state);
-    if asked
-        .get(id)
-        .is_some_and(|last| now.saturating_sub(*last) < spacing)
-    {
-        return false;
-    }
-    // Forget payments nobody asked about for longer than the sweep looks back.
-    asked.retain(|_, last| now.saturating_sub(*last) < super::SWEEP_WINDOW.as_secs());
-    asked.insert(id.clone(), now);
-    true
-}
-
-fn lock_asked(
-    state: &AppState,
-) -> std::sync::MutexGuard<'_, std::collections::HashMap<PaymentId, u64>> {
-    state
-        .inner
-        .asked
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Asks the payment's provider what became of it and applies the answer through the ledger.
-pub(crate) async fn ask_provider(state: &AppState, payment: Payment) -> Payment {
-    let Some(provider) = state.provider(&payment.provider) else {
-        return payment;
-    };
-    let events = match provider.fetch_status(&payment).await {
-        Ok(events) => events,
-        Err(e) => {
-            tracing::warn!(payment = %payment.id, error = %e, "reconciliation could not ask the provider");
-            return payment;
-        }
-    };
-    let mut latest = payment;
-    for event in events {
-        match state
-            .inner
-            .ledger
-            .apply_event(provider.id(), &event, state.inner.settings.refund_policy)
-            .await
-        {
-            Ok(receipt) => {
-                if receipt.credited > 0 {
-                    tracing::info!(payment = %receipt.payment.id, "credited by reconciliation");
-                }
-                latest = receipt.payment;
-            }
-            Err(e) => {
-                tracing::warn!(payment = %latest.id, error = %e, "reconciliation event not applied");
-            }
-        }
-    }
-    if latest.status != PaymentStatus::Pending {
-        // Settled: no more questions about it.
-        lock_asked(state).remove(&latest.id);
-    }
-    latest
-}
-
 /// `GET /api/miniapp/payment-status/{payment_id}`
 pub(crate) async fn payment_status(
     State(state): State<AppState>,
@@ -376,7 +285,11 @@ pub(crate) async fn payment_status(
         .payment_with_balance(caller.user, &id)
         .await?;
     let status_before = payment.status;
-    let payment = reconcile(&state, payment, unix_now()).await;
+    let payment = state
+        .inner
+        .reconciler
+        .on_status_poll(payment, unix_now())
+        .await;
     if payment.status != status_before {
         // Reconciliation moved money: read the balance again.
         balance = state.inner.ledger.balance(caller.user).await?;

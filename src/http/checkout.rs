@@ -21,7 +21,7 @@ use miniapp_core::provider::{CheckoutRequest, ProviderError};
 
 use super::api::{REUSE_WINDOW_SECS, unix_now};
 use super::error::ApiError;
-use super::state::{AppState, Method};
+use super::state::{AppState, EnabledMethod};
 
 /// Per-payment locks of the checkouts being opened in this process. An entry lives only while
 /// some request holds or waits for it.
@@ -65,7 +65,7 @@ fn closed(payment: &Payment) -> ApiError {
 /// the deadline), and storage errors.
 pub(crate) async fn ensure_checkout(
     state: &AppState,
-    method: &Method,
+    method: &EnabledMethod,
     payment: Payment,
 ) -> Result<Payment, ApiError> {
     if payment.checkout_url.is_some() {
@@ -153,7 +153,7 @@ pub(crate) async fn ensure_checkout(
     Err(error.into())
 }
 
-fn unavailable(method: &Method, deadline: std::time::Duration) -> ApiError {
+fn unavailable(method: &EnabledMethod, deadline: std::time::Duration) -> ApiError {
     ProviderError::Unavailable(
         format!(
             "no checkout from {} within {} s",

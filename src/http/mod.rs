@@ -20,7 +20,6 @@ mod error;
 mod extract;
 mod limits;
 mod state;
-mod sweep;
 
 use std::time::SystemTime;
 
@@ -40,8 +39,7 @@ pub(crate) use api::date_only;
 pub use api::{DEV_USER_ID, dev_user};
 pub use error::{ApiError, json_errors};
 pub use extract::{MAX_BODY, MAX_WEBHOOK_BODY};
-pub use state::{AppState, Auth, HttpSettings, Method, Opens, StateError, StateParts};
-pub use sweep::{SWEEP_WINDOW, Sweep, UNSTARTED_TIMEOUT, run_sweeper, sweep_pending};
+pub use state::{AppState, Auth, EnabledMethod, HttpSettings, Opens, StateError, StateParts};
 
 /// The payment routes, ready to be mounted in any app: the page (`/miniapp/`), the API
 /// (`/api/miniapp/…`), the webhooks, and the routes the providers bring along

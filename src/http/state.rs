@@ -24,8 +24,8 @@ pub enum Opens {
 /// An enabled payment method: what it charges in, which provider takes the money, how the page
 /// opens its checkout.
 #[derive(Debug, Clone)]
-pub struct Method {
-    /// Method id and currency.
+pub struct EnabledMethod {
+    /// The method id and its currency.
     pub offer: MethodOffer,
     /// The provider.
     pub provider: Arc<dyn PaymentProvider>,
@@ -103,15 +103,13 @@ pub struct AppState {
 pub(crate) struct Inner {
     pub(crate) ledger: Arc<dyn LedgerStore>,
     pub(crate) catalog: Catalog,
-    pub(crate) methods: Vec<Method>,
+    pub(crate) methods: Vec<EnabledMethod>,
     pub(crate) verifier: InitDataVerifier,
     pub(crate) auth: Auth,
     pub(crate) settings: HttpSettings,
     pub(crate) routes: Vec<axum::Router<AppState>>,
-    /// When the provider was last asked about each pending payment (unix seconds, this process
-    /// only), by a status poll or by the sweep: each has its own spacing rule over this record.
-    pub(crate) asked:
-        std::sync::Mutex<std::collections::HashMap<miniapp_core::ids::PaymentId, u64>>,
+    /// Asks providers about payments whose webhook may be lost (status polls, the sweep).
+    pub(crate) reconciler: Arc<crate::reconcile::Reconciler>,
     /// Checkouts being opened by this process.
     pub(crate) checkouts: super::checkout::CheckoutLocks,
     /// Rate limits of `create-payment`, unless disabled.
@@ -146,7 +144,7 @@ pub struct StateParts {
     /// The catalog (the price authority).
     pub catalog: Catalog,
     /// Enabled methods; the first is the page's default.
-    pub methods: Vec<Method>,
+    pub methods: Vec<EnabledMethod>,
     /// How init data is authenticated.
     pub auth: Auth,
     /// Settings.
@@ -197,6 +195,18 @@ impl AppState {
             Auth::Bot(t) | Auth::Development(t) => t,
         };
         let verifier = InitDataVerifier::new(token).with_options(settings.init_data);
+        let mut providers: Vec<Arc<dyn PaymentProvider>> = Vec::new();
+        for m in &methods {
+            if !providers.iter().any(|p| p.id() == m.provider.id()) {
+                providers.push(m.provider.clone());
+            }
+        }
+        let reconciler = Arc::new(
+            crate::reconcile::Reconciler::new(ledger.clone(), providers)
+                .with_refund_policy(settings.refund_policy)
+                .with_reconcile_after(settings.reconcile_after)
+                .with_deadline(settings.provider_deadline()),
+        );
         let limits = super::limits::RateLimits::new(
             settings.rate_limit_per_minute,
             settings.trust_forwarded_for,
@@ -210,7 +220,7 @@ impl AppState {
                 auth,
                 settings,
                 routes,
-                asked: std::sync::Mutex::default(),
+                reconciler,
                 checkouts: super::checkout::CheckoutLocks::default(),
                 limits,
             }),
@@ -222,12 +232,17 @@ impl AppState {
         &self.inner.ledger
     }
 
+    /// The reconciler (for [`run_sweeper`](crate::reconcile::run_sweeper)).
+    pub fn reconciler(&self) -> &Arc<crate::reconcile::Reconciler> {
+        &self.inner.reconciler
+    }
+
     /// The settings.
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }
 
-    pub(crate) fn method(&self, id: &str) -> Option<&Method> {
+    pub(crate) fn method(&self, id: &str) -> Option<&EnabledMethod> {
         self.inner
             .methods
             .iter()

@@ -3,6 +3,7 @@
 //! could not be recorded).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -12,8 +13,13 @@ use miniapp_core::ids::{ProviderEventId, ProviderRef, UserId};
 use miniapp_core::ledger::LedgerError;
 use miniapp_core::payment::PaymentStatus;
 
-use super::api::{ask_provider, claim_question, unix_now};
-use super::state::AppState;
+use super::Reconciler;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// How far back the sweep looks. Checkouts close within a day (a Stripe Checkout Session
 /// expires after at most 24 hours); two days leave room for an outage of the app itself.
@@ -65,12 +71,12 @@ fn recheck_after(age_secs: u64) -> u64 {
 /// # Errors
 /// [`LedgerError`] when the pending payments cannot be listed; a provider that cannot be asked is
 /// logged and skipped.
-pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerError> {
+pub async fn sweep_pending(reconciler: &Reconciler, now: u64) -> Result<Sweep, LedgerError> {
     let from = now.saturating_sub(SWEEP_WINDOW.as_secs());
-    let mut to = now.saturating_sub(state.inner.settings.reconcile_after.as_secs());
+    let mut to = now.saturating_sub(reconciler.reconcile_after.as_secs());
     let mut before: Option<miniapp_core::ids::PaymentId> = None;
     // Closing unstarted payments must never stop the reconciliation of pending ones.
-    let closed_unstarted = match close_unstarted(state, now).await {
+    let closed_unstarted = match close_unstarted(reconciler, now).await {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %e, "unstarted payments not closed this time");
@@ -83,8 +89,7 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
     };
     let mut per_user: HashMap<UserId, usize> = HashMap::new();
     'pages: for _ in 0..MAX_PAGES {
-        let page = state
-            .inner
+        let page = reconciler
             .ledger
             .pending_payments(from, to, before.as_ref(), PAGE)
             .await?;
@@ -101,12 +106,12 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
                 continue;
             }
             let spacing = recheck_after(now.saturating_sub(payment.created_at));
-            if !claim_question(state, &payment.id, now, spacing) {
+            if !reconciler.claim_question(&payment.id, now, spacing) {
                 continue;
             }
             *asked_of_user += 1;
             sweep.checked += 1;
-            if ask_provider(state, payment).await.status != PaymentStatus::Pending {
+            if reconciler.ask_provider(payment).await.status != PaymentStatus::Pending {
                 sweep.settled += 1;
             }
         }
@@ -121,10 +126,9 @@ pub async fn sweep_pending(state: &AppState, now: u64) -> Result<Sweep, LedgerEr
 /// like any provider event (its id says why, and it is recorded once). No money moved: the
 /// checkout never opened. Should the provider take money for it after all (a checkout opened
 /// after our deadline and paid), its success is still credited.
-async fn close_unstarted(state: &AppState, now: u64) -> Result<usize, LedgerError> {
+async fn close_unstarted(reconciler: &Reconciler, now: u64) -> Result<usize, LedgerError> {
     let cutoff = now.saturating_sub(UNSTARTED_TIMEOUT.as_secs());
-    let unstarted = state
-        .inner
+    let unstarted = reconciler
         .ledger
         .unstarted_payments(cutoff, MAX_CLOSED)
         .await?;
@@ -138,14 +142,9 @@ async fn close_unstarted(state: &AppState, now: u64) -> Result<usize, LedgerErro
                 .map_err(|e| LedgerError::Corrupt(e.to_string()))?,
             kind: EventKind::Expired,
         };
-        match state
-            .inner
+        match reconciler
             .ledger
-            .apply_event(
-                &payment.provider,
-                &event,
-                state.inner.settings.refund_policy,
-            )
+            .apply_event(&payment.provider, &event, reconciler.refund_policy)
             .await
         {
             Ok(receipt) if !receipt.duplicate => {
@@ -168,7 +167,11 @@ async fn close_unstarted(state: &AppState, now: u64) -> Result<usize, LedgerErro
 
 /// Sweeps every `every` (the first time at once, which catches up after a restart) until
 /// `shutdown` resolves. `miniapp::app::run` runs it every 60 seconds.
-pub async fn run_sweeper(state: AppState, every: Duration, shutdown: impl Future<Output = ()>) {
+pub async fn run_sweeper(
+    reconciler: Arc<Reconciler>,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -180,7 +183,7 @@ pub async fn run_sweeper(state: AppState, every: Duration, shutdown: impl Future
         // Stopping mid-sweep is safe: every ledger write is its own transaction.
         let outcome = tokio::select! {
             () = &mut shutdown => break,
-            outcome = sweep_pending(&state, unix_now()) => outcome,
+            outcome = sweep_pending(&reconciler, unix_now()) => outcome,
         };
         match outcome {
             Ok(sweep) if sweep.settled > 0 || sweep.closed_unstarted > 0 => {
