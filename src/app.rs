@@ -202,7 +202,7 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
         methods,
         auth,
         settings: HttpSettings {
-            init_data: VerifyOptions::default().max_age(config.init_data_max_age),
+            init_data: VerifyOptions::default().with_max_age(config.init_data_max_age),
             reconcile_after: config.reconcile_after,
             refund_policy: config.refund_policy,
             public_base_url: config.public_base_url.clone(),

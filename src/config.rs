@@ -14,7 +14,7 @@ use miniapp_core::provider::is_loopback_http;
 pub enum SandboxMode {
     /// `auto`, the default: on only in development mode (no `TELEGRAM_BOT_TOKEN`) and only when
     /// Stripe is not configured. With a bot token it is off.
-    Auto,
+    DevelopmentOnly,
     /// `on`: on even with a bot token (a test bot) and next to Stripe (as its own method
     /// `sandbox`). Start-up warns, the page marks the method as a test and the bot says so in its
     /// messages; refused next to a live Stripe key.
@@ -258,7 +258,7 @@ impl Config {
             }
         };
         let sandbox = match get("MINIAPP_SANDBOX").as_deref() {
-            None | Some("auto") => SandboxMode::Auto,
+            None | Some("auto") => SandboxMode::DevelopmentOnly,
             Some("on") => SandboxMode::On,
             Some("off") => SandboxMode::Off,
             Some(v) => {
@@ -374,7 +374,7 @@ impl Config {
 
 impl Config {
     /// Whether the sandbox takes payments under this configuration: [`SandboxMode::On`], or
-    /// [`SandboxMode::Auto`] in development mode without Stripe.
+    /// [`SandboxMode::DevelopmentOnly`] in development mode without Stripe.
     pub fn sandbox_enabled(&self) -> bool {
         #[cfg(feature = "stripe")]
         let has_stripe = self.stripe.is_some();
@@ -386,7 +386,7 @@ impl Config {
 
 fn sandbox_enabled(mode: SandboxMode, bot_token: bool, stripe: bool) -> bool {
     match mode {
-        SandboxMode::Auto => !bot_token && !stripe,
+        SandboxMode::DevelopmentOnly => !bot_token && !stripe,
         SandboxMode::On => true,
         SandboxMode::Off => false,
     }
@@ -523,7 +523,7 @@ mod tests {
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://miniapp.db");
         assert!(c.bot_token.is_none() && c.public_base_url.is_none());
-        assert_eq!(c.sandbox, SandboxMode::Auto);
+        assert_eq!(c.sandbox, SandboxMode::DevelopmentOnly);
     }
 
     #[test]

@@ -134,6 +134,12 @@ impl TelegramStarsProvider {
     }
 }
 
+/// The event id of a Stars charge: the same whether the charge arrives as `successful_payment`
+/// or is found by reconciliation in `getStarTransactions`, so the ledger records it once.
+fn paid_event_id(charge: &str) -> Result<ProviderEventId, miniapp_core::ids::IdError> {
+    ProviderEventId::new(format!("stars_paid_{charge}"))
+}
+
 /// The event a `successful_payment` proves, or `None` for a payment in another currency or for a
 /// payload that is not our payment id.
 pub fn successful_payment_event(payment: &SuccessfulPayment) -> Option<ProviderEvent> {
@@ -142,7 +148,7 @@ pub fn successful_payment_event(payment: &SuccessfulPayment) -> Option<ProviderE
     }
     let charge = &payment.telegram_payment_charge_id.0;
     Some(ProviderEvent {
-        id: ProviderEventId::new(format!("stars_paid_{charge}")).ok()?,
+        id: paid_event_id(charge).ok()?,
         payment_id: Some(PaymentId::new(payment.invoice_payload.as_str()).ok()?),
         provider_ref: ProviderRef::new(charge.as_str()).ok()?,
         kind: EventKind::Succeeded {
@@ -266,7 +272,7 @@ impl PaymentProvider for TelegramStarsProvider {
                 }
                 let charge = &tx.id.0;
                 return Ok(vec![ProviderEvent {
-                    id: ProviderEventId::new(format!("stars_paid_{charge}"))
+                    id: paid_event_id(charge)
                         .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
                     payment_id: Some(payment.id.clone()),
                     provider_ref: ProviderRef::new(charge.as_str())

@@ -151,7 +151,7 @@ fn max_age_is_configurable() {
     let auth = AUTH_DATE.to_string();
     let raw = sign(&[("auth_date", &auth)], &token());
     let strict = InitDataVerifier::new(&token())
-        .with_options(VerifyOptions::default().max_age(Duration::from_secs(60)));
+        .with_options(VerifyOptions::default().with_max_age(Duration::from_secs(60)));
     assert!(strict.verify(&raw, at(AUTH_DATE + 60)).is_ok());
     assert!(matches!(
         strict.verify(&raw, at(AUTH_DATE + 61)),
@@ -161,7 +161,7 @@ fn max_age_is_configurable() {
         })
     ));
     let skew = InitDataVerifier::new(&token())
-        .with_options(VerifyOptions::default().max_future_skew(Duration::ZERO));
+        .with_options(VerifyOptions::default().with_max_future_skew(Duration::ZERO));
     assert!(matches!(
         skew.verify(&raw, at(AUTH_DATE - 1)),
         Err(InitDataError::FromFuture { ahead_secs: 1 })

@@ -70,7 +70,7 @@ fn every_vector_gets_the_expected_verdict() {
     for case in &v.cases {
         real += usize::from(case.name.starts_with("real_"));
         let now = UNIX_EPOCH + Duration::from_secs(case.now);
-        let options = VerifyOptions::default().max_age(Duration::from_secs(case.max_age));
+        let options = VerifyOptions::default().with_max_age(Duration::from_secs(case.max_age));
         let result = match case.scheme.as_str() {
             "hmac" => {
                 let token = BotToken::new(case.bot_token.clone().expect("hmac case has a token"))

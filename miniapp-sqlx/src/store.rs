@@ -56,12 +56,6 @@ macro_rules! impl_ledger_store {
                 use $crate::rows::{PaymentRow, payment_columns, signed};
                 use miniapp_core::ledger::LedgerError;
 
-                let same_order = |p: &miniapp_core::payment::Payment| {
-                    p.tokens == new.tokens
-                        && p.price == new.price
-                        && p.provider == new.provider
-                        && p.method == new.method
-                };
                 let by_key = concat!(
                     "SELECT ", payment_columns!(),
                     " FROM miniapp_payments WHERE user_id = $1 AND idempotency_key = $2"
@@ -77,7 +71,7 @@ macro_rules! impl_ledger_store {
                         .map_err(map_err)?;
                     if let Some(row) = existing {
                         let first = row.into_payment()?;
-                        return if same_order(&first) { Ok(first) } else { Err(LedgerError::IdempotencyConflict) };
+                        return if new.same_order(&first) { Ok(first) } else { Err(LedgerError::IdempotencyConflict) };
                     }
                 }
                 let t = signed($crate::store::now())?;
@@ -118,7 +112,7 @@ macro_rules! impl_ledger_store {
                         .await
                         .map_err(map_err)?;
                     if let Some(first) = existing.map(PaymentRow::into_payment).transpose()? {
-                        if same_order(&first) {
+                        if new.same_order(&first) {
                             return Ok(first);
                         }
                     }

@@ -28,6 +28,10 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Feature flags
+//! None: the crate is one provider, with reqwest over rustls only (no OpenSSL). Its tests run the
+//! provider conformance suite of `miniapp-core` (feature `conformance` there).
+//!
 //! # What it sends
 //! `POST /v1/checkout/sessions` (form-encoded, bracket keys): `mode=payment`, card only
 //! (`allowed_payment_method_types[0]=card`), one line item with inline `price_data` (currency,

@@ -142,7 +142,7 @@ impl StripeConfig {
             if !(api.starts_with("https://") || miniapp_core::provider::is_loopback_http(api)) {
                 return Err(StripeConfigError::InsecureApiBase);
             }
-            config = config.api_base(api);
+            config = config.with_api_base(api);
         }
         Ok(Some(config))
     }
@@ -158,28 +158,28 @@ impl StripeConfig {
     /// Another API base URL (a local fake or a Stripe-compatible server). The secret key is sent
     /// to it: [`StripeConfig::from_lookup`] accepts plain `http://` only on loopback.
     #[must_use]
-    pub fn api_base(mut self, url: impl Into<String>) -> StripeConfig {
+    pub fn with_api_base(mut self, url: impl Into<String>) -> StripeConfig {
         self.api_base = url.into();
         self
     }
 
     /// The webhook timestamp tolerance (zero disables the check).
     #[must_use]
-    pub fn tolerance(mut self, tolerance: Duration) -> StripeConfig {
+    pub fn with_tolerance(mut self, tolerance: Duration) -> StripeConfig {
         self.tolerance = tolerance;
         self
     }
 
     /// The timeout of one HTTP request to Stripe.
     #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> StripeConfig {
+    pub fn with_timeout(mut self, timeout: Duration) -> StripeConfig {
         self.timeout = timeout;
         self
     }
 
     /// How many times a retryable failure is retried, and the first delay (doubling each time).
     #[must_use]
-    pub fn retries(mut self, max_retries: u32, backoff: Duration) -> StripeConfig {
+    pub fn with_retries(mut self, max_retries: u32, backoff: Duration) -> StripeConfig {
         self.max_retries = max_retries;
         self.retry_backoff = backoff;
         self
@@ -200,7 +200,7 @@ impl StripeConfig {
     /// How long a checkout can be paid, clamped to 40 minutes – 24 hours (Stripe's own bounds
     /// are 30 minutes – 24 hours; a checkout is only opened while at least 35 minutes remain).
     #[must_use]
-    pub fn checkout_ttl(mut self, ttl: Duration) -> StripeConfig {
+    pub fn with_checkout_ttl(mut self, ttl: Duration) -> StripeConfig {
         self.checkout_ttl = ttl;
         self
     }

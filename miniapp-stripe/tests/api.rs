@@ -163,8 +163,8 @@ impl Server {
 
     fn provider_with(&self, f: impl FnOnce(StripeConfig) -> StripeConfig) -> StripeProvider {
         let config = StripeConfig::new(KEY, vec![WHSEC.into()], "https://bot.example")
-            .api_base(&self.url)
-            .retries(2, Duration::from_millis(5));
+            .with_api_base(&self.url)
+            .with_retries(2, Duration::from_millis(5));
         StripeProvider::new(f(config)).unwrap()
     }
 
@@ -264,12 +264,12 @@ async fn expiry_is_clamped_to_stripes_window_and_email_is_optional() {
     let mut r = request();
     r.email = None;
     server
-        .provider_with(|c| c.checkout_ttl(Duration::from_secs(60)))
+        .provider_with(|c| c.with_checkout_ttl(Duration::from_secs(60)))
         .create_checkout(&r)
         .await
         .unwrap();
     server
-        .provider_with(|c| c.checkout_ttl(Duration::from_secs(90_000)))
+        .provider_with(|c| c.with_checkout_ttl(Duration::from_secs(90_000)))
         .create_checkout(&request())
         .await
         .unwrap();
@@ -554,8 +554,8 @@ async fn timeout_is_unavailable_after_retries() {
         });
     }
     let provider = server.provider_with(|c| {
-        c.timeout(Duration::from_millis(200))
-            .retries(1, Duration::from_millis(5))
+        c.with_timeout(Duration::from_millis(200))
+            .with_retries(1, Duration::from_millis(5))
     });
     let r = provider.create_checkout(&request()).await;
     assert!(matches!(r, Err(ProviderError::Unavailable(_))), "{r:?}");

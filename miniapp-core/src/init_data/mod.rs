@@ -16,7 +16,7 @@
 //!
 //! let token = BotToken::new("123456:TEST-token").unwrap();
 //! let verifier = InitDataVerifier::new(&token)
-//!     .with_options(VerifyOptions::default().max_age(Duration::from_secs(3600)));
+//!     .with_options(VerifyOptions::default().with_max_age(Duration::from_secs(3600)));
 //! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_100);
 //! let err = verifier.verify("auth_date=1700000000&hash=00", now).unwrap_err();
 //! assert_eq!(err.code(), "invalid_init_data");
@@ -124,14 +124,14 @@ impl Default for VerifyOptions {
 impl VerifyOptions {
     /// How old `auth_date` may be (inclusive).
     #[must_use]
-    pub fn max_age(mut self, max_age: Duration) -> Self {
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
         self
     }
 
     /// How far in the future `auth_date` may be (inclusive): clocks are never quite in step.
     #[must_use]
-    pub fn max_future_skew(mut self, skew: Duration) -> Self {
+    pub fn with_max_future_skew(mut self, skew: Duration) -> Self {
         self.max_future_skew = skew;
         self
     }
@@ -339,7 +339,7 @@ pub fn verify(
     max_age: Duration,
 ) -> Result<VerifiedInitData, InitDataError> {
     InitDataVerifier::new(token)
-        .with_options(VerifyOptions::default().max_age(max_age))
+        .with_options(VerifyOptions::default().with_max_age(max_age))
         .verify(raw, now)
 }
 
@@ -517,7 +517,7 @@ mod tests {
 
     #[test]
     fn auth_date_rules() {
-        let o = VerifyOptions::default().max_age(Duration::from_secs(100));
+        let o = VerifyOptions::default().with_max_age(Duration::from_secs(100));
         let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
         assert_eq!(o.check_auth_date(Some("1000"), at(1100)), Ok(1000));
         assert!(matches!(

@@ -129,11 +129,7 @@ impl LedgerStore for InMemoryLedger {
                 .payments
                 .get(id)
                 .ok_or_else(|| LedgerError::Corrupt("dangling key".into()))?;
-            let same = first.tokens == new.tokens
-                && first.price == new.price
-                && first.provider == new.provider
-                && first.method == new.method;
-            return if same {
+            return if new.same_order(first) {
                 Ok(first.clone())
             } else {
                 Err(LedgerError::IdempotencyConflict)

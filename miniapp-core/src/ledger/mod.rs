@@ -124,6 +124,18 @@ pub struct NewPayment {
     pub language: Option<String>,
 }
 
+impl NewPayment {
+    /// Whether `payment` is this same order (tokens, price, provider, method): what makes a
+    /// repeated creation with one idempotency key return the first payment instead of
+    /// [`LedgerError::IdempotencyConflict`].
+    pub fn same_order(&self, payment: &Payment) -> bool {
+        payment.tokens == self.tokens
+            && payment.price == self.price
+            && payment.provider == self.provider
+            && payment.method == self.method
+    }
+}
+
 /// A checkout the provider opened for a payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckoutRecord {
