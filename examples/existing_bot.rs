@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     };
     tokio::spawn(run_notifier(
         bot.clone(),
-        payments.ledger.clone(),
+        payments.outbox.clone(),
         notifier,
         forever(),
     ));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use miniapp_core::catalog::{Catalog, MethodOffer, PaymentMethod};
 use miniapp_core::init_data::{BotToken, VerifyOptions};
-use miniapp_core::ledger::LedgerStore;
+use miniapp_core::ledger::{LedgerStore, NotificationOutbox};
 use miniapp_core::money::Currency;
 
 use crate::config::{Config, SandboxMode};
@@ -37,21 +37,28 @@ pub struct App {
     pub state: AppState,
     /// The ledger (shared with the bot).
     pub ledger: Arc<dyn LedgerStore>,
+    /// The notification outbox (the same database as the ledger), for the notifier.
+    pub outbox: Arc<dyn NotificationOutbox>,
     /// In development mode, the local token that signs and verifies init data.
     pub dev_token: Option<BotToken>,
     /// Whether the sandbox takes payments.
     pub sandbox: bool,
 }
 
-/// Opens the ledger named by `database_url` and applies its migrations. `max_connections` sizes
-/// the PostgreSQL pool (SQLite uses its own small pool).
+/// The ledger and its notification outbox: one store behind two traits.
+pub type Stores = (Arc<dyn LedgerStore>, Arc<dyn NotificationOutbox>);
+
+fn stores<S: LedgerStore + NotificationOutbox + 'static>(store: S) -> Stores {
+    let store = Arc::new(store);
+    (store.clone(), store)
+}
+
+/// Opens the store named by `database_url` (its ledger and its outbox) and applies its
+/// migrations. `max_connections` sizes the PostgreSQL pool (SQLite uses its own small pool).
 ///
 /// # Errors
 /// [`AppError::Database`].
-pub async fn open_ledger(
-    database_url: &str,
-    max_connections: u32,
-) -> Result<Arc<dyn LedgerStore>, AppError> {
+pub async fn open_ledger(database_url: &str, max_connections: u32) -> Result<Stores, AppError> {
     let db = |e: miniapp_core::ledger::LedgerError| {
         let cause = std::error::Error::source(&e)
             .map(|s| format!(": {s}"))
@@ -68,7 +75,7 @@ pub async fn open_ledger(
                 .await
                 .map_err(db)?;
             store.migrate().await.map_err(db)?;
-            return Ok(Arc::new(store));
+            return Ok(stores(store));
         }
         #[cfg(not(feature = "sqlite"))]
         return Err(AppError::Database(format!(
@@ -81,7 +88,7 @@ pub async fn open_ledger(
             .await
             .map_err(db)?;
         store.migrate().await.map_err(db)?;
-        Ok(Arc::new(store))
+        Ok(stores(store))
     }
     #[cfg(not(feature = "postgres"))]
     Err(AppError::Database(
@@ -102,15 +109,20 @@ fn random_dev_token() -> Result<BotToken, AppError> {
 /// # Errors
 /// [`AppError`].
 pub async fn build(config: &Config) -> Result<App, AppError> {
-    let ledger = open_ledger(&config.database_url, config.database_max_connections).await?;
-    build_with_ledger(config, ledger)
+    let (ledger, outbox) =
+        open_ledger(&config.database_url, config.database_max_connections).await?;
+    build_with_stores(config, ledger, outbox)
 }
 
-/// Builds the app on an existing ledger (tests use the in-memory one).
+/// Builds the app on an existing ledger and its outbox (tests use the in-memory store for both).
 ///
 /// # Errors
 /// [`AppError`].
-pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Result<App, AppError> {
+pub fn build_with_stores(
+    config: &Config,
+    ledger: Arc<dyn LedgerStore>,
+    outbox: Arc<dyn NotificationOutbox>,
+) -> Result<App, AppError> {
     let (auth, dev_token) = match &config.bot_token {
         Some(token) => (Auth::Bot(token.clone()), None),
         None => {
@@ -216,6 +228,7 @@ pub fn build_with_ledger(config: &Config, ledger: Arc<dyn LedgerStore>) -> Resul
     Ok(App {
         state,
         ledger,
+        outbox,
         dev_token,
         sandbox: sandbox.is_some(),
     })
@@ -267,7 +280,7 @@ pub async fn run(
         }
         tasks.push(tokio::spawn(crate::bot::run_notifier(
             bot.clone(),
-            app.ledger.clone(),
+            app.outbox.clone(),
             crate::bot::NotifierOptions {
                 test_providers: app.state.test_providers(),
                 ..crate::bot::NotifierOptions::default()

@@ -841,22 +841,6 @@ impl LedgerStore for Down {
     ) -> Result<HistoryPage, LedgerError> {
         Err(down())
     }
-    async fn claim_notifications(
-        &self,
-        _: u64,
-        _: u64,
-        _: u32,
-    ) -> Result<Vec<miniapp::ledger::Notification>, LedgerError> {
-        Err(down())
-    }
-    async fn finish_notification(
-        &self,
-        _: &miniapp::ids::PaymentId,
-        _: &miniapp::ledger::NotificationOutcome,
-        _: u64,
-    ) -> Result<(), LedgerError> {
-        Err(down())
-    }
     async fn ping(&self) -> Result<(), LedgerError> {
         Err(down())
     }

@@ -173,6 +173,48 @@ fn a_bot_token_without_stripe_does_not_start_taking_card_payments() {
     }
 }
 
+/// A test bot may take sandbox payments when asked explicitly, and then says so at start-up.
+#[test]
+fn an_explicit_sandbox_with_a_bot_token_starts_with_a_warning() {
+    let bin = full_bot();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(&bin, &dir)
+        .env("TELEGRAM_BOT_TOKEN", "7000000008:TEST_bot_token_value")
+        // Telegram is unreachable here: the bot retries in the background, the app serves.
+        .env("TELEGRAM_API_URL", "http://127.0.0.1:9")
+        .env("PUBLIC_BASE_URL", "https://test-bot.example")
+        .env("MINIAPP_SANDBOX", "on")
+        .env("NO_COLOR", "1")
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let warned = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => {
+                let found = line.contains("WARN") && line.contains("MINIAPP_SANDBOX=on");
+                seen.push(line);
+                if found {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(warned, "no start-up warning:\n{}", seen.join("\n"));
+    assert!(!seen.join("\n").contains("TEST_bot_token_value"));
+}
+
 /// Secrets in the configuration never reach what the app prints, even when it fails with them.
 #[test]
 fn secrets_never_reach_the_output() {

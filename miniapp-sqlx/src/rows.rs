@@ -277,7 +277,7 @@ impl BalanceRow {
 /// The columns of `miniapp_outbox` a claim returns, in [`OutboxRow`] order.
 macro_rules! outbox_columns {
     () => {
-        "payment_id, user_id, tokens, amount_minor, currency, exponent, language, attempts"
+        "payment_id, user_id, tokens, amount_minor, currency, exponent, language, attempts, provider"
     };
 }
 
@@ -293,6 +293,7 @@ pub(crate) struct OutboxRow {
     exponent: i32,
     language: Option<String>,
     attempts: i32,
+    provider: String,
 }
 
 impl OutboxRow {
@@ -309,6 +310,7 @@ impl OutboxRow {
                 currency(&self.currency, self.exponent)?,
             ),
             language: self.language,
+            provider: ProviderId::new(self.provider).map_err(|_| corrupt("outbox provider"))?,
             attempts: u32::try_from(self.attempts).map_err(|_| corrupt("attempts"))?,
         })
     }

@@ -251,7 +251,7 @@ macro_rules! impl_ledger_store {
                     // The notification, in the credit's transaction: once per payment (primary key).
                     sqlx::query(
                         "INSERT INTO miniapp_outbox (payment_id, user_id, tokens, amount_minor, currency, \
-                         exponent, language, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         exponent, language, created_at, provider) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                          ON CONFLICT DO NOTHING",
                     )
                     .bind(payment.id.as_str())
@@ -262,6 +262,7 @@ macro_rules! impl_ledger_store {
                     .bind(i32::from(payment.price.currency().exponent()))
                     .bind(payment.language.as_deref())
                     .bind(signed(t)?)
+                    .bind(provider.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
@@ -513,6 +514,49 @@ macro_rules! impl_ledger_store {
                     .into_payment_and_balance()
             }
 
+            async fn ping(&self) -> Result<(), miniapp_core::ledger::LedgerError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::error::map_err)
+            }
+
+            async fn history(
+                &self,
+                user: miniapp_core::ids::UserId,
+                query: miniapp_core::ledger::HistoryQuery,
+            ) -> Result<miniapp_core::ledger::HistoryPage, miniapp_core::ledger::LedgerError> {
+                use $crate::error::map_err;
+                use $crate::rows::{JournalRow, journal_columns};
+
+                let limit = query.clamped_limit();
+                let rows: Vec<JournalRow> = sqlx::query_as(concat!(
+                    "SELECT ", journal_columns!(), " FROM miniapp_journal \
+                     WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+                ))
+                .bind(user.get())
+                .bind(query.before.unwrap_or(i64::MAX))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+                let mut entries = rows
+                    .into_iter()
+                    .map(JournalRow::into_entry)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next_before = if entries.len() > limit as usize {
+                    entries.truncate(limit as usize);
+                    entries.last().map(|e| e.id)
+                } else {
+                    None
+                };
+                Ok(miniapp_core::ledger::HistoryPage { entries, next_before })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl miniapp_core::ledger::NotificationOutbox for $store {
             async fn claim_notifications(
                 &self,
                 now: u64,
@@ -583,46 +627,6 @@ macro_rules! impl_ledger_store {
                     return Err(LedgerError::UnknownPayment);
                 }
                 Ok(())
-            }
-
-            async fn ping(&self) -> Result<(), miniapp_core::ledger::LedgerError> {
-                sqlx::query("SELECT 1")
-                    .execute(&self.pool)
-                    .await
-                    .map(|_| ())
-                    .map_err($crate::error::map_err)
-            }
-
-            async fn history(
-                &self,
-                user: miniapp_core::ids::UserId,
-                query: miniapp_core::ledger::HistoryQuery,
-            ) -> Result<miniapp_core::ledger::HistoryPage, miniapp_core::ledger::LedgerError> {
-                use $crate::error::map_err;
-                use $crate::rows::{JournalRow, journal_columns};
-
-                let limit = query.clamped_limit();
-                let rows: Vec<JournalRow> = sqlx::query_as(concat!(
-                    "SELECT ", journal_columns!(), " FROM miniapp_journal \
-                     WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-                ))
-                .bind(user.get())
-                .bind(query.before.unwrap_or(i64::MAX))
-                .bind(i64::from(limit) + 1)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
-                let mut entries = rows
-                    .into_iter()
-                    .map(JournalRow::into_entry)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let next_before = if entries.len() > limit as usize {
-                    entries.truncate(limit as usize);
-                    entries.last().map(|e| e.id)
-                } else {
-                    None
-                };
-                Ok(miniapp_core::ledger::HistoryPage { entries, next_before })
             }
         }
     };

@@ -324,7 +324,8 @@ test('choosing 500 tokens makes the MainButton say "Pay $25.00"', { timeout: TES
     await waitForMainButton(page, 'Pay $5.00');
     await selectPackage(page, 500);
     await waitForMainButton(page, 'Pay $25.00');
-    assert.equal((await page.locator('.pkg-body').nth(2).evaluate((n) => getComputedStyle(n).borderColor)) !== 'rgba(0, 0, 0, 0)', true, 'the selected card is highlighted');
+    // The highlight fades in (a CSS transition): wait for it rather than sample it once.
+    await page.waitForFunction(() => getComputedStyle(document.querySelectorAll('.pkg-body')[2]).borderColor !== 'rgba(0, 0, 0, 0)', null, { timeout: TIMEOUT });
     await shot(page, 'main.png');
   });
 });

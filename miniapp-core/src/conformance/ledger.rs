@@ -7,7 +7,7 @@ use crate::event::{EventKind, ProviderEvent};
 use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
 use crate::ledger::{
     CheckoutRecord, EntryKind, HistoryQuery, LedgerError, LedgerStore, LedgerStoreExt, NewPayment,
-    SpendRequest,
+    NotificationOutbox, SpendRequest,
 };
 use crate::money::{Currency, Money, TokenAmount};
 use crate::payment::{Payment, PaymentStatus, RefundPolicy};
@@ -1109,12 +1109,12 @@ fn unix_now() -> u64 {
 }
 
 async fn claim_for(
-    store: &dyn LedgerStore,
+    outbox: &dyn NotificationOutbox,
     ids: &[PaymentId],
     now: u64,
     lease: u64,
 ) -> Vec<crate::ledger::Notification> {
-    store
+    outbox
         .claim_notifications(now, lease, 1000)
         .await
         .expect("claim_notifications")
@@ -1125,7 +1125,10 @@ async fn claim_for(
 
 /// A credit enqueues exactly one notification (in its transaction); redeliveries and other
 /// events enqueue nothing; a claim hands it out once.
-pub async fn credit_enqueues_one_notification(store: &dyn LedgerStore) {
+pub async fn credit_enqueues_one_notification(
+    store: &dyn LedgerStore,
+    outbox: &dyn NotificationOutbox,
+) {
     let user = fresh_user();
     let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
     let q = pending_payment(store, user, 100, Money::usd_cents(500)).await;
@@ -1142,7 +1145,7 @@ pub async fn credit_enqueues_one_notification(store: &dyn LedgerStore) {
     .await;
     let now = unix_now();
     let ids = [p.id.clone(), q.id.clone()];
-    let claimed = claim_for(store, &ids, now, 60).await;
+    let claimed = claim_for(outbox, &ids, now, 60).await;
     assert_eq!(
         claimed.len(),
         1,
@@ -1154,23 +1157,27 @@ pub async fn credit_enqueues_one_notification(store: &dyn LedgerStore) {
         (&p.id, user, 500, Money::usd_cents(2500))
     );
     assert_eq!((n.language.as_deref(), n.attempts), (Some("ru"), 0));
+    assert_eq!(n.provider, provider(), "the provider that took the money");
     assert!(
-        claim_for(store, &ids, now, 60).await.is_empty(),
+        claim_for(outbox, &ids, now, 60).await.is_empty(),
         "a claimed notification is not handed out again"
     );
-    store
+    outbox
         .finish_notification(&p.id, &crate::ledger::NotificationOutcome::Sent, now)
         .await
         .expect("finish");
     assert!(
-        claim_for(store, &ids, now + 3600, 60).await.is_empty(),
+        claim_for(outbox, &ids, now + 3600, 60).await.is_empty(),
         "a sent notification is never handed out again"
     );
 }
 
 /// A retry waits for its time; a permanent failure stops; a claim whose sender vanished is not
 /// sent again (at most once).
-pub async fn notification_retry_failure_and_stale_claims(store: &dyn LedgerStore) {
+pub async fn notification_retry_failure_and_stale_claims(
+    store: &dyn LedgerStore,
+    outbox: &dyn NotificationOutbox,
+) {
     use crate::ledger::NotificationOutcome;
     let user = fresh_user();
     let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
@@ -1180,7 +1187,7 @@ pub async fn notification_retry_failure_and_stale_claims(store: &dyn LedgerStore
     let now = unix_now();
     let ids = [p.id.clone(), q.id.clone()];
     assert_eq!(
-        claim_for(store, &ids, now, 60).await.len(),
+        claim_for(outbox, &ids, now, 60).await.len(),
         2,
         "both claimed"
     );
@@ -1188,16 +1195,16 @@ pub async fn notification_retry_failure_and_stale_claims(store: &dyn LedgerStore
         not_before: now + 100,
         error: "429 Too Many Requests".into(),
     };
-    store
+    outbox
         .finish_notification(&p.id, &retry, now)
         .await
         .expect("finish");
     // q's sender dies without an outcome; by now + 99 its lease (now + 60) has run out.
     assert!(
-        claim_for(store, &ids, now + 99, 60).await.is_empty(),
+        claim_for(outbox, &ids, now + 99, 60).await.is_empty(),
         "p not before its time; q never again"
     );
-    let second = claim_for(store, &ids, now + 100, 60).await;
+    let second = claim_for(outbox, &ids, now + 100, 60).await;
     let got: Vec<(&PaymentId, u32)> = second.iter().map(|n| (&n.payment_id, n.attempts)).collect();
     assert_eq!(
         got,
@@ -1207,15 +1214,15 @@ pub async fn notification_retry_failure_and_stale_claims(store: &dyn LedgerStore
     let failed = NotificationOutcome::Failed {
         error: "Forbidden: bot was blocked by the user".into(),
     };
-    store
+    outbox
         .finish_notification(&p.id, &failed, now + 100)
         .await
         .expect("finish");
     assert!(
-        claim_for(store, &ids, now + 10_000, 60).await.is_empty(),
+        claim_for(outbox, &ids, now + 10_000, 60).await.is_empty(),
         "a failure is final"
     );
-    let late = store
+    let late = outbox
         .finish_notification(&q.id, &NotificationOutcome::Sent, now + 10_000)
         .await;
     assert!(
@@ -1225,7 +1232,10 @@ pub async fn notification_retry_failure_and_stale_claims(store: &dyn LedgerStore
 }
 
 /// Claimers racing each other never receive the same notification.
-pub async fn concurrent_claims_never_share(store: &dyn LedgerStore) {
+pub async fn concurrent_claims_never_share(
+    store: &dyn LedgerStore,
+    outbox: &dyn NotificationOutbox,
+) {
     let user = fresh_user();
     let mut ids = Vec::new();
     for _ in 0..10 {
@@ -1234,7 +1244,7 @@ pub async fn concurrent_claims_never_share(store: &dyn LedgerStore) {
         ids.push(p.id);
     }
     let now = unix_now();
-    let batches = join_all((0..8).map(|_| store.claim_notifications(now, 60, 3))).await;
+    let batches = join_all((0..8).map(|_| outbox.claim_notifications(now, 60, 3))).await;
     let mut seen: Vec<PaymentId> = Vec::new();
     for batch in batches {
         for n in batch.expect("claim_notifications") {
@@ -1248,7 +1258,7 @@ pub async fn concurrent_claims_never_share(store: &dyn LedgerStore) {
             }
         }
     }
-    let rest = claim_for(store, &ids, now, 60).await;
+    let rest = claim_for(outbox, &ids, now, 60).await;
     assert_eq!(
         seen.len() + rest.len(),
         10,

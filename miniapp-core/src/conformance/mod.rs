@@ -1,4 +1,6 @@
-//! The shared conformance suites: the executable specification of [`LedgerStore`](crate::ledger::LedgerStore) and
+//! The shared conformance suites: the executable specification of
+//! [`LedgerStore`](crate::ledger::LedgerStore),
+//! [`NotificationOutbox`](crate::ledger::NotificationOutbox) and
 //! [`PaymentProvider`](crate::provider::PaymentProvider) (feature `conformance`).
 //!
 //! Each public async function checks one behaviour and panics with a message when the
@@ -20,8 +22,9 @@ mod provider;
 pub use ledger::*;
 pub use provider::*;
 
-/// Generates one `#[tokio::test]` per ledger conformance function, each on a store made by
-/// `$make` (an expression evaluating to a future of a value that derefs to `dyn LedgerStore`).
+/// Generates one `#[tokio::test]` per ledger and outbox conformance function, each on a store
+/// made by `$make` (an expression evaluating to a future of a value that derefs to a store
+/// implementing both `LedgerStore` and `NotificationOutbox`).
 ///
 /// Needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency of the calling crate.
 ///
@@ -59,9 +62,6 @@ macro_rules! ledger_conformance {
             payment_creation_is_idempotent,
             checkout_attach_is_idempotent,
             concurrent_mixed_traffic_keeps_balances_consistent,
-            credit_enqueues_one_notification,
-            notification_retry_failure_and_stale_claims,
-            concurrent_claims_never_share,
             failed_checkout_attempt_moves_on_once,
             open_payments_lists_only_the_users_open_payments,
             unstarted_payments_lists_only_created_ones,
@@ -73,6 +73,21 @@ macro_rules! ledger_conformance {
             async fn $name() {
                 let store = $crate::ledger_conformance!(@make $mode $make);
                 $crate::conformance::$name(&*store).await;
+            }
+        )*
+        // The notification outbox, on the same store (its rows are written by the ledger).
+        $crate::ledger_conformance!(@outbox $mode $make;
+            credit_enqueues_one_notification,
+            notification_retry_failure_and_stale_claims,
+            concurrent_claims_never_share,
+        );
+    };
+    (@outbox $mode:tt $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $crate::ledger_conformance!(@make $mode $make);
+                $crate::conformance::$name(&*store, &*store).await;
             }
         )*
     };

@@ -12,8 +12,8 @@ use crate::payment::{Payment, PaymentFacts, PaymentStatus, RefundPolicy};
 
 use super::{
     Balance, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery, JournalEntry,
-    LedgerError, LedgerStore, NewPayment, Notification, NotificationOutcome, SpendReceipt,
-    SpendRequest, plan_event, plan_spend,
+    LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox, NotificationOutcome,
+    SpendReceipt, SpendRequest, plan_event, plan_spend,
 };
 
 /// A [`LedgerStore`] in memory: the reference implementation of the contract, correct under
@@ -340,6 +340,7 @@ impl LedgerStore for InMemoryLedger {
                     tokens: payment.tokens,
                     amount: payment.price,
                     language: payment.language.clone(),
+                    provider: provider.clone(),
                     attempts: 0,
                 },
                 state: OutboxState::Pending,
@@ -399,58 +400,6 @@ impl LedgerStore for InMemoryLedger {
         })
     }
 
-    async fn claim_notifications(
-        &self,
-        now: u64,
-        lease_secs: u64,
-        limit: u32,
-    ) -> Result<Vec<Notification>, LedgerError> {
-        let mut s = self.lock();
-        let mut claimed = Vec::new();
-        for row in &mut s.outbox {
-            if row.state == OutboxState::Sending && row.claimed_until < now {
-                row.state = OutboxState::Unknown;
-            }
-            if claimed.len() < limit as usize
-                && row.state == OutboxState::Pending
-                && row.not_before <= now
-            {
-                row.state = OutboxState::Sending;
-                row.claimed_until = now + lease_secs;
-                claimed.push(row.notification.clone());
-            }
-        }
-        Ok(claimed)
-    }
-
-    async fn finish_notification(
-        &self,
-        payment: &PaymentId,
-        outcome: &NotificationOutcome,
-        _now: u64,
-    ) -> Result<(), LedgerError> {
-        let mut s = self.lock();
-        let row = s
-            .outbox
-            .iter_mut()
-            .find(|r| r.notification.payment_id == *payment && r.state == OutboxState::Sending)
-            .ok_or(LedgerError::UnknownPayment)?;
-        row.notification.attempts += 1;
-        match outcome {
-            NotificationOutcome::Sent => row.state = OutboxState::Sent,
-            NotificationOutcome::Retry { not_before, error } => {
-                row.state = OutboxState::Pending;
-                row.not_before = *not_before;
-                row.last_error = Some(error.clone());
-            }
-            NotificationOutcome::Failed { error } => {
-                row.state = OutboxState::Failed;
-                row.last_error = Some(error.clone());
-            }
-        }
-        Ok(())
-    }
-
     async fn balance(&self, user: UserId) -> Result<Balance, LedgerError> {
         Ok(self.lock().balance(user))
     }
@@ -505,5 +454,60 @@ impl LedgerStore for InMemoryLedger {
             entries,
             next_before,
         })
+    }
+}
+
+#[async_trait]
+impl NotificationOutbox for InMemoryLedger {
+    async fn claim_notifications(
+        &self,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<Notification>, LedgerError> {
+        let mut s = self.lock();
+        let mut claimed = Vec::new();
+        for row in &mut s.outbox {
+            if row.state == OutboxState::Sending && row.claimed_until < now {
+                row.state = OutboxState::Unknown;
+            }
+            if claimed.len() < limit as usize
+                && row.state == OutboxState::Pending
+                && row.not_before <= now
+            {
+                row.state = OutboxState::Sending;
+                row.claimed_until = now + lease_secs;
+                claimed.push(row.notification.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_notification(
+        &self,
+        payment: &PaymentId,
+        outcome: &NotificationOutcome,
+        _now: u64,
+    ) -> Result<(), LedgerError> {
+        let mut s = self.lock();
+        let row = s
+            .outbox
+            .iter_mut()
+            .find(|r| r.notification.payment_id == *payment && r.state == OutboxState::Sending)
+            .ok_or(LedgerError::UnknownPayment)?;
+        row.notification.attempts += 1;
+        match outcome {
+            NotificationOutcome::Sent => row.state = OutboxState::Sent,
+            NotificationOutcome::Retry { not_before, error } => {
+                row.state = OutboxState::Pending;
+                row.not_before = *not_before;
+                row.last_error = Some(error.clone());
+            }
+            NotificationOutcome::Failed { error } => {
+                row.state = OutboxState::Failed;
+                row.last_error = Some(error.clone());
+            }
+        }
+        Ok(())
     }
 }

@@ -198,6 +198,8 @@ pub struct Notification {
     pub amount: Money,
     /// The buyer's language, if known.
     pub language: Option<String>,
+    /// The provider that took the money (a test provider's messages say so).
+    pub provider: ProviderId,
     /// Delivery attempts before this one.
     pub attempts: u32,
 }
@@ -313,8 +315,7 @@ impl LedgerError {
 /// - Creating a payment with an idempotency key already used by the same user returns the first
 ///   payment if the order is the same, [`LedgerError::IdempotencyConflict`] otherwise.
 /// - A commit that credits a payment also enqueues its [`Notification`], in the same
-///   transaction and at most once per payment; [`LedgerStore::claim_notifications`] hands each out
-///   once.
+///   transaction and at most once per payment; [`NotificationOutbox`] hands each out once.
 /// - Failures of the storage itself are [`LedgerError::Unavailable`] or
 ///   [`LedgerError::Backend`]; no method panics on bad data.
 ///
@@ -411,10 +412,33 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
     /// A page of a user's journal, newest first.
     async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError>;
 
-    /// Claims up to `limit` notifications that are due at `now`, for `lease_secs`: a claimed
-    /// notification is handed to no one else. A claim whose lease ran out without an outcome (the
-    /// sender died mid-send) is not handed out again but recorded as `unknown`, because the message
-    /// may have been delivered: at most once per payment.
+    /// Whether the storage answers (health checks). The default, for stores without a remote
+    /// side, always succeeds.
+    async fn ping(&self) -> Result<(), LedgerError> {
+        Ok(())
+    }
+}
+
+/// The outbox of payment-success notifications. [`LedgerStore::apply_event`] writes a
+/// [`Notification`] in the same transaction as the credit it announces (so a restart between the
+/// commit and the message loses nothing); this trait hands them out for delivery and records how
+/// each delivery ended. The SQL stores and [`InMemoryLedger`] implement both traits over one
+/// database.
+///
+/// # Contract
+/// - A claimed notification is handed to no one else while its lease runs.
+/// - A claim whose lease ran out without an outcome (the sender died mid-send) is never handed
+///   out again but recorded as `unknown`: at most once per payment.
+/// - [`NotificationOutcome::Retry`] makes it due again at its `not_before`;
+///   [`NotificationOutcome::Sent`] and [`NotificationOutcome::Failed`] end it.
+///
+/// The behaviours are specified by the outbox functions of `miniapp_core::conformance` (feature
+/// `conformance`): `credit_enqueues_one_notification`,
+/// `notification_retry_failure_and_stale_claims`, `concurrent_claims_never_share`.
+#[async_trait]
+pub trait NotificationOutbox: Send + Sync + fmt::Debug {
+    /// Claims up to `limit` notifications that are due at `now`, for `lease_secs` (see the
+    /// contract above).
     async fn claim_notifications(
         &self,
         now: u64,
@@ -429,12 +453,6 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
         outcome: &NotificationOutcome,
         now: u64,
     ) -> Result<(), LedgerError>;
-
-    /// Whether the storage answers (health checks). The default, for stores without a remote
-    /// side, always succeeds.
-    async fn ping(&self) -> Result<(), LedgerError> {
-        Ok(())
-    }
 }
 
 /// Conveniences built on [`LedgerStore`]; implemented for every store.
