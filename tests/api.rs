@@ -1341,8 +1341,8 @@ async fn parallel_creates_while_the_provider_says_key_in_use_end_in_200_or_a_doc
     assert_eq!(retried["payment_url"], ok[0]["payment_url"]);
 }
 
-#[tokio::test]
-async fn after_a_provider_failure_the_retry_uses_a_fresh_provider_key() {
+/// An app whose card provider answers its first checkout with a 5xx, then works.
+async fn app_whose_provider_fails_once() -> (TestApp, Arc<Scripted>) {
     let provider = Arc::new(Scripted::default());
     provider
         .fail_first
@@ -1352,25 +1352,25 @@ async fn after_a_provider_failure_the_retry_uses_a_fresh_provider_key() {
         ..Options::default()
     })
     .await;
+    (app, provider)
+}
+
+#[tokio::test]
+async fn after_a_provider_failure_the_retry_uses_a_fresh_provider_key() {
+    let (app, provider) = app_whose_provider_fails_once().await;
     let user = fresh_user();
     let attempt = || {
-        app.http
-            .post(format!("{}/api/miniapp/create-payment", app.url))
-            .header(
-                "authorization",
-                format!("tma {}", init_data_for(user, now(), TOKEN)),
-            )
-            .header("idempotency-key", "page-key-1")
-            .json(&order(500, json!("25.00"), "USD", "card"))
-            .send()
+        app.post_with_key(
+            "/api/miniapp/create-payment",
+            user,
+            "page-key-1",
+            order(500, json!("25.00"), "USD", "card"),
+        )
     };
-    let first = attempt().await.unwrap();
-    assert_eq!(first.status().as_u16(), 503);
-    let body: Value = first.json().await.unwrap();
-    assert_eq!(code(&body), "provider_unavailable");
-    let second = attempt().await.unwrap();
-    assert_eq!(second.status().as_u16(), 200);
-    let body: Value = second.json().await.unwrap();
+    let (status, body) = attempt().await;
+    assert_eq!((status, code(&body)), (503, "provider_unavailable"));
+    let (status, body) = attempt().await;
+    assert_eq!(status, 200, "{body}");
     let id = body["payment_id"].as_str().unwrap().to_owned();
     assert_eq!(
         *provider.keys.lock().unwrap(),
@@ -1391,39 +1391,26 @@ async fn after_a_provider_failure_the_retry_uses_a_fresh_provider_key() {
 
 #[tokio::test]
 async fn a_checkout_that_could_not_open_for_15_minutes_is_closed_and_a_new_key_starts_afresh() {
-    let provider = Arc::new(Scripted::default());
-    provider
-        .fail_first
-        .store(1, std::sync::atomic::Ordering::SeqCst);
-    let app = spawn_app_with(Options {
-        card: Some(provider.clone()),
-        ..Options::default()
-    })
-    .await;
+    let (app, provider) = app_whose_provider_fails_once().await;
     let user = fresh_user();
     let create = |key: &'static str| {
-        app.http
-            .post(format!("{}/api/miniapp/create-payment", app.url))
-            .header(
-                "authorization",
-                format!("tma {}", init_data_for(user, now(), TOKEN)),
-            )
-            .header("idempotency-key", key)
-            .json(&order(500, json!("25.00"), "USD", "card"))
-            .send()
+        app.post_with_key(
+            "/api/miniapp/create-payment",
+            user,
+            key,
+            order(500, json!("25.00"), "USD", "card"),
+        )
     };
-    assert_eq!(create("outage-key").await.unwrap().status().as_u16(), 503);
+    assert_eq!(create("outage-key").await.0, 503);
     // The outage lasted a quarter of an hour: the payment is that old now.
     sqlx::query("UPDATE miniapp_payments SET created_at = created_at - 900")
         .execute(app.store.as_ref().unwrap().pool())
         .await
         .unwrap();
-    let r = create("outage-key").await.unwrap();
-    assert_eq!(r.status().as_u16(), 409);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(code(&body), "payment_closed", "{body}");
+    let (status, body) = create("outage-key").await;
+    assert_eq!((status, code(&body)), (409, "payment_closed"), "{body}");
     assert_eq!(provider.keys.lock().unwrap().len(), 1, "not sent again");
-    assert_eq!(create("new-key").await.unwrap().status().as_u16(), 200);
+    assert_eq!(create("new-key").await.0, 200);
     assert_eq!(app.rows().await.0, 2, "a new payment");
 }
 
@@ -1471,15 +1458,7 @@ async fn a_stalled_provider_is_a_json_503_inside_the_request_deadline() {
 
 #[tokio::test]
 async fn the_sweep_closes_a_payment_whose_checkout_never_opened() {
-    let provider = Arc::new(Scripted::default());
-    provider
-        .fail_first
-        .store(1, std::sync::atomic::Ordering::SeqCst);
-    let app = spawn_app_with(Options {
-        card: Some(provider.clone()),
-        ..Options::default()
-    })
-    .await;
+    let (app, provider) = app_whose_provider_fails_once().await;
     let (status, _) = app
         .post(
             "/api/miniapp/create-payment",
