@@ -62,7 +62,8 @@ pub struct Config {
     pub bot_mode: BotMode,
     /// `BOT_OWNER_IDS`: Telegram user ids allowed to use owner commands (`/refund`).
     pub owners: Vec<i64>,
-    /// `MAX_OPEN_PAYMENTS`: open payments a user may have from the last hour, default 5.
+    /// `MAX_OPEN_PAYMENTS`: open payments a user may have from the last hour, default 5; `0`
+    /// disables the limit (load tests).
     pub max_open_payments: u32,
     /// `RATE_LIMIT_PER_MINUTE`: `create-payment` calls per user per minute (five times that per
     /// client address), default 20; `0` disables rate limiting.
@@ -224,11 +225,11 @@ impl Config {
                     }),
             }
         };
-        let max_open_payments = count("MAX_OPEN_PAYMENTS", 5, 1)?;
+        let max_open_payments = count("MAX_OPEN_PAYMENTS", 5, 0)?;
         if max_open_payments > 100 {
             // The ledger lists at most 100 open payments of a user.
             return Err(err(format!(
-                "MAX_OPEN_PAYMENTS must be a whole number from 1 to 100, not {max_open_payments}"
+                "MAX_OPEN_PAYMENTS must be a whole number from 0 (no limit) to 100, not {max_open_payments}"
             )));
         }
         let rate_limit_per_minute = count("RATE_LIMIT_PER_MINUTE", 20, 0)?;
@@ -766,8 +767,13 @@ mod tests {
         );
         let d = config(&[]).unwrap();
         assert_eq!((d.max_open_payments, d.rate_limit_per_minute), (5, 20));
+        let unlimited = config(&[("MAX_OPEN_PAYMENTS", "0")]).unwrap();
+        assert_eq!(
+            unlimited.max_open_payments, 0,
+            "0 means no limit (load tests)"
+        );
         for (var, value) in [
-            ("MAX_OPEN_PAYMENTS", "0"),
+            ("MAX_OPEN_PAYMENTS", "-1"),
             ("MAX_OPEN_PAYMENTS", "101"),
             ("RATE_LIMIT_PER_MINUTE", "-1"),
             ("TRUST_X_FORWARDED_FOR", "yes"),

@@ -229,7 +229,7 @@ pub(crate) async fn create_payment(
                     p.checkout_url.is_some() || now.saturating_sub(p.created_at) < REUSE_WINDOW_SECS
                 })
                 .count();
-            if !replay && holding >= usize::try_from(limit).unwrap_or(usize::MAX) {
+            if limit > 0 && !replay && holding >= usize::try_from(limit).unwrap_or(usize::MAX) {
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_open_payments",

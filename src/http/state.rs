@@ -50,7 +50,7 @@ pub struct HttpSettings {
     /// `503 provider_unavailable`, never a bare timeout.
     pub request_timeout: Duration,
     /// Open (`created` or `pending`) payments a user may have from the last hour; one more
-    /// `create-payment` is `429 too_many_open_payments`. Default 5.
+    /// `create-payment` is `429 too_many_open_payments`. Default 5; `0` disables the limit.
     pub max_open_payments: u32,
     /// `create-payment` calls per verified user per minute (five times that per client address);
     /// `0` disables rate limiting. Default 20: a person retrying never sees it.
