@@ -264,8 +264,7 @@ pub async fn run(
     #[cfg(feature = "teloxide")]
     if let Some(bot_token) = &config.bot_token {
         use teloxide::prelude::*;
-        let token = bot_token;
-        let bot = bot_client(config, token);
+        let bot = bot_client(config, bot_token);
         let deps = crate::bot::BotDeps::new(
             app.ledger.clone(),
             config
@@ -336,9 +335,9 @@ pub async fn run(
                         .map_err(|e| AppError::Provider(format!("setWebhook failed: {e}")))?;
                 // Telegram's route answers a wrong secret with an empty 401: the same JSON
                 // error shape as every other route.
-                router = router
-                    .merge(telegram)
-                    .layer(axum::middleware::map_response(crate::http::json_errors));
+                router = router.merge(
+                    telegram.layer(axum::middleware::map_response(crate::http::json_errors)),
+                );
                 let stop = stopped();
                 tasks.push(tokio::spawn(async move {
                     let errors = LoggingErrorHandler::with_custom_text("telegram update");

@@ -198,16 +198,24 @@ async fn payments_mounted_under_a_prefix_of_an_existing_app_and_bot() {
     // A card payment through the sandbox: its checkout and return links carry the prefix.
     let user = 7_100_000_001_i64;
     let auth = format!("tma {}", init_data(user));
-    let created: Value = http
-        .post(format!("{base}/shop/api/miniapp/create-payment"))
-        .header("authorization", &auth)
-        .json(&json!({"credits": 500, "amount": "25.00", "currency": "USD", "payment_method": "card"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The shop's API, as the page calls it (signed init data of the user).
+    let api = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = http
+            .request(method, format!("{base}/shop/api/miniapp/{path}"))
+            .header("authorization", &auth);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        async move { r.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let created = api(
+        reqwest::Method::POST,
+        "create-payment",
+        Some(
+            json!({"credits": 500, "amount": "25.00", "currency": "USD", "payment_method": "card"}),
+        ),
+    )
+    .await;
     let id = created["payment_id"].as_str().unwrap().to_owned();
     let checkout = created["payment_url"].as_str().unwrap().to_owned();
     assert_eq!(checkout, format!("{base}/shop/sandbox/checkout/{id}"));
@@ -232,18 +240,14 @@ async fn payments_mounted_under_a_prefix_of_an_existing_app_and_bot() {
 
     // A Stars payment, paid in the bot: the successful_payment update arrives with the host's
     // own messages around it.
-    let stars: Value = http
-        .post(format!("{base}/shop/api/miniapp/create-payment"))
-        .header("authorization", &auth)
-        .json(
-            &json!({"credits": 100, "amount": "250", "currency": "XTR", "payment_method": "stars"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stars = api(
+        reqwest::Method::POST,
+        "create-payment",
+        Some(
+            json!({"credits": 100, "amount": "250", "currency": "XTR", "payment_method": "stars"}),
+        ),
+    )
+    .await;
     assert_eq!(stars["success"], true, "{stars}");
     let chat = json!({"id": user, "type": "private", "first_name": "Ann"});
     let from = json!({"id": user, "is_bot": false, "first_name": "Ann", "language_code": "en"});
@@ -315,14 +319,6 @@ async fn payments_mounted_under_a_prefix_of_an_existing_app_and_bot() {
             .any(|t| t.starts_with("✅ Payment successful") && t.contains("100 tokens")),
         "the Stars payment is real: {sent:?}"
     );
-    let balance: Value = http
-        .get(format!("{base}/shop/api/miniapp/balance"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let balance = api(reqwest::Method::GET, "balance", None).await;
     assert_eq!(balance["balance"], 600, "500 by card and 100 by Stars");
 }

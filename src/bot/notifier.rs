@@ -2,13 +2,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use miniapp_core::ledger::{NotificationOutbox, NotificationOutcome};
 use teloxide::prelude::*;
 use teloxide::{ApiError, RequestError};
 
 use miniapp_core::ids::ProviderId;
+
+use crate::unix_now;
 
 use crate::i18n::{Lang, payment_success, test_payment_note};
 
@@ -40,12 +42,6 @@ impl Default for NotifierOptions {
             test_providers: Vec::new(),
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Telegram errors that no retry can fix: the user blocked the bot, deleted the account, or

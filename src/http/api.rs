@@ -1,7 +1,5 @@
 //! The `/api/miniapp/*` handlers.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::Extension;
 use axum::Json;
 use axum::body::Body;
@@ -23,6 +21,7 @@ use super::checkout::ensure_checkout;
 use super::error::ApiError;
 use super::extract::{authenticate, json_body, valid_email};
 use super::state::Auth;
+use crate::unix_now;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -45,12 +44,6 @@ pub(crate) fn rfc3339(unix: u64) -> String {
 pub(crate) fn date_only(unix: u64) -> String {
     let full = rfc3339(unix);
     full.get(..16).map(|s| s.replace('T', " ")).unwrap_or(full)
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// `GET /api/miniapp/packages`

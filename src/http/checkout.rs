@@ -19,9 +19,10 @@ use miniapp_core::ledger::{CheckoutRecord, LedgerError};
 use miniapp_core::payment::{Payment, PaymentStatus};
 use miniapp_core::provider::{CheckoutRequest, ProviderError};
 
-use super::api::{REUSE_WINDOW_SECS, unix_now};
+use super::api::REUSE_WINDOW_SECS;
 use super::error::ApiError;
 use super::state::{AppState, EnabledMethod};
+use crate::unix_now;
 
 /// Per-payment locks of the checkouts being opened in this process. An entry lives only while
 /// some request holds or waits for it.

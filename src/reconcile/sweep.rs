@@ -14,12 +14,7 @@ use miniapp_core::ledger::LedgerError;
 use miniapp_core::payment::PaymentStatus;
 
 use super::Reconciler;
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use crate::unix_now;
 
 /// How far back the sweep looks. Checkouts close within a day (a Stripe Checkout Session
 /// expires after at most 24 hours); two days leave room for an outage of the app itself.
