@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use miniapp_core::catalog::{Catalog, MethodOffer, PaymentMethod};
+use miniapp_core::clock::{SharedClock, SystemClock};
 use miniapp_core::init_data::{BotToken, VerifyOptions};
 use miniapp_core::ledger::{LedgerStore, NotificationOutbox};
 use miniapp_core::money::Currency;
@@ -43,6 +44,8 @@ pub struct App {
     pub dev_token: Option<BotToken>,
     /// Whether the sandbox takes payments.
     pub sandbox: bool,
+    /// The clock shared by the state, the stores, the providers and the background tasks.
+    pub clock: SharedClock,
 }
 
 /// The ledger and its notification outbox: one store behind two traits.
@@ -54,11 +57,16 @@ fn stores<S: LedgerStore + NotificationOutbox + 'static>(store: S) -> Stores {
 }
 
 /// Opens the store named by `database_url` (its ledger and its outbox) and applies its
-/// migrations. `max_connections` sizes the PostgreSQL pool (SQLite uses its own small pool).
+/// migrations. `max_connections` sizes the PostgreSQL pool (SQLite uses its own small pool);
+/// timestamps come from `clock`.
 ///
 /// # Errors
 /// [`AppError::Database`].
-pub async fn open_ledger(database_url: &str, max_connections: u32) -> Result<Stores, AppError> {
+pub async fn open_ledger(
+    database_url: &str,
+    max_connections: u32,
+    clock: SharedClock,
+) -> Result<Stores, AppError> {
     let db = |e: miniapp_core::ledger::LedgerError| {
         let cause = std::error::Error::source(&e)
             .map(|s| format!(": {s}"))
@@ -75,7 +83,7 @@ pub async fn open_ledger(database_url: &str, max_connections: u32) -> Result<Sto
                 .await
                 .map_err(db)?;
             store.migrate().await.map_err(db)?;
-            return Ok(stores(store));
+            return Ok(stores(store.with_clock(clock)));
         }
         #[cfg(not(feature = "sqlite"))]
         return Err(AppError::Database(format!(
@@ -88,7 +96,7 @@ pub async fn open_ledger(database_url: &str, max_connections: u32) -> Result<Sto
             .await
             .map_err(db)?;
         store.migrate().await.map_err(db)?;
-        Ok(stores(store))
+        Ok(stores(store.with_clock(clock)))
     }
     #[cfg(not(feature = "postgres"))]
     Err(AppError::Database(
@@ -109,12 +117,18 @@ fn random_dev_token() -> Result<BotToken, AppError> {
 /// # Errors
 /// [`AppError`].
 pub async fn build(config: &Config) -> Result<App, AppError> {
-    let (ledger, outbox) =
-        open_ledger(&config.database_url, config.database_max_connections).await?;
-    build_with_stores(config, ledger, outbox)
+    let clock = SystemClock::shared();
+    let (ledger, outbox) = open_ledger(
+        &config.database_url,
+        config.database_max_connections,
+        clock.clone(),
+    )
+    .await?;
+    build_with_stores(config, ledger, outbox, clock)
 }
 
-/// Builds the app on an existing ledger and its outbox (tests use the in-memory store for both).
+/// Builds the app on an existing ledger and its outbox (tests use the in-memory store for both),
+/// reading "now" from `clock`: give the stores the same one.
 ///
 /// # Errors
 /// [`AppError`].
@@ -122,6 +136,7 @@ pub fn build_with_stores(
     config: &Config,
     ledger: Arc<dyn LedgerStore>,
     outbox: Arc<dyn NotificationOutbox>,
+    clock: SharedClock,
 ) -> Result<App, AppError> {
     let (auth, dev_token) = match &config.bot_token {
         Some(token) => (Auth::Bot(token.clone()), None),
@@ -135,7 +150,8 @@ pub fn build_with_stores(
     let mut card_provider = match &config.stripe {
         Some(stripe) => Some(
             miniapp_stripe::StripeProvider::new(stripe.clone())
-                .map_err(|e| AppError::Provider(e.to_string()))?,
+                .map_err(|e| AppError::Provider(e.to_string()))?
+                .with_clock(clock.clone()),
         ),
         None => None,
     };
@@ -224,6 +240,7 @@ pub fn build_with_stores(
             ..HttpSettings::default()
         },
         routes: sandbox.iter().map(SandboxProvider::routes).collect(),
+        clock: clock.clone(),
     })?;
     Ok(App {
         state,
@@ -231,6 +248,7 @@ pub fn build_with_stores(
         outbox,
         dev_token,
         sandbox: sandbox.is_some(),
+        clock,
     })
 }
 
@@ -282,6 +300,7 @@ pub async fn run(
             app.outbox.clone(),
             crate::bot::NotifierOptions {
                 test_providers: app.state.test_providers(),
+                clock: app.clock.clone(),
                 ..crate::bot::NotifierOptions::default()
             },
             stopped(),

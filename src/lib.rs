@@ -40,14 +40,6 @@ pub mod sandbox;
 #[cfg(feature = "teloxide")]
 pub mod stars;
 
-/// Unix seconds now: the one place the app's modules read the clock (the stores keep their own).
-#[cfg(feature = "axum")]
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// The SQL ledgers (re-export of `miniapp-sqlx`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use miniapp_sqlx as sqlx;

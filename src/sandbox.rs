@@ -329,7 +329,7 @@ async fn pay(
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
-    match expiry_ok(&form.expiry, SystemTime::now()) {
+    match expiry_ok(&form.expiry, state.clock().now()) {
         Err(()) => return form_page(&payment, "Enter the expiry date as MM/YY."),
         Ok(false) => {
             return form_page(

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use miniapp::catalog::{Catalog, MethodOffer, PaymentMethod};
+use miniapp::clock::{ClockExt, ManualClock, SharedClock, SystemClock};
 use miniapp::event::{EventKind, ProviderEvent};
 use miniapp::http::{AppState, Auth, EnabledMethod, HttpSettings, Opens, StateParts};
 use miniapp::ids::{ProviderEventId, ProviderId, ProviderRef, UserId};
@@ -66,6 +67,8 @@ struct Options {
     connect_info: bool,
     /// Another instance: share this one's SQLite file.
     share_with: Option<SqliteLedgerStore>,
+    /// The clock of the app and its store (the system clock when `None`).
+    clock: Option<Arc<ManualClock>>,
 }
 
 impl Default for Options {
@@ -78,11 +81,16 @@ impl Default for Options {
             rate_limit_per_minute: HttpSettings::default().rate_limit_per_minute,
             connect_info: false,
             share_with: None,
+            clock: None,
         }
     }
 }
 
 async fn spawn_app_with(options: Options) -> TestApp {
+    let clock: SharedClock = match &options.clock {
+        Some(manual) => manual.clone(),
+        None => SystemClock::shared(),
+    };
     let dir = tempfile::tempdir().unwrap();
     let sqlite = match options.share_with {
         Some(store) => store,
@@ -91,7 +99,7 @@ async fn spawn_app_with(options: Options) -> TestApp {
                 .await
                 .unwrap();
             sqlite.migrate().await.unwrap();
-            sqlite
+            sqlite.with_clock(clock.clone())
         }
     };
     let ledger: Arc<dyn LedgerStore> = options.ledger.unwrap_or_else(|| Arc::new(sqlite.clone()));
@@ -113,6 +121,7 @@ async fn spawn_app_with(options: Options) -> TestApp {
             ..HttpSettings::default()
         },
         routes: vec![sandbox.routes()],
+        clock,
     })
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -159,7 +168,10 @@ impl TestApp {
         if let Some(u) = user {
             r = r.header(
                 "authorization",
-                format!("tma {}", init_data_for(u, now(), TOKEN)),
+                format!(
+                    "tma {}",
+                    init_data_for(u, self.state.clock().unix_now(), TOKEN)
+                ),
             );
         }
         let resp = r.send().await.unwrap();
@@ -175,7 +187,10 @@ impl TestApp {
             .post(format!("{}{path}", self.url))
             .header(
                 "authorization",
-                format!("tma {}", init_data_for(user, now(), TOKEN)),
+                format!(
+                    "tma {}",
+                    init_data_for(user, self.state.clock().unix_now(), TOKEN)
+                ),
             )
             .header("idempotency-key", key)
             .json(&body)
@@ -193,7 +208,10 @@ impl TestApp {
         if let Some(u) = user {
             r = r.header(
                 "authorization",
-                format!("tma {}", init_data_for(u, now(), TOKEN)),
+                format!(
+                    "tma {}",
+                    init_data_for(u, self.state.clock().unix_now(), TOKEN)
+                ),
             );
         }
         let resp = r.send().await.unwrap();
@@ -1343,16 +1361,24 @@ async fn parallel_creates_while_the_provider_says_key_in_use_end_in_200_or_a_doc
 
 /// An app whose card provider answers its first checkout with a 5xx, then works.
 async fn app_whose_provider_fails_once() -> (TestApp, Arc<Scripted>) {
+    let (app, provider, _) = app_whose_provider_fails_once_with(None).await;
+    (app, provider)
+}
+
+async fn app_whose_provider_fails_once_with(
+    clock: Option<Arc<ManualClock>>,
+) -> (TestApp, Arc<Scripted>, Option<Arc<ManualClock>>) {
     let provider = Arc::new(Scripted::default());
     provider
         .fail_first
         .store(1, std::sync::atomic::Ordering::SeqCst);
     let app = spawn_app_with(Options {
         card: Some(provider.clone()),
+        clock: clock.clone(),
         ..Options::default()
     })
     .await;
-    (app, provider)
+    (app, provider, clock)
 }
 
 #[tokio::test]
@@ -1391,7 +1417,8 @@ async fn after_a_provider_failure_the_retry_uses_a_fresh_provider_key() {
 
 #[tokio::test]
 async fn a_checkout_that_could_not_open_for_15_minutes_is_closed_and_a_new_key_starts_afresh() {
-    let (app, provider) = app_whose_provider_fails_once().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let (app, provider, _) = app_whose_provider_fails_once_with(Some(clock.clone())).await;
     let user = fresh_user();
     let create = |key: &'static str| {
         app.post_with_key(
@@ -1402,11 +1429,8 @@ async fn a_checkout_that_could_not_open_for_15_minutes_is_closed_and_a_new_key_s
         )
     };
     assert_eq!(create("outage-key").await.0, 503);
-    // The outage lasted a quarter of an hour: the payment is that old now.
-    sqlx::query("UPDATE miniapp_payments SET created_at = created_at - 900")
-        .execute(app.store.as_ref().unwrap().pool())
-        .await
-        .unwrap();
+    // The outage lasts a quarter of an hour.
+    clock.advance(Duration::from_secs(900));
     let (status, body) = create("outage-key").await;
     assert_eq!((status, code(&body)), (409, "payment_closed"), "{body}");
     assert_eq!(provider.keys.lock().unwrap().len(), 1, "not sent again");
@@ -1739,4 +1763,29 @@ async fn every_error_status_carries_the_json_error_shape() {
         "invalid_request",
     )
     .await;
+}
+
+#[tokio::test]
+async fn init_data_ages_by_the_apps_clock_not_the_system_clock() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let app = spawn_app_with(Options {
+        clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let signed_at = clock.unix_now();
+    let session = init_data_for(fresh_user(), signed_at, TOKEN);
+    let balance = || {
+        app.http
+            .get(format!("{}/api/miniapp/balance", app.url))
+            .header("authorization", format!("tma {session}"))
+            .send()
+    };
+    assert_eq!(balance().await.unwrap().status().as_u16(), 200);
+    // The Mini App stays open for a day and a second: by the app's clock the session is too old.
+    clock.advance(Duration::from_secs(24 * 3600 + 1));
+    let late = balance().await.unwrap();
+    assert_eq!(late.status().as_u16(), 401);
+    let body: Value = late.json().await.unwrap();
+    assert_eq!(code(&body), "expired_init_data", "{body}");
 }

@@ -493,8 +493,13 @@ async fn two_instances_in_webhook_mode_accept_the_same_updates() {
             _ => None,
         })
         .unwrap();
-        let app = miniapp::app::build_with_stores(&config, ledger.clone(), Arc::new(store.clone()))
-            .unwrap();
+        let app = miniapp::app::build_with_stores(
+            &config,
+            ledger.clone(),
+            Arc::new(store.clone()),
+            miniapp::clock::SystemClock::shared(),
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -56,6 +56,7 @@ async fn stars_state() -> AppState {
         auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
         settings: HttpSettings::default(),
         routes: vec![sandbox.routes()],
+        clock: miniapp::clock::SystemClock::shared(),
     })
     .unwrap()
 }
@@ -127,6 +128,7 @@ async fn payment_page_in_headless_chromium() {
         auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
         settings: HttpSettings::default(),
         routes: vec![sandbox.routes()],
+        clock: miniapp::clock::SystemClock::shared(),
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

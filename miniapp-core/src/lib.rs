@@ -36,6 +36,7 @@
 //! - [`ledger`]: the [`ledger::LedgerStore`] contract, the credit and spend algorithms, and the
 //!   reference [`ledger::InMemoryLedger`].
 //! - [`provider`]: the [`provider::PaymentProvider`] contract.
+//! - [`clock`]: the injectable [`clock::Clock`] every timestamp comes from.
 //! - `conformance` (feature): the suites every store and provider runs.
 //!
 //! # Feature flags
@@ -44,11 +45,13 @@
 //! | `sign` | `init_data::sign` and `init_data::sign_ed25519`: produce signed init data (tests, demos, dev login) |
 //! | `conformance` | `conformance`: the shared test suites for `LedgerStore` and `PaymentProvider` |
 //!
-//! This crate does no I/O: no runtime, no database, no HTTP. Time is always passed in.
+//! This crate does no I/O: no runtime, no database, no HTTP. Time is passed in, or read from an
+//! injected [`clock::Clock`].
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod catalog;
+pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod event;

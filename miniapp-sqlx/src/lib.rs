@@ -55,6 +55,14 @@
 //! The decisions themselves are [`miniapp_core::ledger::plan_event`] and
 //! [`miniapp_core::ledger::plan_spend`]; nothing here re-implements a money rule.
 //!
+//! # One store, two databases
+//! [`PgLedgerStore`] and [`SqliteLedgerStore`] are one generic [`SqlLedgerStore`]: the SQL is
+//! shared, and what PostgreSQL and SQLite do differently (how a write transaction starts, how
+//! rows are locked) is the sealed [`Dialect`] trait. Each also implements
+//! [`NotificationOutbox`](miniapp_core::ledger::NotificationOutbox) on the same tables, so the
+//! payment-success notification is written in the credit's transaction. Timestamps come from
+//! [`SqlLedgerStore::with_clock`]'s clock (the system clock by default).
+//!
 //! # Feature flags
 //! | feature | default | what |
 //! |---|---|---|
@@ -66,9 +74,13 @@
 //! error as the source.
 #![forbid(unsafe_code)]
 
+mod dialect;
 mod error;
 mod rows;
 mod store;
+
+pub use dialect::{Begin, Dialect};
+pub use store::SqlLedgerStore;
 
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use miniapp_core::ledger::LedgerError;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::map_err;
-use crate::store::impl_ledger_store;
+use crate::store::SqlLedgerStore;
 
 /// The embedded PostgreSQL migrations; [`PgLedgerStore::migrate`] runs them.
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -18,17 +18,9 @@ pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 /// order — payment, then the buyer's balance — so concurrent deliveries of an event, and spends
 /// racing credits, queue behind each other instead of failing: no serialization errors to retry,
 /// and no deadlocks. Several app instances may share one database.
-#[derive(Debug, Clone)]
-pub struct PgLedgerStore {
-    pool: PgPool,
-}
+pub type PgLedgerStore = SqlLedgerStore<sqlx::Postgres>;
 
-impl PgLedgerStore {
-    /// A store on an existing pool.
-    pub fn new(pool: PgPool) -> PgLedgerStore {
-        PgLedgerStore { pool }
-    }
-
+impl SqlLedgerStore<sqlx::Postgres> {
     /// Connects with a pool of up to `max_connections` (acquire timeout 5 s).
     ///
     /// Connections are not pinged before each use: sqlx's default ping is a second round trip
@@ -50,7 +42,7 @@ impl PgLedgerStore {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(PgLedgerStore { pool })
+        Ok(SqlLedgerStore::new(pool))
     }
 
     /// Applies the embedded migrations (idempotent; safe when several instances start at once:
@@ -64,17 +56,4 @@ impl PgLedgerStore {
             .await
             .map_err(|e| map_err(e.into()))
     }
-
-    /// The pool, for health checks and for tables of your own.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
-
-impl_ledger_store!(
-    PgLedgerStore,
-    sqlx::Postgres,
-    |pool| pool.begin(),
-    " FOR UPDATE",
-    " FOR UPDATE SKIP LOCKED"
-);

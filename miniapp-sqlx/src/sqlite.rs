@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use miniapp_core::ledger::LedgerError;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::map_err;
-use crate::store::impl_ledger_store;
+use crate::store::SqlLedgerStore;
 
 /// The embedded SQLite migrations; [`SqliteLedgerStore::migrate`] runs them.
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -22,17 +20,9 @@ pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 /// starts with `BEGIN IMMEDIATE`, so it holds the database's single write lock from its first
 /// read: a read-then-write can never be overtaken, and many tasks on one file are correct. One
 /// process (one app instance) per file; several instances need PostgreSQL.
-#[derive(Debug, Clone)]
-pub struct SqliteLedgerStore {
-    pool: SqlitePool,
-}
+pub type SqliteLedgerStore = SqlLedgerStore<sqlx::Sqlite>;
 
-impl SqliteLedgerStore {
-    /// A store on an existing pool (configure it as [`SqliteLedgerStore::connect`] does).
-    pub fn new(pool: SqlitePool) -> SqliteLedgerStore {
-        SqliteLedgerStore { pool }
-    }
-
+impl SqlLedgerStore<sqlx::Sqlite> {
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db` or a path).
     ///
     /// # Errors
@@ -58,7 +48,7 @@ impl SqliteLedgerStore {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(SqliteLedgerStore { pool })
+        Ok(SqlLedgerStore::new(pool))
     }
 
     /// Applies the embedded migrations (idempotent).
@@ -71,17 +61,4 @@ impl SqliteLedgerStore {
             .await
             .map_err(|e| map_err(e.into()))
     }
-
-    /// The pool, for health checks and for tables of your own.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
-
-impl_ledger_store!(
-    SqliteLedgerStore,
-    sqlx::Sqlite,
-    |pool| pool.begin_with("BEGIN IMMEDIATE"),
-    "",
-    ""
-);

@@ -312,3 +312,13 @@ async fn unreachable_database_is_unavailable_not_a_panic() {
         "a malformed URL is not worth retrying: {bad_url:?}"
     );
 }
+
+#[tokio::test]
+async fn timestamps_come_from_the_injected_clock() {
+    let Some(db) = common::fresh_pg().await else {
+        return;
+    };
+    let clock = Arc::new(miniapp_core::clock::ManualClock::at_unix(1_800_000_000));
+    let store = db.store.clone().with_clock(clock.clone());
+    common::timestamps_follow_the_clock(&store, &clock).await;
+}

@@ -126,3 +126,11 @@ async fn schema_refuses_edits_of_the_journal() {
     assert_consistent(&*fresh, user).await;
     assert_eq!(fresh.balance(user).await.unwrap().balance, 100);
 }
+
+#[tokio::test]
+async fn timestamps_come_from_the_injected_clock() {
+    let db = common::fresh_sqlite().await;
+    let clock = Arc::new(miniapp_core::clock::ManualClock::at_unix(1_800_000_000));
+    let store = db.store.clone().with_clock(clock.clone());
+    common::timestamps_follow_the_clock(&store, &clock).await;
+}

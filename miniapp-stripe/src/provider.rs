@@ -1,9 +1,10 @@
 //! [`StripeProvider`]: the `PaymentProvider` for Stripe Checkout.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{ProviderEventId, ProviderId, ProviderRef};
 use miniapp_core::money::Money;
@@ -214,6 +215,7 @@ pub struct StripeProvider {
     public_base_url: String,
     checkout_ttl: Duration,
     test_mode: bool,
+    clock: SharedClock,
 }
 
 impl fmt::Debug for StripeProvider {
@@ -247,7 +249,16 @@ impl StripeProvider {
             public_base_url: config.public_base_url,
             checkout_ttl: config.checkout_ttl.clamp(MIN_TTL, MAX_TTL),
             test_mode,
+            clock: SystemClock::shared(),
         })
+    }
+
+    /// Reads "now" from `clock` (the app's) instead of the system clock: it decides whether a
+    /// payment is still young enough for a new checkout.
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> StripeProvider {
+        self.clock = clock;
+        self
     }
 
     /// The webhook verifier (for benches and custom routes).
@@ -297,10 +308,6 @@ impl StripeProvider {
     }
 }
 
-fn unix(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 #[async_trait]
 impl PaymentProvider for StripeProvider {
     fn id(&self) -> &ProviderId {
@@ -311,7 +318,7 @@ impl PaymentProvider for StripeProvider {
         // Derived from the payment's creation time, so a repeated request is byte-identical and
         // Stripe's idempotency layer returns the first session.
         let expires_at = request.created_at + self.checkout_ttl.as_secs();
-        if expires_at < unix(SystemTime::now()) + MIN_AHEAD.as_secs() {
+        if expires_at < self.clock.unix_now() + MIN_AHEAD.as_secs() {
             return Err(ProviderError::Rejected {
                 code: "payment_too_old".into(),
                 message: "this payment is too old for a new checkout; start a new purchase".into(),

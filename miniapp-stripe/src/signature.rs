@@ -2,7 +2,7 @@
 //! their crashes on malformed headers.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -159,7 +159,7 @@ impl WebhookVerifier {
             return Err(SignatureError::SignatureMismatch);
         }
         if !self.tolerance.is_zero() {
-            let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let now = miniapp_core::clock::unix_seconds(now);
             if now.saturating_sub(timestamp) > self.tolerance.as_secs() {
                 return Err(SignatureError::TimestampOutOfTolerance);
             }

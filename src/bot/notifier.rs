@@ -4,13 +4,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::ledger::{NotificationOutbox, NotificationOutcome};
 use teloxide::prelude::*;
 use teloxide::{ApiError, RequestError};
 
 use miniapp_core::ids::ProviderId;
-
-use crate::unix_now;
 
 use crate::i18n::{Lang, payment_success, test_payment_note};
 
@@ -30,6 +29,8 @@ pub struct NotifierOptions {
     ///
     /// [`PaymentProvider::is_test`]: miniapp_core::provider::PaymentProvider::is_test
     pub test_providers: Vec<ProviderId>,
+    /// Where "now" comes from for leases and retry times (the store's clock).
+    pub clock: SharedClock,
 }
 
 impl Default for NotifierOptions {
@@ -40,6 +41,7 @@ impl Default for NotifierOptions {
             first_retry: Duration::from_secs(5),
             max_attempts: 10,
             test_providers: Vec::new(),
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -176,7 +178,7 @@ pub async fn run_notifier(
                     // moment is left in doubt (`unknown` after its lease), never sent twice.
                     let outcome = tokio::select! {
                         () = &mut shutdown => return,
-                        outcome = pass(&bot, &*outbox, &options, unix_now()) => outcome,
+                        outcome = pass(&bot, &*outbox, &options, options.clock.unix_now()) => outcome,
                     };
                     match outcome {
                         Ok(p) if p.handled == MAX_PER_PASS => {}

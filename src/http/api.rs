@@ -21,7 +21,6 @@ use super::checkout::ensure_checkout;
 use super::error::ApiError;
 use super::extract::{authenticate, json_body, valid_email};
 use super::state::Auth;
-use crate::unix_now;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -193,7 +192,7 @@ pub(crate) async fn create_payment(
             "payment method is not available",
         )
     })?;
-    let now = unix_now();
+    let now = state.unix_now();
     let open = state
         .inner
         .ledger
@@ -281,7 +280,7 @@ pub(crate) async fn payment_status(
     let payment = state
         .inner
         .reconciler
-        .on_status_poll(payment, unix_now())
+        .on_status_poll(payment, state.unix_now())
         .await;
     if payment.status != status_before {
         // Reconciliation moved money: read the balance again.
@@ -396,7 +395,7 @@ pub(crate) async fn dev_login(
         "language_code": language, "allows_write_to_pm": true,
     })
     .to_string();
-    let auth_date = unix_now().to_string();
+    let auth_date = state.unix_now().to_string();
     let init_data = sign(
         &[
             ("user", &user),

@@ -22,7 +22,6 @@ use miniapp_core::provider::{CheckoutRequest, ProviderError};
 use super::api::REUSE_WINDOW_SECS;
 use super::error::ApiError;
 use super::state::{AppState, EnabledMethod};
-use crate::unix_now;
 
 /// Per-payment locks of the checkouts being opened in this process. An entry lives only while
 /// some request holds or waits for it.
@@ -93,7 +92,7 @@ pub(crate) async fn ensure_checkout(
     // A checkout that could not be opened for this long is not opened any more: a provider may
     // refuse a checkout so close to the payment's expiry (Stripe needs 30 minutes left of the
     // hour), and the client starts a new payment on `payment_closed`. The sweep closes it.
-    let stale = unix_now().saturating_sub(payment.created_at) >= REUSE_WINDOW_SECS;
+    let stale = state.unix_now().saturating_sub(payment.created_at) >= REUSE_WINDOW_SECS;
     if payment.status != PaymentStatus::Created || stale {
         return Err(closed(&payment));
     }

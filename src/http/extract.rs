@@ -1,7 +1,5 @@
 //! Request reading: size-limited JSON bodies and init-data authentication.
 
-use std::time::SystemTime;
-
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use miniapp_core::ids::UserId;
@@ -86,7 +84,7 @@ pub(crate) fn authenticate(
             "Telegram init data is required (Authorization: tma …)",
         )
     })?;
-    let data = state.inner.verifier.verify(raw, SystemTime::now())?;
+    let data = state.inner.verifier.verify(raw, state.clock().now())?;
     let user = data.user().ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -21,8 +21,6 @@ mod extract;
 mod limits;
 mod state;
 
-use std::time::SystemTime;
-
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -146,7 +144,7 @@ pub async fn handle_webhook(
             "no such payment provider",
         )
     })?;
-    let events = provider.parse_webhook(request, SystemTime::now()).await?;
+    let events = provider.parse_webhook(request, state.clock().now()).await?;
     let mut outcome = WebhookOutcome {
         events: events.len(),
         ..WebhookOutcome::default()

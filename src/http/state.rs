@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use miniapp_core::catalog::{Catalog, MethodOffer};
+use miniapp_core::clock::{ClockExt, SharedClock};
 use miniapp_core::ids::ProviderId;
 use miniapp_core::init_data::{BotToken, InitDataVerifier, VerifyOptions};
 use miniapp_core::ledger::LedgerStore;
@@ -110,6 +111,8 @@ pub(crate) struct Inner {
     pub(crate) routes: Vec<axum::Router<AppState>>,
     /// Asks providers about payments whose webhook may be lost (status polls, the sweep).
     pub(crate) reconciler: Arc<crate::reconcile::Reconciler>,
+    /// Where "now" comes from (shared with the reconciler and, in `app`, the stores).
+    pub(crate) clock: SharedClock,
     /// Checkouts being opened by this process.
     pub(crate) checkouts: super::checkout::CheckoutLocks,
     /// Rate limits of `create-payment`, unless disabled.
@@ -154,6 +157,10 @@ pub struct StateParts {
     /// [`payments_router`](super::payments_router) next to the API. Paths are relative to where
     /// the payments router is mounted.
     pub routes: Vec<axum::Router<AppState>>,
+    /// Where "now" comes from: init-data age, webhook timestamps, payment ages. Give the stores
+    /// the same clock ([`SystemClock::shared`](miniapp_core::clock::SystemClock::shared) in
+    /// production, a [`ManualClock`](miniapp_core::clock::ManualClock) in tests).
+    pub clock: SharedClock,
 }
 
 impl AppState {
@@ -169,6 +176,7 @@ impl AppState {
             auth,
             settings,
             routes,
+            clock,
         } = parts;
         if methods.is_empty() {
             return Err(StateError::NoMethods);
@@ -205,7 +213,8 @@ impl AppState {
             crate::reconcile::Reconciler::new(ledger.clone(), providers)
                 .with_refund_policy(settings.refund_policy)
                 .with_reconcile_after(settings.reconcile_after)
-                .with_deadline(settings.provider_deadline()),
+                .with_deadline(settings.provider_deadline())
+                .with_clock(clock.clone()),
         );
         let limits = super::limits::RateLimits::new(
             settings.rate_limit_per_minute,
@@ -221,6 +230,7 @@ impl AppState {
                 settings,
                 routes,
                 reconciler,
+                clock,
                 checkouts: super::checkout::CheckoutLocks::default(),
                 limits,
             }),
@@ -240,6 +250,15 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
+    }
+
+    /// The clock every part of the state reads "now" from.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    pub(crate) fn unix_now(&self) -> u64 {
+        self.inner.clock.unix_now()
     }
 
     pub(crate) fn method(&self, id: &str) -> Option<&EnabledMethod> {

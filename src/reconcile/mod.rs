@@ -19,6 +19,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use miniapp_core::clock::{SharedClock, SystemClock};
 use miniapp_core::ids::{PaymentId, ProviderId};
 use miniapp_core::ledger::LedgerStore;
 use miniapp_core::payment::{Payment, PaymentStatus, RefundPolicy};
@@ -39,6 +40,7 @@ pub struct Reconciler {
     refund_policy: RefundPolicy,
     reconcile_after: Duration,
     deadline: Duration,
+    pub(crate) clock: SharedClock,
     asked: Mutex<HashMap<PaymentId, u64>>,
 }
 
@@ -69,6 +71,7 @@ impl Reconciler {
             refund_policy: RefundPolicy::Debt,
             reconcile_after: Duration::from_secs(120),
             deadline: Duration::from_secs(12),
+            clock: SystemClock::shared(),
             asked: Mutex::default(),
         }
     }
@@ -84,6 +87,13 @@ impl Reconciler {
     #[must_use]
     pub fn with_reconcile_after(mut self, age: Duration) -> Reconciler {
         self.reconcile_after = age;
+        self
+    }
+
+    /// Where the sweeper reads "now" (the system clock unless told otherwise).
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Reconciler {
+        self.clock = clock;
         self
     }
 

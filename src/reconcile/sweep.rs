@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use std::collections::HashMap;
 
+use miniapp_core::clock::ClockExt;
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{ProviderEventId, ProviderRef, UserId};
 use miniapp_core::ledger::LedgerError;
 use miniapp_core::payment::PaymentStatus;
 
 use super::Reconciler;
-use crate::unix_now;
 
 /// How far back the sweep looks. Checkouts close within a day (a Stripe Checkout Session
 /// expires after at most 24 hours); two days leave room for an outage of the app itself.
@@ -178,7 +178,7 @@ pub async fn run_sweeper(
         // Stopping mid-sweep is safe: every ledger write is its own transaction.
         let outcome = tokio::select! {
             () = &mut shutdown => break,
-            outcome = sweep_pending(&reconciler, unix_now()) => outcome,
+            outcome = sweep_pending(&reconciler, reconciler.clock.unix_now()) => outcome,
         };
         match outcome {
             Ok(sweep) if sweep.settled > 0 || sweep.closed_unstarted > 0 => {

@@ -3,6 +3,7 @@
 use futures_util::future::join_all;
 
 use crate::catalog::PaymentMethod;
+use crate::clock::{ClockExt, SystemClock};
 use crate::event::{EventKind, ProviderEvent};
 use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
 use crate::ledger::{
@@ -1102,12 +1103,6 @@ pub async fn concurrent_mixed_traffic_keeps_balances_consistent(store: &dyn Ledg
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 async fn claim_for(
     outbox: &dyn NotificationOutbox,
     ids: &[PaymentId],
@@ -1143,7 +1138,7 @@ pub async fn credit_enqueues_one_notification(
         RefundPolicy::Debt,
     )
     .await;
-    let now = unix_now();
+    let now = SystemClock.unix_now();
     let ids = [p.id.clone(), q.id.clone()];
     let claimed = claim_for(outbox, &ids, now, 60).await;
     assert_eq!(
@@ -1184,7 +1179,7 @@ pub async fn notification_retry_failure_and_stale_claims(
     let q = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
     apply(store, &paid(&p), RefundPolicy::Debt).await;
     apply(store, &paid(&q), RefundPolicy::Debt).await;
-    let now = unix_now();
+    let now = SystemClock.unix_now();
     let ids = [p.id.clone(), q.id.clone()];
     assert_eq!(
         claim_for(outbox, &ids, now, 60).await.len(),
@@ -1243,7 +1238,7 @@ pub async fn concurrent_claims_never_share(
         apply(store, &paid(&p), RefundPolicy::Debt).await;
         ids.push(p.id);
     }
-    let now = unix_now();
+    let now = SystemClock.unix_now();
     let batches = join_all((0..8).map(|_| outbox.claim_notifications(now, 60, 3))).await;
     let mut seen: Vec<PaymentId> = Vec::new();
     for batch in batches {

@@ -67,9 +67,7 @@ pub fn checkout_request(price: Money) -> CheckoutRequest {
         price,
         email: Some("buyer@example.com".into()),
         language: Some("en".into()),
-        created_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        created_at: crate::clock::unix_seconds(SystemTime::now()),
         attempt: 0,
     }
 }

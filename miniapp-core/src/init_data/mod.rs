@@ -28,7 +28,7 @@ mod sign;
 mod types;
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -146,7 +146,7 @@ impl VerifyOptions {
             return Err(InitDataError::InvalidAuthDate);
         }
         let auth_date: u64 = raw.parse().map_err(|_| InitDataError::InvalidAuthDate)?;
-        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = crate::clock::unix_seconds(now);
         if auth_date > now {
             let ahead = auth_date - now;
             if ahead > self.max_future_skew.as_secs() {
@@ -518,7 +518,7 @@ mod tests {
     #[test]
     fn auth_date_rules() {
         let o = VerifyOptions::default().with_max_age(Duration::from_secs(100));
-        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        let at = |s: u64| std::time::UNIX_EPOCH + Duration::from_secs(s);
         assert_eq!(o.check_auth_date(Some("1000"), at(1100)), Ok(1000));
         assert!(matches!(
             o.check_auth_date(Some("1000"), at(1101)),

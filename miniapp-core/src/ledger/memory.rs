@@ -2,10 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::clock::{ClockExt, SharedClock, SystemClock};
 use crate::event::ProviderEvent;
 use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
 use crate::payment::{Payment, PaymentFacts, PaymentStatus, RefundPolicy};
@@ -32,9 +32,19 @@ use super::{
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InMemoryLedger {
     state: Mutex<State>,
+    clock: SharedClock,
+}
+
+impl Default for InMemoryLedger {
+    fn default() -> InMemoryLedger {
+        InMemoryLedger {
+            state: Mutex::default(),
+            clock: SystemClock::shared(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -70,16 +80,21 @@ enum OutboxState {
     Unknown,
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl InMemoryLedger {
     /// An empty ledger.
     pub fn new() -> InMemoryLedger {
         InMemoryLedger::default()
+    }
+
+    /// Timestamps from `clock` instead of the system clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> InMemoryLedger {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.unix_now()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -138,7 +153,7 @@ impl LedgerStore for InMemoryLedger {
         if s.payments.contains_key(&new.id) {
             return Err(LedgerError::IdempotencyConflict);
         }
-        let t = now();
+        let t = self.now();
         let payment = Payment {
             id: new.id,
             user_id: new.user_id,
@@ -191,7 +206,7 @@ impl LedgerStore for InMemoryLedger {
         if updated.status == PaymentStatus::Created {
             updated.status = PaymentStatus::Pending;
         }
-        updated.updated_at = now();
+        updated.updated_at = self.now();
         s.refs.insert(key, id.clone());
         s.payments.insert(id.clone(), updated.clone());
         Ok(updated)
@@ -209,7 +224,7 @@ impl LedgerStore for InMemoryLedger {
             && payment.checkout_attempt == failed
         {
             payment.checkout_attempt = failed.saturating_add(1);
-            payment.updated_at = now();
+            payment.updated_at = self.now();
         }
         Ok(payment.clone())
     }
@@ -279,7 +294,7 @@ impl LedgerStore for InMemoryLedger {
             });
         }
         let balance = s.balance(payment.user_id);
-        let t = now();
+        let t = self.now();
         let plan = plan_event(&payment, &balance, event, policy, t)?;
         // The same checks a database makes with UNIQUE constraints, before anything is written.
         let credit_key = plan
@@ -389,7 +404,7 @@ impl LedgerStore for InMemoryLedger {
                 .memo
                 .as_deref()
                 .map(|m| m.chars().take(200).collect()),
-            created_at: now(),
+            created_at: self.now(),
         });
         s.spends.insert(key, index);
         s.balances.insert(request.user_id, after);
@@ -509,5 +524,45 @@ impl NotificationOutbox for InMemoryLedger {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::money::Money;
+
+    #[tokio::test]
+    async fn timestamps_come_from_the_injected_clock() {
+        let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+        let ledger = InMemoryLedger::new().with_clock(clock.clone());
+        let payment = ledger
+            .create_payment(NewPayment {
+                id: PaymentId::new("pay_clock").unwrap(),
+                user_id: UserId::new(7).unwrap(),
+                provider: ProviderId::new("p").unwrap(),
+                method: crate::catalog::PaymentMethod::card(),
+                tokens: crate::money::TokenAmount::new(100).unwrap(),
+                price: Money::usd_cents(500),
+                email: None,
+                idempotency_key: None,
+                language: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(payment.created_at, 1_800_000_000);
+        clock.advance(Duration::from_secs(60));
+        let failed = ledger
+            .abandon_checkout_attempt(&payment.id, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            (failed.created_at, failed.updated_at),
+            (1_800_000_000, 1_800_000_060)
+        );
     }
 }

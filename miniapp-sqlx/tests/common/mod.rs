@@ -141,3 +141,42 @@ impl Drop for FreshPg {
         }
     }
 }
+
+/// Every timestamp the store writes comes from its clock: payment creation and update, the
+/// journal.
+pub async fn timestamps_follow_the_clock(
+    store: &dyn miniapp_core::ledger::LedgerStore,
+    clock: &miniapp_core::clock::ManualClock,
+) {
+    use miniapp_core::clock::ClockExt;
+    use miniapp_core::event::{EventKind, ProviderEvent};
+    use miniapp_core::ledger::HistoryQuery;
+    use miniapp_core::money::Money;
+    use std::time::Duration;
+
+    let start = clock.unix_now();
+    let user = miniapp_core::conformance::fresh_user();
+    let p =
+        miniapp_core::conformance::pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    assert_eq!((p.created_at, p.updated_at), (start, start));
+    clock.advance(Duration::from_secs(3_600));
+    let paid = ProviderEvent {
+        id: format!("evt_clock_{}", p.id).parse().unwrap(),
+        payment_id: Some(p.id.clone()),
+        provider_ref: format!("pi_clock_{}", p.id).parse().unwrap(),
+        kind: EventKind::Succeeded { amount: p.price },
+    };
+    let receipt = store
+        .apply_event(
+            &miniapp_core::conformance::SUITE_PROVIDER.parse().unwrap(),
+            &paid,
+            miniapp_core::payment::RefundPolicy::Debt,
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.credited, 500);
+    let p = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!((p.created_at, p.updated_at), (start, start + 3_600));
+    let history = store.history(user, HistoryQuery::latest(10)).await.unwrap();
+    assert_eq!(history.entries[0].created_at, start + 3_600);
+}
