@@ -41,7 +41,7 @@
 //! copies it onto the charge, which is how refunds find the payment), and `expires_at` derived from
 //! the payment's creation time (default 1 hour, clamped to Stripe's 30 minutes – 24 hours).
 //! Every request pins `Stripe-Version: 2026-10-28.endive` ([`STRIPE_API_VERSION`]) and a POST
-//! always carries `Idempotency-Key: miniapp-checkout-<payment id>` (`…-<payment id>-<n>` for the
+//! always carries `Idempotency-Key: miniapp-checkout-<payment id>` (`…-<payment id>:<n>` for the
 //! n-th attempt after a failed one, see [`CheckoutRequest::idempotency_key`]), so no retry, double
 //! tap or second instance can create a second session for one attempt, and Stripe's stored
 //! answer to a failed attempt (replayed for 24 hours) never pins a payment. A session expires one
