@@ -82,6 +82,8 @@ pub mod http;
 pub mod i18n;
 #[cfg(feature = "axum")]
 pub mod reconcile;
+#[cfg(any(feature = "axum", feature = "teloxide"))]
+mod report;
 #[cfg(feature = "axum")]
 pub mod sandbox;
 #[cfg(feature = "teloxide")]

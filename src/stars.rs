@@ -406,7 +406,9 @@ pub async fn apply_successful_payment(
         return Ok(None);
     };
     let stars = ProviderId::new(STARS).unwrap_or_else(|_| unreachable!("a valid id"));
-    ledger.apply_event(&stars, &event, policy).await.map(Some)
+    crate::report::apply_event(ledger, &stars, &event, policy)
+        .await
+        .map(Some)
 }
 
 /// Refunds a paid Stars payment with `refundStarPayment` and applies the refund (tokens taken back
@@ -461,8 +463,7 @@ pub async fn refund_stars(
         },
     };
     let stars = ProviderId::new(STARS).unwrap_or_else(|_| unreachable!("a valid id"));
-    ledger
-        .apply_event(&stars, &event, policy)
+    crate::report::apply_event(ledger, &stars, &event, policy)
         .await
         .map_err(|e| e.to_string())
 }

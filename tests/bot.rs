@@ -1071,6 +1071,53 @@ async fn stars_successful_payment_credits_once_and_notifies() {
 }
 
 #[tokio::test]
+async fn two_stars_charges_for_one_payment_credit_once_and_the_second_is_recorded_as_a_duplicate() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    let user = fresh_user();
+    let p = stars_payment(&api, &store, user).await;
+    // Two devices answered the same invoice: Telegram charged twice.
+    for charge in ["charge_phone", "charge_desktop", "charge_desktop"] {
+        dispatch(
+            &api,
+            &deps,
+            successful_payment(user.get(), p.id.as_str(), 1250, charge),
+        )
+        .await;
+    }
+    assert_eq!(
+        store.balance(user).await.unwrap().balance,
+        500,
+        "credited once"
+    );
+    let paid = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(
+        paid.payment_ref.as_ref().map(|r| r.as_str()),
+        Some("charge_phone")
+    );
+    let recorded: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT provider_ref, no_effect FROM miniapp_provider_events WHERE payment_id = $1 \
+         ORDER BY provider_ref",
+    )
+    .bind(p.id.as_str())
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded,
+        vec![
+            (
+                "charge_desktop".to_owned(),
+                Some("duplicate_charge".to_owned())
+            ),
+            ("charge_phone".to_owned(), None),
+        ],
+        "the second charge is its own durable fact, recorded once"
+    );
+}
+
+#[tokio::test]
 async fn stars_refund_before_and_after_spending() {
     let api = FakeApi::start().await;
     let (store, _dir) = store().await;

@@ -242,6 +242,53 @@ pub enum NoEffect {
     /// An expiry or cancellation of a checkout that is not the payment's (one left over from a
     /// checkout attempt that was given up): the payment's own checkout is still open.
     OtherCheckout,
+    /// A second successful capture under another provider reference than the credited one: the
+    /// payer was charged twice for one payment (two devices paying one Stars invoice, say). It
+    /// credits nothing; the extra charge has to be given back.
+    DuplicateCharge,
+    /// A refund or dispute of a charge that is not the payment's credited one (the refund of a
+    /// duplicate charge, typically): it takes back none of the tokens the credited charge bought.
+    OtherCharge,
+}
+
+impl NoEffect {
+    /// The stable snake_case name used in logs, receipts and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoEffect::AlreadyKnown => "already_known",
+            NoEffect::CurrencyMismatch => "currency_mismatch",
+            NoEffect::ConflictingSuccess => "conflicting_success",
+            NoEffect::OtherCheckout => "other_checkout",
+            NoEffect::DuplicateCharge => "duplicate_charge",
+            NoEffect::OtherCharge => "other_charge",
+        }
+    }
+
+    /// Parses [`NoEffect::as_str`] back.
+    pub fn parse(s: &str) -> Option<NoEffect> {
+        [
+            NoEffect::AlreadyKnown,
+            NoEffect::CurrencyMismatch,
+            NoEffect::ConflictingSuccess,
+            NoEffect::OtherCheckout,
+            NoEffect::DuplicateCharge,
+            NoEffect::OtherCharge,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == s)
+    }
+
+    /// Whether this is something a person should know about: money the ledger did not follow
+    /// (everything but [`NoEffect::AlreadyKnown`], a plain repeat).
+    pub fn is_anomaly(self) -> bool {
+        self != NoEffect::AlreadyKnown
+    }
+}
+
+impl fmt::Display for NoEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The state machine: what `event` does to `payment`. Pure; stores call it while holding the
@@ -270,9 +317,17 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
                 facts.paid = Some(*amount);
                 payment_ref = Some(event.provider_ref.clone());
             }
+            Some(_) if concerns_another_charge(payment, event) => {
+                no_effect = Some(NoEffect::DuplicateCharge);
+            }
             Some(first) if first != *amount => no_effect = Some(NoEffect::ConflictingSuccess),
             Some(_) => {}
         },
+        EventKind::Refunded { .. } | EventKind::DisputeOpened | EventKind::DisputeClosed { .. }
+            if concerns_another_charge(payment, event) =>
+        {
+            no_effect = Some(NoEffect::OtherCharge);
+        }
         EventKind::Pending => {}
         EventKind::Failed => facts.closure = facts.closure.max(Some(Closure::Failed)),
         EventKind::Expired | EventKind::Canceled if closes_another_checkout(payment, event) => {
@@ -323,6 +378,17 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
         no_effect,
         facts,
     }
+}
+
+/// Money events carry the charge's reference (Stripe's payment intent, a Stars charge id). Once a
+/// success taught the payment its reference, an event under another one is about another charge.
+/// Before that (a refund overtaking its success) the event is taken as the payment's: there is
+/// no second charge to confuse it with until a second success arrives.
+fn concerns_another_charge(payment: &Payment, event: &ProviderEvent) -> bool {
+    payment
+        .payment_ref
+        .as_ref()
+        .is_some_and(|charge| *charge != event.provider_ref)
 }
 
 /// Expiry and cancellation are facts about one checkout (their reference is the checkout's). A

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use sqlx::migrate::Migrator;
 use sqlx::{Database, Pool, Transaction};
 
 /// A transaction being started.
@@ -33,6 +34,9 @@ pub trait Dialect: Database + sealed::Sealed {
 
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// The embedded migrations for this database.
+    fn migrator() -> &'static Migrator;
 }
 
 /// READ COMMITTED with row locks taken in one fixed order (payment, event, balance): concurrent
@@ -48,6 +52,10 @@ impl Dialect for sqlx::Postgres {
 
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn migrator() -> &'static Migrator {
+        &crate::POSTGRES_MIGRATOR
     }
 }
 
@@ -67,6 +75,10 @@ impl Dialect for sqlx::Sqlite {
 
     fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn migrator() -> &'static Migrator {
+        &crate::SQLITE_MIGRATOR
     }
 }
 

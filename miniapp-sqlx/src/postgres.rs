@@ -44,16 +44,4 @@ impl SqlLedgerStore<sqlx::Postgres> {
             .map_err(map_err)?;
         Ok(SqlLedgerStore::new(pool))
     }
-
-    /// Applies the embedded migrations (idempotent; safe when several instances start at once:
-    /// sqlx serializes them with an advisory lock).
-    ///
-    /// # Errors
-    /// [`LedgerError`] when the database is unreachable or a migration fails.
-    pub async fn migrate(&self) -> Result<(), LedgerError> {
-        POSTGRES_MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| map_err(e.into()))
-    }
 }

@@ -50,15 +50,4 @@ impl SqlLedgerStore<sqlx::Sqlite> {
             .map_err(map_err)?;
         Ok(SqlLedgerStore::new(pool))
     }
-
-    /// Applies the embedded migrations (idempotent).
-    ///
-    /// # Errors
-    /// [`LedgerError`] when a migration fails.
-    pub async fn migrate(&self) -> Result<(), LedgerError> {
-        SQLITE_MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| map_err(e.into()))
-    }
 }

@@ -16,7 +16,7 @@ use miniapp_core::ledger::{
     LedgerStore, NewPayment, Notification, NotificationOutbox, NotificationOutcome, SpendReceipt,
     SpendRequest, plan_event, plan_spend,
 };
-use miniapp_core::payment::{Payment, RefundPolicy};
+use miniapp_core::payment::{NoEffect, Payment, RefundPolicy, transition};
 use sqlx::{
     AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
 };
@@ -84,6 +84,24 @@ impl<DB: Dialect> SqlLedgerStore<DB> {
 
     fn now(&self) -> u64 {
         self.clock.unix_now()
+    }
+}
+
+impl<DB: Dialect> SqlLedgerStore<DB>
+where
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    /// Applies the embedded migrations ([`POSTGRES_MIGRATOR`](crate::POSTGRES_MIGRATOR) or
+    /// [`SQLITE_MIGRATOR`](crate::SQLITE_MIGRATOR)). Idempotent, and safe when several instances
+    /// start at once: sqlx serializes them (an advisory lock on PostgreSQL).
+    ///
+    /// # Errors
+    /// [`LedgerError`] when the database is unreachable or a migration fails.
+    pub async fn migrate(&self) -> Result<(), LedgerError> {
+        DB::migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|e| map_err(e.into()))
     }
 }
 
@@ -284,16 +302,21 @@ where
             return Err(LedgerError::UnknownPayment);
         }
         let t = self.now();
-        // 2. The event id, recorded once: a redelivery stops here.
+        // 2. The event id, recorded once with what it did: a redelivery stops here. The outcome
+        //    is the state machine's on the locked payment, the same one step 4 persists.
+        let no_effect = transition(&payment, event).no_effect;
         let recorded = sqlx::query(
             "INSERT INTO miniapp_provider_events (provider, event_id, payment_id, kind, \
-             received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+             received_at, provider_ref, no_effect) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(provider.as_str())
         .bind(event.id.as_str())
         .bind(payment.id.as_str())
         .bind(event.kind.name())
         .bind(signed(t)?)
+        .bind(event.provider_ref.as_str())
+        .bind(no_effect.map(NoEffect::as_str))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -305,6 +328,7 @@ where
                 credited: 0,
                 clawed_back: 0,
                 written_off: 0,
+                no_effect: None,
             });
         }
         // 3. The buyer's balance, locked.
@@ -389,6 +413,7 @@ where
             credited: plan.credited,
             clawed_back: plan.clawed_back,
             written_off: plan.written_off,
+            no_effect: plan.no_effect,
         })
     }
 

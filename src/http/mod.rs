@@ -150,23 +150,17 @@ pub async fn handle_webhook(
         ..WebhookOutcome::default()
     };
     for event in &events {
-        match state
-            .inner
-            .ledger
-            .apply_event(provider.id(), event, state.inner.settings.refund_policy)
-            .await
+        match crate::report::apply_event(
+            &*state.inner.ledger,
+            provider.id(),
+            event,
+            state.inner.settings.refund_policy,
+        )
+        .await
         {
             Ok(receipt) => {
                 outcome.duplicates += usize::from(receipt.duplicate);
                 outcome.credited += receipt.credited;
-                if receipt.credited > 0 {
-                    tracing::info!(payment = %receipt.payment.id, tokens = receipt.credited, "credited");
-                }
-                if receipt.payment.status == miniapp_core::payment::PaymentStatus::Conflicted
-                    && !receipt.duplicate
-                {
-                    tracing::error!(payment = %receipt.payment.id, event = %event.id, "amount or currency mismatch: payment conflicted, review it");
-                }
             }
             // Not one of our payments (another product on the same account): acknowledge, so the
             // provider stops redelivering, and leave a trace.

@@ -170,15 +170,15 @@ impl Reconciler {
         };
         let mut latest = payment;
         for event in events {
-            match self
-                .ledger
-                .apply_event(provider.id(), &event, self.refund_policy)
-                .await
+            match crate::report::apply_event(
+                &*self.ledger,
+                provider.id(),
+                &event,
+                self.refund_policy,
+            )
+            .await
             {
                 Ok(receipt) => {
-                    if receipt.credited > 0 {
-                        tracing::info!(payment = %receipt.payment.id, "credited by reconciliation");
-                    }
                     latest = receipt.payment;
                 }
                 Err(e) => {

@@ -137,10 +137,13 @@ async fn close_unstarted(reconciler: &Reconciler, now: u64) -> Result<usize, Led
                 .map_err(|e| LedgerError::Corrupt(e.to_string()))?,
             kind: EventKind::Expired,
         };
-        match reconciler
-            .ledger
-            .apply_event(&payment.provider, &event, reconciler.refund_policy)
-            .await
+        match crate::report::apply_event(
+            &*reconciler.ledger,
+            &payment.provider,
+            &event,
+            reconciler.refund_policy,
+        )
+        .await
         {
             Ok(receipt) if !receipt.duplicate => {
                 closed += 1;

@@ -11,7 +11,7 @@ use crate::ledger::{
     NotificationOutbox, SpendRequest,
 };
 use crate::money::{Currency, Money, TokenAmount};
-use crate::payment::{Payment, PaymentStatus, RefundPolicy};
+use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
 
 /// The provider id the ledger suite uses.
 pub const SUITE_PROVIDER: &str = "conformance";
@@ -1419,4 +1419,132 @@ pub async fn unstarted_payments_lists_only_created_ones(store: &dyn LedgerStore)
         .unwrap();
     assert_eq!(one.len(), 1, "limit 1");
     assert_eq!(one[0].id, listed[0].id, "the oldest");
+}
+
+/// The same event, about another charge of the payment (reference `pi2_…`).
+fn second_charge(payment: &Payment, name: &str, kind: EventKind) -> ProviderEvent {
+    ProviderEvent {
+        provider_ref: ProviderRef::new(format!("pi2_{}", payment.id.as_str())).unwrap(),
+        ..event(payment, name, kind)
+    }
+}
+
+/// A second successful capture under another reference credits nothing, changes nothing, and
+/// says so in the receipt ([`NoEffect::DuplicateCharge`]); a repeat of the first capture under a
+/// new event id is only [`NoEffect::AlreadyKnown`].
+pub async fn a_second_capture_is_reported_and_credits_nothing(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    let first = apply(store, &paid(&p), RefundPolicy::Debt).await;
+    assert_eq!((first.credited, first.no_effect), (500, None));
+    let again = apply(
+        store,
+        &event(&p, "paid_again", EventKind::Succeeded { amount: p.price }),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (again.credited, again.no_effect),
+        (0, Some(NoEffect::AlreadyKnown))
+    );
+    for (name, amount) in [("twice", p.price), ("twice_cheaper", Money::usd_cents(500))] {
+        let r = apply(
+            store,
+            &second_charge(&p, name, EventKind::Succeeded { amount }),
+            RefundPolicy::Debt,
+        )
+        .await;
+        assert_eq!(
+            (r.duplicate, r.credited, r.no_effect),
+            (false, 0, Some(NoEffect::DuplicateCharge)),
+            "{name}"
+        );
+        assert_eq!(r.payment.status, PaymentStatus::Succeeded, "{name}");
+        assert_eq!(
+            r.payment.payment_ref.as_ref().map(ProviderRef::as_str),
+            Some(format!("pi_{}", p.id.as_str()).as_str()),
+            "the credited charge stays the payment's"
+        );
+    }
+    assert_eq!(balance_of(store, user).await, 500);
+    assert_consistent(store, user).await;
+}
+
+/// Refunds and disputes of a duplicate charge take back none of the tokens the credited charge
+/// bought ([`NoEffect::OtherCharge`]); the credited charge's own refund still does.
+pub async fn refunds_and_disputes_of_another_charge_take_nothing_back(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    apply(
+        store,
+        &second_charge(&p, "twice", EventKind::Succeeded { amount: p.price }),
+        RefundPolicy::Debt,
+    )
+    .await;
+    for (name, kind) in [
+        (
+            "refund2",
+            EventKind::Refunded {
+                total_refunded: p.price,
+            },
+        ),
+        ("dispute2", EventKind::DisputeOpened),
+        ("lost2", EventKind::DisputeClosed { won: false }),
+    ] {
+        let r = apply(store, &second_charge(&p, name, kind), RefundPolicy::Debt).await;
+        assert_eq!(
+            (r.clawed_back, r.no_effect, r.payment.status),
+            (0, Some(NoEffect::OtherCharge), PaymentStatus::Succeeded),
+            "{name}"
+        );
+    }
+    assert_eq!(balance_of(store, user).await, 500);
+    let own = apply(
+        store,
+        &event(
+            &p,
+            "refund1",
+            EventKind::Refunded {
+                total_refunded: p.price,
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (own.clawed_back, own.no_effect, own.payment.status),
+        (500, None, PaymentStatus::Refunded)
+    );
+    assert_eq!(balance_of(store, user).await, 0);
+    assert_consistent(store, user).await;
+}
+
+/// A refund in another currency than the payment's is not applied and the receipt says why.
+pub async fn a_refund_in_another_currency_is_reported(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let r = apply(
+        store,
+        &event(
+            &p,
+            "refund_eur",
+            EventKind::Refunded {
+                total_refunded: Money::new(2500, Currency::EUR),
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (r.clawed_back, r.no_effect, r.payment.status),
+        (
+            0,
+            Some(NoEffect::CurrencyMismatch),
+            PaymentStatus::Succeeded
+        )
+    );
+    assert_eq!(balance_of(store, user).await, 500);
+    assert_consistent(store, user).await;
 }

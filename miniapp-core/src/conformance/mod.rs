@@ -65,6 +65,9 @@ macro_rules! ledger_conformance {
             failed_checkout_attempt_moves_on_once,
             open_payments_lists_only_the_users_open_payments,
             unstarted_payments_lists_only_created_ones,
+            a_second_capture_is_reported_and_credits_nothing,
+            refunds_and_disputes_of_another_charge_take_nothing_back,
+            a_refund_in_another_currency_is_reported,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

@@ -291,6 +291,7 @@ impl LedgerStore for InMemoryLedger {
                 credited: 0,
                 clawed_back: 0,
                 written_off: 0,
+                no_effect: None,
             });
         }
         let balance = s.balance(payment.user_id);
@@ -372,6 +373,7 @@ impl LedgerStore for InMemoryLedger {
             credited: plan.credited,
             clawed_back: plan.clawed_back,
             written_off: plan.written_off,
+            no_effect: plan.no_effect,
         })
     }
 

@@ -16,7 +16,7 @@ use crate::catalog::PaymentMethod;
 use crate::event::ProviderEvent;
 use crate::ids::{IdempotencyKey, PaymentId, ProviderId, UserId};
 use crate::money::{Money, TokenAmount};
-use crate::payment::{Payment, PaymentStatus, RefundPolicy};
+use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
 
 pub use memory::InMemoryLedger;
 pub use plan::{EventPlan, plan_event, plan_spend};
@@ -182,6 +182,11 @@ pub struct EventReceipt {
     pub clawed_back: u64,
     /// Tokens reversed but not taken (cap-at-zero policy).
     pub written_off: u64,
+    /// Why the event changed nothing, when it did not: a plain repeat of known facts, or an
+    /// anomaly ([`NoEffect::is_anomaly`]) such as a duplicate charge, which the caller must not
+    /// let pass silently. `None` for a redelivered event id (`duplicate`), which was decided the
+    /// first time.
+    pub no_effect: Option<NoEffect>,
 }
 
 /// A payment-success notification in the outbox. The row is written in the same transaction as

@@ -2,7 +2,7 @@
 
 use crate::event::ProviderEvent;
 use crate::money::TokenAmount;
-use crate::payment::{Payment, RefundPolicy, transition};
+use crate::payment::{NoEffect, Payment, RefundPolicy, transition};
 
 use super::{Balance, EntryKind, LedgerError};
 
@@ -21,6 +21,8 @@ pub struct EventPlan {
     pub clawed_back: u64,
     /// Tokens reversed but not taken.
     pub written_off: u64,
+    /// Why the event changed nothing, when it did not ([`transition`]'s answer).
+    pub no_effect: Option<NoEffect>,
 }
 
 impl EventPlan {
@@ -90,6 +92,7 @@ pub fn plan_event(
         next.updated_at = now;
     }
     Ok(EventPlan {
+        no_effect: decision.no_effect,
         credited: decision.credit,
         payment: next,
         balance,

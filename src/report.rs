@@ -1,0 +1,74 @@
+//! Applying a provider event and saying what it did: the one path every webhook, reconciliation
+//! answer and Stars update takes into the ledger, so no outcome that needs a person is silent.
+
+use miniapp_core::event::ProviderEvent;
+use miniapp_core::ids::ProviderId;
+use miniapp_core::ledger::{EventReceipt, LedgerError, LedgerStore};
+use miniapp_core::payment::{NoEffect, PaymentStatus, RefundPolicy};
+
+/// Applies `event` from `provider` and logs its outcome: credits at info; every event that
+/// changed nothing for a reason other than being a plain repeat at warn, with the payment, the
+/// event and the reason (and both charge references for a duplicate charge); a payment turning
+/// `conflicted` at error.
+///
+/// Plain repeats ([`NoEffect::AlreadyKnown`], e.g. the webhook of a payment the reconciler had
+/// already settled) are logged at debug: they are the normal price of at-least-once delivery,
+/// and a warning for each would bury the ones that matter.
+pub(crate) async fn apply_event(
+    ledger: &dyn LedgerStore,
+    provider: &ProviderId,
+    event: &ProviderEvent,
+    policy: RefundPolicy,
+) -> Result<EventReceipt, LedgerError> {
+    let receipt = ledger.apply_event(provider, event, policy).await?;
+    report(provider, event, &receipt);
+    Ok(receipt)
+}
+
+fn report(provider: &ProviderId, event: &ProviderEvent, receipt: &EventReceipt) {
+    let payment = &receipt.payment;
+    if receipt.duplicate {
+        tracing::debug!(payment = %payment.id, provider = %provider, event = %event.id, "event redelivered; applied before");
+        return;
+    }
+    if receipt.credited > 0 {
+        tracing::info!(payment = %payment.id, provider = %provider, event = %event.id, tokens = receipt.credited, "credited");
+    }
+    if receipt.clawed_back > 0 || receipt.written_off > 0 {
+        tracing::info!(payment = %payment.id, provider = %provider, event = %event.id, clawed_back = receipt.clawed_back, written_off = receipt.written_off, "tokens taken back");
+    }
+    let credited_ref = payment.payment_ref.as_ref().map_or("", |r| r.as_str());
+    match receipt.no_effect {
+        None => {}
+        Some(NoEffect::AlreadyKnown) => {
+            tracing::debug!(payment = %payment.id, provider = %provider, event = %event.id, reason = "already_known", "event changed nothing");
+        }
+        Some(reason @ (NoEffect::DuplicateCharge | NoEffect::OtherCharge)) => {
+            tracing::warn!(
+                payment = %payment.id,
+                provider = %provider,
+                event = %event.id,
+                reason = %reason,
+                credited_charge = credited_ref,
+                other_charge = %event.provider_ref,
+                user = payment.user_id.get(),
+                "event about another charge of a paid payment: not applied to the tokens; review it"
+            );
+        }
+        Some(reason) => {
+            tracing::warn!(
+                payment = %payment.id,
+                provider = %provider,
+                event = %event.id,
+                reason = %reason,
+                reference = %event.provider_ref,
+                "event not applied; review it"
+            );
+        }
+    }
+    if payment.status == PaymentStatus::Conflicted
+        && receipt.status_before != PaymentStatus::Conflicted
+    {
+        tracing::error!(payment = %payment.id, provider = %provider, event = %event.id, "amount or currency mismatch: payment conflicted, nothing credited; review it");
+    }
+}
