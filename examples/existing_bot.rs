@@ -90,6 +90,12 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(60),
         forever(),
     ));
+    tokio::spawn(miniapp::reconcile::run_refunder(
+        payments.state.reconciler().clone(),
+        payments.refunds.clone(),
+        Duration::from_secs(60),
+        forever(),
+    ));
     let mut dispatcher = Dispatcher::builder(bot, tree)
         .dependencies(dptree::deps![deps])
         .build();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use miniapp_core::catalog::{Catalog, MethodOffer, PaymentMethod};
 use miniapp_core::clock::{SharedClock, SystemClock};
 use miniapp_core::init_data::{BotToken, VerifyOptions};
-use miniapp_core::ledger::{LedgerStore, NotificationOutbox};
+use miniapp_core::ledger::{LedgerStore, NotificationOutbox, RefundQueue};
 use miniapp_core::money::Currency;
 
 use crate::config::{Config, SandboxMode};
@@ -40,6 +40,10 @@ pub struct App {
     pub ledger: Arc<dyn LedgerStore>,
     /// The notification outbox (the same database as the ledger), for the notifier.
     pub outbox: Arc<dyn NotificationOutbox>,
+    /// Duplicate charges to refund (the same database), for [`run_refunder`].
+    ///
+    /// [`run_refunder`]: crate::reconcile::run_refunder
+    pub refunds: Arc<dyn RefundQueue>,
     /// In development mode, the local token that signs and verifies init data.
     pub dev_token: Option<BotToken>,
     /// Whether the sandbox takes payments.
@@ -48,12 +52,27 @@ pub struct App {
     pub clock: SharedClock,
 }
 
-/// The ledger and its notification outbox: one store behind two traits.
-pub type Stores = (Arc<dyn LedgerStore>, Arc<dyn NotificationOutbox>);
+/// The ledger, its notification outbox and its refund queue: one store behind three traits.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Payments, balances, the journal.
+    pub ledger: Arc<dyn LedgerStore>,
+    /// Payment-success notifications, written with the credits.
+    pub outbox: Arc<dyn NotificationOutbox>,
+    /// Duplicate charges to refund, written with the duplicates.
+    pub refunds: Arc<dyn RefundQueue>,
+}
 
-fn stores<S: LedgerStore + NotificationOutbox + 'static>(store: S) -> Stores {
-    let store = Arc::new(store);
-    (store.clone(), store)
+impl Stores {
+    /// One store as all three.
+    pub fn new<S: LedgerStore + NotificationOutbox + RefundQueue + 'static>(store: S) -> Stores {
+        let store = Arc::new(store);
+        Stores {
+            ledger: store.clone(),
+            outbox: store.clone(),
+            refunds: store,
+        }
+    }
 }
 
 /// Opens the store named by `database_url` (its ledger and its outbox) and applies its
@@ -83,7 +102,7 @@ pub async fn open_ledger(
                 .await
                 .map_err(db)?;
             store.migrate().await.map_err(db)?;
-            return Ok(stores(store.with_clock(clock)));
+            return Ok(Stores::new(store.with_clock(clock)));
         }
         #[cfg(not(feature = "sqlite"))]
         return Err(AppError::Database(format!(
@@ -96,7 +115,7 @@ pub async fn open_ledger(
             .await
             .map_err(db)?;
         store.migrate().await.map_err(db)?;
-        Ok(stores(store.with_clock(clock)))
+        Ok(Stores::new(store.with_clock(clock)))
     }
     #[cfg(not(feature = "postgres"))]
     Err(AppError::Database(
@@ -118,26 +137,30 @@ fn random_dev_token() -> Result<BotToken, AppError> {
 /// [`AppError`].
 pub async fn build(config: &Config) -> Result<App, AppError> {
     let clock = SystemClock::shared();
-    let (ledger, outbox) = open_ledger(
+    let stores = open_ledger(
         &config.database_url,
         config.database_max_connections,
         clock.clone(),
     )
     .await?;
-    build_with_stores(config, ledger, outbox, clock)
+    build_with_stores(config, stores, clock)
 }
 
-/// Builds the app on an existing ledger and its outbox (tests use the in-memory store for both),
-/// reading "now" from `clock`: give the stores the same one.
+/// Builds the app on existing stores (tests use one in-memory store for all three), reading
+/// "now" from `clock`: give the stores the same one.
 ///
 /// # Errors
 /// [`AppError`].
 pub fn build_with_stores(
     config: &Config,
-    ledger: Arc<dyn LedgerStore>,
-    outbox: Arc<dyn NotificationOutbox>,
+    stores: Stores,
     clock: SharedClock,
 ) -> Result<App, AppError> {
+    let Stores {
+        ledger,
+        outbox,
+        refunds,
+    } = stores;
     let (auth, dev_token) = match &config.bot_token {
         Some(token) => (Auth::Bot(token.clone()), None),
         None => {
@@ -246,6 +269,7 @@ pub fn build_with_stores(
         state,
         ledger,
         outbox,
+        refunds,
         dev_token,
         sandbox: sandbox.is_some(),
         clock,
@@ -276,6 +300,12 @@ pub async fn run(
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(crate::reconcile::run_sweeper(
         app.state.reconciler().clone(),
+        std::time::Duration::from_secs(60),
+        stopped(),
+    )));
+    tasks.push(tokio::spawn(crate::reconcile::run_refunder(
+        app.state.reconciler().clone(),
+        app.refunds.clone(),
         std::time::Duration::from_secs(60),
         stopped(),
     )));

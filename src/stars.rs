@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef};
-use miniapp_core::ledger::{EventReceipt, LedgerError, LedgerStore};
+use miniapp_core::ledger::{ChargeRefund, EventReceipt, LedgerError, LedgerStore};
 use miniapp_core::money::{Currency, Money};
 use miniapp_core::payment::{Payment, PaymentStatus, RefundPolicy};
 use miniapp_core::provider::{
@@ -246,6 +246,25 @@ impl PaymentProvider for TelegramStarsProvider {
             .and_then(successful_payment_event)
             .into_iter()
             .collect())
+    }
+
+    /// `refundStarPayment` for the extra charge. A charge Telegram already refunded is `Ok`.
+    async fn refund_charge(&self, refund: &ChargeRefund) -> Result<(), ProviderError> {
+        let user = teloxide::types::UserId(u64::try_from(refund.user_id.get()).map_err(|_| {
+            ProviderError::Rejected {
+                code: "invalid_user".into(),
+                message: "not a Telegram user id".into(),
+            }
+        })?);
+        match self
+            .bot
+            .refund_star_payment(user, TelegramTransactionId(refund.charge_ref.to_string()))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(RequestError::Api(e)) if e.to_string().contains("ALREADY_REFUNDED") => Ok(()),
+            Err(e) => Err(provider_error(e)),
+        }
     }
 
     async fn fetch_status(&self, payment: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {

@@ -479,7 +479,6 @@ async fn a_test_payment_says_so_in_its_notification() {
 async fn two_instances_in_webhook_mode_accept_the_same_updates() {
     let api = FakeApi::start().await;
     let (store, _dir) = store().await;
-    let ledger: Arc<dyn LedgerStore> = Arc::new(store.clone());
     let mut instances = Vec::new();
     let mut stops = Vec::new();
     for _ in 0..2 {
@@ -495,8 +494,7 @@ async fn two_instances_in_webhook_mode_accept_the_same_updates() {
         .unwrap();
         let app = miniapp::app::build_with_stores(
             &config,
-            ledger.clone(),
-            Arc::new(store.clone()),
+            miniapp::app::Stores::new(store.clone()),
             miniapp::clock::SystemClock::shared(),
         )
         .unwrap();
@@ -1071,7 +1069,8 @@ async fn stars_successful_payment_credits_once_and_notifies() {
 }
 
 #[tokio::test]
-async fn two_stars_charges_for_one_payment_credit_once_and_the_second_is_recorded_as_a_duplicate() {
+async fn two_stars_charges_for_one_payment_credit_once_and_the_second_is_recorded_and_refunded_once()
+ {
     let api = FakeApi::start().await;
     let (store, _dir) = store().await;
     let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
@@ -1115,6 +1114,38 @@ async fn two_stars_charges_for_one_payment_credit_once_and_the_second_is_recorde
         ],
         "the second charge is its own durable fact, recorded once"
     );
+    // The refund worker gives the extra charge back, once, however often it runs.
+    let stars: Arc<dyn miniapp::provider::PaymentProvider> = Arc::new(
+        miniapp::stars::TelegramStarsProvider::new(api.bot.clone(), None),
+    );
+    let reconciler = miniapp::reconcile::Reconciler::new(Arc::new(store.clone()), vec![stars]);
+    let pass = miniapp::reconcile::refund_duplicate_charges(&reconciler, &store, now())
+        .await
+        .unwrap();
+    assert_eq!(pass.refunded, 1, "{pass:?}");
+    for later in [now(), now() + 3_600] {
+        let again = miniapp::reconcile::refund_duplicate_charges(&reconciler, &store, later)
+            .await
+            .unwrap();
+        assert_eq!(again, miniapp::reconcile::RefundPass::default());
+    }
+    let calls = api.calls("RefundStarPayment");
+    assert_eq!(calls.len(), 1, "one refund call: {calls:?}");
+    assert_eq!(
+        (
+            calls[0]["user_id"].as_i64(),
+            calls[0]["telegram_payment_charge_id"].as_str()
+        ),
+        (Some(user.get()), Some("charge_desktop")),
+        "the extra charge, never the credited one"
+    );
+    assert_eq!(
+        store.balance(user).await.unwrap().balance,
+        500,
+        "refunding the extra charge takes no tokens back"
+    );
+    let paid = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(paid.status, PaymentStatus::Succeeded);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::event::ProviderEvent;
 use crate::ids::{PaymentId, ProviderId, ProviderRef, UserId};
+use crate::ledger::ChargeRefund;
 use crate::money::{Money, TokenAmount};
 use crate::payment::Payment;
 
@@ -190,6 +191,17 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
 
     /// The provider's current view of a payment, as events.
     async fn fetch_status(&self, payment: &Payment) -> Result<Vec<ProviderEvent>, ProviderError>;
+
+    /// Gives back an extra charge of a paid payment (the payer was charged twice): the whole of
+    /// `refund.amount` of the charge `refund.charge_ref`, never the payment's credited charge.
+    ///
+    /// Idempotent per charge: a charge already refunded is `Ok`, so a retried or repeated call
+    /// refunds once. The default is [`ProviderError::Unsupported`]: such charges are then listed
+    /// for a person to refund.
+    async fn refund_charge(&self, refund: &ChargeRefund) -> Result<(), ProviderError> {
+        let _ = refund;
+        Err(ProviderError::Unsupported("automatic refunds"))
+    }
 
     /// Whether this provider moves no real money (an offline sandbox, a Stripe test-mode key).
     /// The page marks such a method as a test, and the bot says a payment through it was a test

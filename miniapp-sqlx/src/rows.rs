@@ -315,3 +315,41 @@ impl OutboxRow {
         })
     }
 }
+
+/// The columns of `miniapp_refund_queue` a claim returns, in [`RefundRow`] order.
+macro_rules! refund_columns {
+    () => {
+        "provider, charge_ref, payment_id, user_id, amount_minor, currency, exponent, attempts"
+    };
+}
+
+pub(crate) use refund_columns;
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RefundRow {
+    provider: String,
+    charge_ref: String,
+    payment_id: String,
+    user_id: i64,
+    amount_minor: i64,
+    currency: String,
+    exponent: i32,
+    attempts: i32,
+}
+
+impl RefundRow {
+    pub(crate) fn into_refund(self) -> Result<miniapp_core::ledger::ChargeRefund, LedgerError> {
+        Ok(miniapp_core::ledger::ChargeRefund {
+            payment_id: PaymentId::new(self.payment_id).map_err(|_| corrupt("payment id"))?,
+            user_id: UserId::new(self.user_id).ok_or_else(|| corrupt("user id"))?,
+            provider: ProviderId::new(self.provider).map_err(|_| corrupt("refund provider"))?,
+            charge_ref: ProviderRef::new(self.charge_ref)
+                .map_err(|_| corrupt("charge reference"))?,
+            amount: Money::new(
+                unsigned(self.amount_minor, "amount")?,
+                currency(&self.currency, self.exponent)?,
+            ),
+            attempts: u32::try_from(self.attempts).map_err(|_| corrupt("attempts"))?,
+        })
+    }
+}

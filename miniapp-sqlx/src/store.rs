@@ -9,12 +9,12 @@ use std::fmt;
 
 use async_trait::async_trait;
 use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
-use miniapp_core::event::ProviderEvent;
-use miniapp_core::ids::{PaymentId, ProviderId, UserId};
+use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::ids::{PaymentId, ProviderId, ProviderRef, UserId};
 use miniapp_core::ledger::{
-    Balance, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery, LedgerError,
-    LedgerStore, NewPayment, Notification, NotificationOutbox, NotificationOutcome, SpendReceipt,
-    SpendRequest, plan_event, plan_spend,
+    Balance, ChargeRefund, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery,
+    LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox, NotificationOutcome,
+    RefundOutcome, RefundQueue, SpendReceipt, SpendRequest, plan_event, plan_spend,
 };
 use miniapp_core::payment::{NoEffect, Payment, RefundPolicy, transition};
 use sqlx::{
@@ -24,8 +24,8 @@ use sqlx::{
 use crate::dialect::Dialect;
 use crate::error::{is_unique_violation, map_err};
 use crate::rows::{
-    BalanceRow, JournalRow, OutboxRow, PaymentBalanceRow, PaymentRow, PaymentUpdate,
-    journal_columns, outbox_columns, payment_columns, signed,
+    BalanceRow, JournalRow, OutboxRow, PaymentBalanceRow, PaymentRow, PaymentUpdate, RefundRow,
+    journal_columns, outbox_columns, payment_columns, refund_columns, signed,
 };
 
 /// A [`LedgerStore`] and [`NotificationOutbox`] on a sqlx pool: use it as [`PgLedgerStore`]
@@ -381,6 +381,28 @@ where
             .await
             .map_err(map_err)?;
         }
+        if let (Some(NoEffect::DuplicateCharge), EventKind::Succeeded { amount }) =
+            (plan.no_effect, &event.kind)
+        {
+            // The extra charge, queued for its refund in the transaction that records it: once
+            // per (provider, charge), whichever event reports it.
+            sqlx::query(
+                "INSERT INTO miniapp_refund_queue (provider, charge_ref, payment_id, user_id, \
+                 amount_minor, currency, exponent, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            )
+            .bind(provider.as_str())
+            .bind(event.provider_ref.as_str())
+            .bind(payment.id.as_str())
+            .bind(payment.user_id.get())
+            .bind(signed(amount.minor_units())?)
+            .bind(amount.currency().code())
+            .bind(i32::from(amount.currency().exponent()))
+            .bind(signed(t)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
         if plan.changes_anything(&payment) {
             let u = PaymentUpdate::from_payment(&plan.payment)?;
             sqlx::query(
@@ -727,6 +749,90 @@ where
              WHERE payment_id = $1 AND state = 'sending'",
         )
         .bind(payment.as_str())
+        .bind(state)
+        .bind(not_before)
+        .bind(error.as_deref())
+        .bind(signed(now)?)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(LedgerError::UnknownPayment);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB> RefundQueue for SqlLedgerStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i32: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
+    i64: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
+    String: Type<DB> + for<'r> Decode<'r, DB>,
+    for<'a> &'a str: Type<DB> + Encode<'a, DB>,
+    for<'a> Option<&'a str>: Type<DB> + Encode<'a, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+{
+    async fn claim_refunds(
+        &self,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<ChargeRefund>, LedgerError> {
+        let now = signed(now)?;
+        let mut tx = DB::begin_write(&self.pool).await.map_err(map_err)?;
+        // Due: pending and past `not_before`, or claimed by a worker whose lease ran out (asking
+        // the provider again refunds once: the charge is its idempotency key).
+        let claim = format!(
+            "UPDATE miniapp_refund_queue SET state = 'claimed', claimed_until = $2 \
+             WHERE (provider, charge_ref) IN (SELECT provider, charge_ref FROM miniapp_refund_queue \
+             WHERE (state = 'pending' AND not_before <= $1) OR (state = 'claimed' AND claimed_until < $1) \
+             ORDER BY not_before, created_at LIMIT $3{}) RETURNING {}",
+            DB::SKIP_LOCKED,
+            refund_columns!()
+        );
+        let rows: Vec<RefundRow> = sqlx::query_as(AssertSqlSafe(claim))
+            .bind(now)
+            .bind(now.saturating_add(signed(lease_secs)?))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let claimed = rows
+            .into_iter()
+            .map(RefundRow::into_refund)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(claimed)
+    }
+
+    async fn finish_refund(
+        &self,
+        provider: &ProviderId,
+        charge: &ProviderRef,
+        outcome: &RefundOutcome,
+        now: u64,
+    ) -> Result<(), LedgerError> {
+        let (state, not_before, error) = match outcome {
+            RefundOutcome::Refunded => ("refunded", 0, None),
+            RefundOutcome::Retry { not_before, error } => {
+                ("pending", signed(*not_before)?, Some(error.as_str()))
+            }
+            RefundOutcome::Failed { error } => ("failed", 0, Some(error.as_str())),
+            _ => return Err(LedgerError::Corrupt("unknown refund outcome".into())),
+        };
+        let error: Option<String> = error.map(|e| e.chars().take(500).collect());
+        let done = sqlx::query(
+            "UPDATE miniapp_refund_queue SET state = $3, attempts = attempts + 1, not_before = $4, \
+             last_error = $5, claimed_until = NULL, \
+             finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6 END \
+             WHERE provider = $1 AND charge_ref = $2 AND state = 'claimed'",
+        )
+        .bind(provider.as_str())
+        .bind(charge.as_str())
         .bind(state)
         .bind(not_before)
         .bind(error.as_deref())

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{ProviderEventId, ProviderId, ProviderRef};
+use miniapp_core::ledger::ChargeRefund;
 use miniapp_core::money::Money;
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
@@ -396,6 +397,32 @@ impl PaymentProvider for StripeProvider {
             events.push(event("expired".into(), EventKind::Expired)?);
         }
         Ok(events)
+    }
+
+    /// `POST /v1/refunds` of the whole extra payment intent (`reason=duplicate`), keyed
+    /// `Idempotency-Key: miniapp-refund-<payment intent>`, so a repeated call refunds once;
+    /// Stripe's `charge_already_refunded` counts as done.
+    async fn refund_charge(&self, refund: &ChargeRefund) -> Result<(), ProviderError> {
+        // Built before the await: the serializer is not `Send`.
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payment_intent", refund.charge_ref.as_str())
+            .append_pair("amount", &refund.amount.minor_units().to_string())
+            .append_pair("reason", "duplicate")
+            .append_pair("metadata[payment_id]", refund.payment_id.as_str())
+            .append_pair("metadata[miniapp_reason]", "duplicate_charge")
+            .finish();
+        let key = format!("miniapp-refund-{}", refund.charge_ref);
+        match self
+            .client
+            .send::<serde_json::Value>(Method::POST, "/v1/refunds", Some(form), Some(&key))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ProviderError::Rejected { code, .. }) if code == "charge_already_refunded" => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn is_test(&self) -> bool {

@@ -139,6 +139,20 @@ async fn get_session(
     }
 }
 
+/// `POST /v1/refunds` as Stripe answers it: one refund per idempotency key.
+async fn create_refund(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(s) = record(&state, "POST", "/v1/refunds".into(), &headers, &body) {
+        return scripted(s).await;
+    }
+    let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    axum::Json(json!({
+        "id": "re_test_1", "object": "refund", "status": "succeeded",
+        "payment_intent": form["payment_intent"],
+        "amount": form["amount"].parse::<u64>().unwrap(), "currency": "usd",
+    }))
+    .into_response()
+}
+
 struct Server {
     state: Shared,
     url: String,
@@ -150,6 +164,7 @@ impl Server {
         let app = Router::new()
             .route("/v1/checkout/sessions", post(create_session))
             .route("/v1/checkout/sessions/{id}", get(get_session))
+            .route("/v1/refunds", post(create_refund))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -812,4 +827,72 @@ async fn stale_webhook_is_rejected() {
         matches!(&r, Err(ProviderError::InvalidSignature(k)) if k == "timestamp_out_of_tolerance"),
         "{r:?}"
     );
+}
+
+fn duplicate_charge() -> miniapp_core::ledger::ChargeRefund {
+    let p = example_pending_payment();
+    miniapp_core::ledger::ChargeRefund {
+        payment_id: p.id,
+        user_id: p.user_id,
+        provider: "stripe".parse().unwrap(),
+        charge_ref: "pi_3DUPLICATE".parse().unwrap(),
+        amount: Money::usd_cents(2500),
+        attempts: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_charge_is_refunded_whole_with_an_idempotency_key() {
+    let server = Server::start().await;
+    let stripe = server.provider();
+    stripe.refund_charge(&duplicate_charge()).await.unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/v1/refunds")
+    );
+    assert_eq!(r.headers["idempotency-key"], "miniapp-refund-pi_3DUPLICATE");
+    assert_eq!(r.headers["authorization"], format!("Bearer {KEY}"));
+    let form: BTreeMap<String, String> = form_urlencoded::parse(r.body.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(form["payment_intent"], "pi_3DUPLICATE");
+    assert_eq!(form["amount"], "2500");
+    assert_eq!(form["reason"], "duplicate");
+    assert_eq!(form["metadata[payment_id]"], "pay_example");
+}
+
+#[tokio::test]
+async fn an_already_refunded_charge_is_done_and_other_refusals_are_final() {
+    let server = Server::start().await;
+    let stripe = server.provider();
+    server.script(
+        400,
+        r#"{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge ch_1 has already been refunded."}}"#,
+        vec![],
+    );
+    stripe.refund_charge(&duplicate_charge()).await.unwrap();
+    server.script(
+        400,
+        r#"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such payment_intent: 'pi_3DUPLICATE'"}}"#,
+        vec![],
+    );
+    let refused = stripe.refund_charge(&duplicate_charge()).await;
+    assert!(
+        matches!(&refused, Err(ProviderError::Rejected { code, .. }) if code == "resource_missing"),
+        "{refused:?}"
+    );
+    for _ in 0..3 {
+        server.script(
+            500,
+            r#"{"error":{"type":"api_error","message":"boom"}}"#,
+            vec![],
+        );
+    }
+    assert!(matches!(
+        stripe.refund_charge(&duplicate_charge()).await,
+        Err(ProviderError::Unavailable(_))
+    ));
 }

@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+mod refunds;
 mod sweep;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use miniapp_core::ledger::LedgerStore;
 use miniapp_core::payment::{Payment, PaymentStatus, RefundPolicy};
 use miniapp_core::provider::PaymentProvider;
 
+pub use refunds::{RefundPass, refund_duplicate_charges, run_refunder};
 pub use sweep::{SWEEP_WINDOW, Sweep, UNSTARTED_TIMEOUT, run_sweeper, sweep_pending};
 
 /// At most one provider question per pending payment in this interval when its status is polled
@@ -39,7 +41,7 @@ pub struct Reconciler {
     providers: Vec<Arc<dyn PaymentProvider>>,
     refund_policy: RefundPolicy,
     reconcile_after: Duration,
-    deadline: Duration,
+    pub(crate) deadline: Duration,
     pub(crate) clock: SharedClock,
     asked: Mutex<HashMap<PaymentId, u64>>,
 }
@@ -109,7 +111,7 @@ impl Reconciler {
         &self.ledger
     }
 
-    fn provider(&self, id: &ProviderId) -> Option<&Arc<dyn PaymentProvider>> {
+    pub(crate) fn provider(&self, id: &ProviderId) -> Option<&Arc<dyn PaymentProvider>> {
         self.providers.iter().find(|p| p.id() == id)
     }
 

@@ -8,7 +8,7 @@ use crate::event::{EventKind, ProviderEvent};
 use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
 use crate::ledger::{
     CheckoutRecord, EntryKind, HistoryQuery, LedgerError, LedgerStore, LedgerStoreExt, NewPayment,
-    NotificationOutbox, SpendRequest,
+    NotificationOutbox, RefundOutcome, RefundQueue, SpendRequest,
 };
 use crate::money::{Currency, Money, TokenAmount};
 use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
@@ -1547,4 +1547,140 @@ pub async fn a_refund_in_another_currency_is_reported(store: &dyn LedgerStore) {
     );
     assert_eq!(balance_of(store, user).await, 500);
     assert_consistent(store, user).await;
+}
+
+/// A duplicate charge enqueues exactly one refund of that charge, whatever redelivers it (the same
+/// event id, or another event about the same extra charge); the credited charge is never queued.
+pub async fn duplicate_charge_enqueues_one_refund(
+    store: &dyn LedgerStore,
+    refunds: &dyn RefundQueue,
+) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    assert!(
+        refunds
+            .claim_refunds(u64::MAX / 2, 60, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a single charge is not refunded"
+    );
+    let twice = second_charge(&p, "twice", EventKind::Succeeded { amount: p.price });
+    apply(store, &twice, RefundPolicy::Debt).await;
+    apply(store, &twice, RefundPolicy::Debt).await;
+    let other_event_same_charge =
+        second_charge(&p, "twice_again", EventKind::Succeeded { amount: p.price });
+    apply(store, &other_event_same_charge, RefundPolicy::Debt).await;
+    let now = SystemClock.unix_now();
+    let claimed = refunds.claim_refunds(now, 60, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "one refund per extra charge: {claimed:?}");
+    let r = &claimed[0];
+    assert_eq!(
+        (
+            &r.payment_id,
+            r.user_id,
+            r.provider.as_str(),
+            r.charge_ref.as_str(),
+            r.amount,
+            r.attempts
+        ),
+        (
+            &p.id,
+            user,
+            SUITE_PROVIDER,
+            format!("pi2_{}", p.id.as_str()).as_str(),
+            p.price,
+            0
+        )
+    );
+    assert_eq!(
+        balance_of(store, user).await,
+        500,
+        "the refund queue moves no tokens"
+    );
+}
+
+/// Claims are exclusive while leased and handed out again after the lease (refunding is
+/// idempotent at the provider); `Retry` waits for its time; `Refunded` and `Failed` end it.
+pub async fn refund_claims_lease_retry_and_end(store: &dyn LedgerStore, refunds: &dyn RefundQueue) {
+    let user = fresh_user();
+    for _ in 0..3 {
+        let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
+        apply(store, &paid(&p), RefundPolicy::Debt).await;
+        apply(
+            store,
+            &second_charge(&p, "twice", EventKind::Succeeded { amount: p.price }),
+            RefundPolicy::Debt,
+        )
+        .await;
+    }
+    let now = SystemClock.unix_now();
+    let first = refunds.claim_refunds(now, 60, 2).await.unwrap();
+    assert_eq!(first.len(), 2, "the limit holds");
+    let rest = refunds.claim_refunds(now, 60, 10).await.unwrap();
+    assert_eq!(rest.len(), 1, "leased claims are not handed out twice");
+    assert!(
+        refunds
+            .claim_refunds(now + 30, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let [a, b] = [&first[0], &first[1]];
+    refunds
+        .finish_refund(&a.provider, &a.charge_ref, &RefundOutcome::Refunded, now)
+        .await
+        .unwrap();
+    refunds
+        .finish_refund(
+            &b.provider,
+            &b.charge_ref,
+            &RefundOutcome::Retry {
+                not_before: now + 300,
+                error: "provider unavailable".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    // The third claim's worker died: after its lease it is handed out again.
+    let again = refunds.claim_refunds(now + 61, 60, 10).await.unwrap();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].charge_ref, rest[0].charge_ref);
+    refunds
+        .finish_refund(
+            &again[0].provider,
+            &again[0].charge_ref,
+            &RefundOutcome::Failed {
+                error: "refused".into(),
+            },
+            now + 61,
+        )
+        .await
+        .unwrap();
+    let retried = refunds.claim_refunds(now + 300, 60, 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        (&retried[0].charge_ref, retried[0].attempts),
+        (&b.charge_ref, 1)
+    );
+    assert!(
+        refunds
+            .finish_refund(
+                &a.provider,
+                &a.charge_ref,
+                &RefundOutcome::Refunded,
+                now + 300
+            )
+            .await
+            .is_err(),
+        "an ended refund cannot be finished again"
+    );
+    let later = refunds.claim_refunds(now + 10_000, 60, 10).await.unwrap();
+    assert_eq!(
+        later.iter().map(|r| &r.charge_ref).collect::<Vec<_>>(),
+        vec![&b.charge_ref],
+        "only the unfinished claim comes back; refunded and failed ones never do"
+    );
 }

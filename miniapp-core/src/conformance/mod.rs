@@ -83,6 +83,8 @@ macro_rules! ledger_conformance {
             credit_enqueues_one_notification,
             notification_retry_failure_and_stale_claims,
             concurrent_claims_never_share,
+            duplicate_charge_enqueues_one_refund,
+            refund_claims_lease_retry_and_end,
         );
     };
     (@outbox $mode:tt $make:expr; $($name:ident),* $(,)?) => {

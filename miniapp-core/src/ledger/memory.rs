@@ -6,15 +6,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::clock::{ClockExt, SharedClock, SystemClock};
-use crate::event::ProviderEvent;
+use crate::event::{EventKind, ProviderEvent};
 use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
-use crate::payment::{Payment, PaymentFacts, PaymentStatus, RefundPolicy};
+use crate::payment::{NoEffect, Payment, PaymentFacts, PaymentStatus, RefundPolicy};
 
 use super::{
     Balance, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery, JournalEntry,
     LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox, NotificationOutcome,
     SpendReceipt, SpendRequest, plan_event, plan_spend,
 };
+use super::{ChargeRefund, RefundOutcome, RefundQueue};
 
 /// A [`LedgerStore`] in memory: the reference implementation of the contract, correct under
 /// concurrent use (one lock around the whole state, never held across an `.await`). Not durable:
@@ -59,6 +60,25 @@ struct State {
     by_user: HashMap<UserId, Vec<usize>>,
     spends: HashMap<(UserId, IdempotencyKey), usize>,
     outbox: Vec<OutboxRow>,
+    refunds: Vec<RefundRow>,
+}
+
+#[derive(Debug)]
+struct RefundRow {
+    refund: ChargeRefund,
+    state: RefundState,
+    not_before: u64,
+    claimed_until: u64,
+    #[allow(dead_code)] // recorded like the SQL stores' last_error column; shown by Debug
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefundState {
+    Pending,
+    Claimed,
+    Refunded,
+    Failed,
 }
 
 #[derive(Debug)]
@@ -365,6 +385,27 @@ impl LedgerStore for InMemoryLedger {
                 last_error: None,
             });
         }
+        if let (Some(NoEffect::DuplicateCharge), EventKind::Succeeded { amount }) =
+            (plan.no_effect, &event.kind)
+            && !s.refunds.iter().any(|r| {
+                r.refund.provider == *provider && r.refund.charge_ref == event.provider_ref
+            })
+        {
+            s.refunds.push(RefundRow {
+                refund: ChargeRefund {
+                    payment_id: id.clone(),
+                    user_id: payment.user_id,
+                    provider: provider.clone(),
+                    charge_ref: event.provider_ref.clone(),
+                    amount: *amount,
+                    attempts: 0,
+                },
+                state: RefundState::Pending,
+                not_before: 0,
+                claimed_until: 0,
+                last_error: None,
+            });
+        }
         s.payments.insert(id, plan.payment.clone());
         Ok(EventReceipt {
             status_before: payment.status,
@@ -522,6 +563,66 @@ impl NotificationOutbox for InMemoryLedger {
             }
             NotificationOutcome::Failed { error } => {
                 row.state = OutboxState::Failed;
+                row.last_error = Some(error.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RefundQueue for InMemoryLedger {
+    async fn claim_refunds(
+        &self,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<ChargeRefund>, LedgerError> {
+        let mut s = self.lock();
+        let mut claimed = Vec::new();
+        for row in &mut s.refunds {
+            let due = match row.state {
+                RefundState::Pending => row.not_before <= now,
+                // The worker died mid-call: asking the provider again refunds once.
+                RefundState::Claimed => row.claimed_until < now,
+                RefundState::Refunded | RefundState::Failed => false,
+            };
+            if due && claimed.len() < limit as usize {
+                row.state = RefundState::Claimed;
+                row.claimed_until = now + lease_secs;
+                claimed.push(row.refund.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_refund(
+        &self,
+        provider: &ProviderId,
+        charge: &ProviderRef,
+        outcome: &RefundOutcome,
+        _now: u64,
+    ) -> Result<(), LedgerError> {
+        let mut s = self.lock();
+        let row = s
+            .refunds
+            .iter_mut()
+            .find(|r| {
+                r.refund.provider == *provider
+                    && r.refund.charge_ref == *charge
+                    && r.state == RefundState::Claimed
+            })
+            .ok_or(LedgerError::UnknownPayment)?;
+        row.refund.attempts += 1;
+        match outcome {
+            RefundOutcome::Refunded => row.state = RefundState::Refunded,
+            RefundOutcome::Retry { not_before, error } => {
+                row.state = RefundState::Pending;
+                row.not_before = *not_before;
+                row.last_error = Some(error.clone());
+            }
+            RefundOutcome::Failed { error } => {
+                row.state = RefundState::Failed;
                 row.last_error = Some(error.clone());
             }
         }

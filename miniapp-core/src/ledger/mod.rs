@@ -460,6 +460,80 @@ pub trait NotificationOutbox: Send + Sync + fmt::Debug {
     ) -> Result<(), LedgerError>;
 }
 
+/// An extra charge of a paid payment (a [`NoEffect::DuplicateCharge`]) to be given back to the
+/// payer: written by [`LedgerStore::apply_event`] in the same transaction that records the
+/// duplicate, once per charge, and handed out by a [`RefundQueue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRefund {
+    /// The payment that was paid twice.
+    pub payment_id: PaymentId,
+    /// Who paid.
+    pub user_id: UserId,
+    /// The provider that took the extra money.
+    pub provider: ProviderId,
+    /// The extra charge (a Stripe payment intent, a Stars charge id); never the credited one.
+    pub charge_ref: crate::ids::ProviderRef,
+    /// What the extra charge took.
+    pub amount: Money,
+    /// Attempts before this one.
+    pub attempts: u32,
+}
+
+/// How a claimed refund ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefundOutcome {
+    /// The provider refunded the charge (or had already).
+    Refunded,
+    /// Not refunded yet (the provider was unreachable); try again at `not_before` (unix seconds).
+    Retry {
+        /// Earliest next attempt.
+        not_before: u64,
+        /// What went wrong.
+        error: String,
+    },
+    /// Will not be refunded automatically (the provider refused, or cannot refund): a person
+    /// has to. Recorded, no more attempts.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// The durable queue of [`ChargeRefund`]s: extra charges to give back.
+///
+/// # Contract
+/// - [`LedgerStore::apply_event`] enqueues one refund per (provider, extra charge), in the
+///   transaction that records the duplicate charge: redelivery, restarts and several instances
+///   never enqueue it twice.
+/// - A claimed refund is handed to no one else while its lease runs. A claim whose lease ran out
+///   without an outcome (the worker died mid-call) is handed out again: refunding is idempotent
+///   at the provider (the charge is the key), so asking twice refunds once.
+/// - [`RefundOutcome::Retry`] makes it due again at its `not_before`;
+///   [`RefundOutcome::Refunded`] and [`RefundOutcome::Failed`] end it.
+///
+/// Specified by the conformance functions `duplicate_charge_enqueues_one_refund` and
+/// `refund_claims_lease_retry_and_end` (feature `conformance`).
+#[async_trait]
+pub trait RefundQueue: Send + Sync + fmt::Debug {
+    /// Claims up to `limit` refunds that are due at `now`, for `lease_secs`.
+    async fn claim_refunds(
+        &self,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<ChargeRefund>, LedgerError>;
+
+    /// Records the outcome of a claimed refund.
+    async fn finish_refund(
+        &self,
+        provider: &ProviderId,
+        charge: &crate::ids::ProviderRef,
+        outcome: &RefundOutcome,
+        now: u64,
+    ) -> Result<(), LedgerError>;
+}
+
 /// Conveniences built on [`LedgerStore`]; implemented for every store.
 #[async_trait]
 pub trait LedgerStoreExt: LedgerStore {

@@ -1,0 +1,153 @@
+//! Giving back duplicate charges: the worker that drains the [`RefundQueue`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use miniapp_core::clock::ClockExt;
+use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::ids::ProviderEventId;
+use miniapp_core::ledger::{ChargeRefund, LedgerError, RefundOutcome, RefundQueue};
+use miniapp_core::provider::ProviderError;
+
+use super::Reconciler;
+
+/// Most refunds one pass handles.
+const MAX_PER_PASS: u32 = 20;
+/// How long a claimed refund is reserved for this worker (longer than any provider call).
+const LEASE: Duration = Duration::from_secs(120);
+/// The first retry delay after an unreachable provider; doubled per attempt, at most an hour.
+const FIRST_RETRY: Duration = Duration::from_secs(60);
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefundPass {
+    /// Extra charges the provider refunded.
+    pub refunded: usize,
+    /// Refunds to try again later (provider unreachable).
+    pub retried: usize,
+    /// Refunds a person has to make (the provider refused or cannot refund).
+    pub failed: usize,
+}
+
+/// Refunds the duplicate charges due at `now` (unix seconds) through their providers, at most
+/// 20 per pass. Each refund is the provider's [`refund_charge`], which is idempotent per charge,
+/// so a pass that dies half-way refunds nothing twice. A refunded charge is also recorded as a
+/// refund event of that charge (it takes back no tokens: the credited charge is another one).
+///
+/// # Errors
+/// [`LedgerError`] when the queue cannot be read or written; the pass stops there.
+///
+/// [`refund_charge`]: miniapp_core::provider::PaymentProvider::refund_charge
+pub async fn refund_duplicate_charges(
+    reconciler: &Reconciler,
+    queue: &dyn RefundQueue,
+    now: u64,
+) -> Result<RefundPass, LedgerError> {
+    let mut pass = RefundPass::default();
+    let claimed = queue
+        .claim_refunds(now, LEASE.as_secs(), MAX_PER_PASS)
+        .await?;
+    for refund in claimed {
+        let outcome = refund_one(reconciler, &refund, now).await;
+        match &outcome {
+            RefundOutcome::Refunded => pass.refunded += 1,
+            RefundOutcome::Retry { .. } => pass.retried += 1,
+            _ => pass.failed += 1,
+        }
+        queue
+            .finish_refund(&refund.provider, &refund.charge_ref, &outcome, now)
+            .await?;
+    }
+    Ok(pass)
+}
+
+async fn refund_one(reconciler: &Reconciler, refund: &ChargeRefund, now: u64) -> RefundOutcome {
+    let Some(provider) = reconciler.provider(&refund.provider) else {
+        let error = format!("provider {} is not enabled", refund.provider);
+        tracing::error!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, "duplicate charge not refunded: refund it by hand");
+        return RefundOutcome::Failed { error };
+    };
+    let asked = tokio::time::timeout(reconciler.deadline, provider.refund_charge(refund)).await;
+    match asked {
+        Ok(Ok(())) => {
+            tracing::warn!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, user = refund.user_id.get(), "duplicate charge refunded");
+            record(reconciler, refund).await;
+            RefundOutcome::Refunded
+        }
+        Ok(Err(e @ (ProviderError::Unavailable(_) | ProviderError::InProgress))) => {
+            retry(refund, now, e.to_string())
+        }
+        Err(_) => retry(refund, now, "the provider did not answer in time".into()),
+        Ok(Err(e)) => {
+            tracing::error!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, error = %e, "duplicate charge not refunded: refund it by hand");
+            RefundOutcome::Failed {
+                error: e.to_string(),
+            }
+        }
+    }
+}
+
+fn retry(refund: &ChargeRefund, now: u64, error: String) -> RefundOutcome {
+    let wait = FIRST_RETRY
+        .saturating_mul(1 << refund.attempts.min(6))
+        .min(Duration::from_secs(3600));
+    tracing::warn!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, retry_in_secs = wait.as_secs(), "duplicate charge refund postponed");
+    RefundOutcome::Retry {
+        not_before: now + wait.as_secs(),
+        error,
+    }
+}
+
+/// The refund as an event of the extra charge, so the payment's event log shows it.
+async fn record(reconciler: &Reconciler, refund: &ChargeRefund) {
+    let Ok(id) = ProviderEventId::new(format!("miniapp_refund_{}", refund.charge_ref)) else {
+        return;
+    };
+    let event = ProviderEvent {
+        id,
+        payment_id: Some(refund.payment_id.clone()),
+        provider_ref: refund.charge_ref.clone(),
+        kind: EventKind::Refunded {
+            total_refunded: refund.amount,
+        },
+    };
+    if let Err(e) = crate::report::apply_event(
+        &*reconciler.ledger,
+        &refund.provider,
+        &event,
+        reconciler.refund_policy,
+    )
+    .await
+    {
+        tracing::warn!(payment = %refund.payment_id, error = %e, "refund of a duplicate charge not recorded as an event");
+    }
+}
+
+/// Runs [`refund_duplicate_charges`] every `every` until `shutdown` resolves. `miniapp::app::run`
+/// runs it every 60 seconds.
+pub async fn run_refunder(
+    reconciler: Arc<Reconciler>,
+    queue: Arc<dyn RefundQueue>,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        let now = reconciler.clock.unix_now();
+        let outcome = tokio::select! {
+            () = &mut shutdown => break,
+            outcome = refund_duplicate_charges(&reconciler, &*queue, now) => outcome,
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "duplicate-charge refunds skipped: storage error");
+        }
+    }
+}
