@@ -42,6 +42,16 @@ pub(crate) struct Session {
     pub(crate) url: Option<String>,
     #[serde(default)]
     pub(crate) expires_at: Option<u64>,
+    /// Only on API versions before 2025-03-31.basil when Adaptive Pricing was used: then
+    /// `amount_total`/`currency` are the buyer's local currency and this holds ours.
+    #[serde(default)]
+    currency_conversion: Option<CurrencyConversion>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CurrencyConversion {
+    amount_total: u64,
+    source_currency: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,10 +133,20 @@ impl Session {
         reference(self.payment_intent_id().unwrap_or(&self.id))
     }
 
-    /// A success event when the session is paid.
+    /// A success event when the session is paid, in the integration's currency (what the
+    /// catalog priced), whatever the webhook endpoint's API version: since 2025-03-31.basil
+    /// `amount_total`/`currency` are that (the buyer's currency is in `presentment_details`);
+    /// before it, with Adaptive Pricing, they are the buyer's and `currency_conversion` holds
+    /// ours.
     pub(crate) fn paid_amount(&self) -> Result<Option<Money>, ProviderError> {
         if self.payment_status.as_deref() != Some("paid") {
             return Ok(None);
+        }
+        if let Some(ours) = &self.currency_conversion {
+            return Ok(Some(Money::new(
+                ours.amount_total,
+                currency(&ours.source_currency)?,
+            )));
         }
         let amount = self
             .amount_total

@@ -34,7 +34,9 @@
 //!
 //! # What it sends
 //! `POST /v1/checkout/sessions` (form-encoded, bracket keys): `mode=payment`, card only
-//! (`allowed_payment_method_types[0]=card`), one line item with inline `price_data` (currency,
+//! (`allowed_payment_method_types[0]=card`), Adaptive Pricing off
+//! (`adaptive_pricing[enabled]=false`: the catalog's price is what the ledger checks), one line
+//! item with inline `price_data` (currency,
 //! `unit_amount` in minor units, product "500 tokens"), `success_url`/`cancel_url` under
 //! `PUBLIC_BASE_URL/miniapp/`, `customer_email` when given, `client_reference_id` and `metadata`
 //! with our payment id and the Telegram user id, the same metadata on `payment_intent_data` (Stripe

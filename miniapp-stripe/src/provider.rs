@@ -284,6 +284,9 @@ impl StripeProvider {
         form.append_pair("mode", "payment")
             // Card only. This API version no longer accepts `payment_method_types` on create.
             .append_pair("allowed_payment_method_types[0]", "card")
+            // The catalog's USD price is what the ledger checks a payment against; a price
+            // converted by Stripe at the moment of payment could never match it.
+            .append_pair("adaptive_pricing[enabled]", "false")
             .append_pair("line_items[0][quantity]", "1")
             .append_pair(
                 "line_items[0][price_data][currency]",

@@ -241,6 +241,7 @@ async fn create_sends_the_exact_form_and_headers() {
     let expected: BTreeMap<String, String> = [
         ("mode", "payment".to_owned()),
         ("allowed_payment_method_types[0]", "card".to_owned()),
+        ("adaptive_pricing[enabled]", "false".to_owned()),
         ("line_items[0][quantity]", "1".to_owned()),
         ("line_items[0][price_data][currency]", "usd".to_owned()),
         ("line_items[0][price_data][unit_amount]", "2500".to_owned()),

@@ -124,3 +124,22 @@ fn malformed_bodies_are_errors_not_panics() {
         assert!(matches!(r, Err(ProviderError::MalformedPayload(_))), "{:?} gave {r:?}", String::from_utf8_lossy(body));
     }
 }
+
+#[test]
+fn adaptive_pricing_is_read_in_our_currency_on_every_api_version() {
+    // 2026-10-28.endive: amount_total/currency are ours, the buyer's EUR is in presentment_details.
+    let current = single("checkout.session.completed.paid_adaptive");
+    // 2025-02-24.acacia: amount_total/currency are the buyer's EUR, ours is in currency_conversion.
+    let legacy = single("checkout.session.completed.paid_adaptive_legacy");
+    for e in [current, legacy] {
+        assert_eq!(
+            e.kind,
+            EventKind::Succeeded {
+                amount: Money::usd_cents(2500)
+            },
+            "{}",
+            e.id
+        );
+        assert_eq!(e.provider_ref.as_str(), INTENT);
+    }
+}

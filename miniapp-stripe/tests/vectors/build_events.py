@@ -110,14 +110,14 @@ def address(country=None, postal_code=None):
     }
 
 
-def event(label, etype, created, obj, request=None, previous=None):
+def event(label, etype, created, obj, request=None, previous=None, api_version=API_VERSION):
     data = {"object": obj}
     if previous is not None:
         data["previous_attributes"] = previous
     return canonical({
         "id": obj_id("evt", "evt-" + label, "1" if etype.startswith("checkout") else "3", "TZ9wd"),
         "object": "event",
-        "api_version": API_VERSION,
+        "api_version": api_version,
         "created": created,
         "data": data,
         "livemode": False,
@@ -273,6 +273,34 @@ def session_paid():
     return checkout_session(
         SESSION_PAID, T_SESSION_PAID_CREATED, status="complete", payment_status="paid",
         payment_intent=PI_CARD, card_only=True, customer_details=CARD_BUYER)
+
+
+# Adaptive Pricing: the buyer chose to pay in euros (EUR 23.12 for the USD 25.00 price).
+LEGACY_API_VERSION = "2025-02-24.acacia"
+
+
+def session_paid_adaptive():
+    # Since 2025-03-31.basil the Session keeps the integration's currency; the buyer's is in
+    # presentment_details.
+    s = session_paid()
+    s["presentment_details"] = {"presentment_amount": 2312, "presentment_currency": "eur"}
+    return s
+
+
+def session_paid_adaptive_legacy():
+    # An endpoint on an API version before 2025-03-31.basil gets the buyer's currency in
+    # amount_total/currency, and the integration's in currency_conversion.
+    s = session_paid()
+    s["amount_subtotal"] = 2312
+    s["amount_total"] = 2312
+    s["currency"] = "eur"
+    s["currency_conversion"] = {
+        "amount_subtotal": 2500,
+        "amount_total": 2500,
+        "fx_rate": "0.92480000000000000000",
+        "source_currency": "usd",
+    }
+    return s
 
 
 def session_async(payment_status):
@@ -532,6 +560,13 @@ def build():
         "checkout.session.completed.paid.json": event(
             "cs-completed-paid", "checkout.session.completed",
             T_SESSION_PAID_COMPLETED, session_paid()),
+        "checkout.session.completed.paid_adaptive.json": event(
+            "cs-completed-paid-adaptive", "checkout.session.completed",
+            T_SESSION_PAID_COMPLETED, session_paid_adaptive()),
+        "checkout.session.completed.paid_adaptive_legacy.json": event(
+            "cs-completed-paid-adaptive-legacy", "checkout.session.completed",
+            T_SESSION_PAID_COMPLETED, session_paid_adaptive_legacy(),
+            api_version=LEGACY_API_VERSION),
         "checkout.session.completed.unpaid.json": event(
             "cs-completed-unpaid", "checkout.session.completed",
             T_SESSION_ASYNC_COMPLETED, session_async("unpaid")),

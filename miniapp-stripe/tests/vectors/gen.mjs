@@ -62,6 +62,8 @@ const OLD = NOW - 3600;
 
 const EVENTS = [
   'checkout.session.completed.paid',
+  'checkout.session.completed.paid_adaptive',
+  'checkout.session.completed.paid_adaptive_legacy',
   'checkout.session.completed.unpaid',
   'checkout.session.async_payment_succeeded',
   'checkout.session.async_payment_failed',
