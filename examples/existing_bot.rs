@@ -93,6 +93,9 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(miniapp::reconcile::run_refunder(
         payments.state.reconciler().clone(),
         payments.refunds.clone(),
+        Some(std::sync::Arc::new(miniapp::bot::RefundMessages::new(
+            bot.clone(),
+        ))),
         Duration::from_secs(60),
         forever(),
     ));

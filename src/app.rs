@@ -303,9 +303,19 @@ pub async fn run(
         std::time::Duration::from_secs(60),
         stopped(),
     )));
+    // Payers are told about refunded duplicate charges by the bot, when there is one.
+    #[allow(unused_mut)]
+    let mut refund_notice: Option<Arc<dyn crate::reconcile::RefundNotice>> = None;
+    #[cfg(feature = "teloxide")]
+    if let Some(bot_token) = &config.bot_token {
+        refund_notice = Some(Arc::new(crate::bot::RefundMessages::new(bot_client(
+            config, bot_token,
+        ))));
+    }
     tasks.push(tokio::spawn(crate::reconcile::run_refunder(
         app.state.reconciler().clone(),
         app.refunds.clone(),
+        refund_notice,
         std::time::Duration::from_secs(60),
         stopped(),
     )));

@@ -119,6 +119,20 @@ pub fn payment_success(l: Lang, tokens: u64, paid: Money) -> String {
     }
 }
 
+/// The message to a payer whose extra charge (a second payment of one order) was refunded.
+pub fn duplicate_charge_refunded(l: Lang, refunded: Money) -> String {
+    match l {
+        Lang::Ru => format!(
+            "↩️ Вы оплатили один заказ дважды. Лишний платёж ({}) возвращён; токены за заказ остаются на балансе.",
+            amount(refunded)
+        ),
+        Lang::En => format!(
+            "↩️ You paid for one order twice. The extra payment ({}) has been refunded; the tokens for the order stay on your balance.",
+            amount(refunded)
+        ),
+    }
+}
+
 /// The line that opens the notification of a test payment (a sandbox or test-mode provider).
 pub fn test_payment_note(l: Lang) -> &'static str {
     match l {

@@ -1119,14 +1119,17 @@ async fn two_stars_charges_for_one_payment_credit_once_and_the_second_is_recorde
         miniapp::stars::TelegramStarsProvider::new(api.bot.clone(), None),
     );
     let reconciler = miniapp::reconcile::Reconciler::new(Arc::new(store.clone()), vec![stars]);
-    let pass = miniapp::reconcile::refund_duplicate_charges(&reconciler, &store, now())
-        .await
-        .unwrap();
-    assert_eq!(pass.refunded, 1, "{pass:?}");
-    for later in [now(), now() + 3_600] {
-        let again = miniapp::reconcile::refund_duplicate_charges(&reconciler, &store, later)
+    let notice = miniapp::bot::RefundMessages::new(api.bot.clone());
+    let pass =
+        miniapp::reconcile::refund_duplicate_charges(&reconciler, &store, Some(&notice), now())
             .await
             .unwrap();
+    assert_eq!(pass.refunded, 1, "{pass:?}");
+    for later in [now(), now() + 3_600] {
+        let again =
+            miniapp::reconcile::refund_duplicate_charges(&reconciler, &store, Some(&notice), later)
+                .await
+                .unwrap();
         assert_eq!(again, miniapp::reconcile::RefundPass::default());
     }
     let calls = api.calls("RefundStarPayment");
@@ -1146,6 +1149,18 @@ async fn two_stars_charges_for_one_payment_credit_once_and_the_second_is_recorde
     );
     let paid = store.payment(&p.id).await.unwrap().unwrap();
     assert_eq!(paid.status, PaymentStatus::Succeeded);
+    let told: Vec<String> = api
+        .calls("SendMessage")
+        .iter()
+        .filter(|c| c["chat_id"].as_i64() == Some(user.get()))
+        .map(|c| c["text"].as_str().unwrap_or_default().to_owned())
+        .filter(|t| t.contains("⭐ 1250") && t.contains("дважды"))
+        .collect();
+    assert_eq!(
+        told.len(),
+        1,
+        "the payer is told once, in their language: {told:?}"
+    );
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ use teloxide::utils::command::BotCommands;
 
 use crate::i18n as texts;
 pub use crate::i18n::{Lang, payment_success, test_payment_note};
-pub use notifier::{NotifierOptions, deliver_due_notifications, run_notifier};
+pub use notifier::{NotifierOptions, RefundMessages, deliver_due_notifications, run_notifier};
 
 /// Errors of the bot's handlers.
 pub type BotError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -193,3 +193,36 @@ pub async fn run_notifier(
         }
     }
 }
+
+/// Tells a payer by Telegram message that an extra charge was refunded: the bot's
+/// [`RefundNotice`](crate::reconcile::RefundNotice) for
+/// [`run_refunder`](crate::reconcile::run_refunder).
+#[derive(Debug, Clone)]
+pub struct RefundMessages {
+    bot: Bot,
+}
+
+impl RefundMessages {
+    /// Messages sent through `bot`.
+    pub fn new(bot: Bot) -> RefundMessages {
+        RefundMessages { bot }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::reconcile::RefundNotice for RefundMessages {
+    async fn charge_refunded(
+        &self,
+        refund: &miniapp_core::ledger::ChargeRefund,
+        language: Option<&str>,
+    ) {
+        let text = crate::i18n::duplicate_charge_refunded(Lang::from_code(language), refund.amount);
+        if let Err(e) = self
+            .bot
+            .send_message(ChatId(refund.user_id.get()), text)
+            .await
+        {
+            tracing::warn!(payment = %refund.payment_id, error = %e, "could not tell the payer about the refunded duplicate charge");
+        }
+    }
+}

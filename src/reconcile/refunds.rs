@@ -19,6 +19,18 @@ const LEASE: Duration = Duration::from_secs(120);
 /// The first retry delay after an unreachable provider; doubled per attempt, at most an hour.
 const FIRST_RETRY: Duration = Duration::from_secs(60);
 
+/// Tells the payer that an extra charge was given back (the bot's
+/// [`RefundMessages`](crate::bot::RefundMessages) sends a Telegram message).
+///
+/// Best effort, after the refund: a message that cannot be sent is logged, not retried. In the
+/// rare case of a worker dying between the provider's refund and recording it, the refund is
+/// asked again (the provider refunds once) and the message may be sent twice.
+#[async_trait::async_trait]
+pub trait RefundNotice: Send + Sync {
+    /// `refund` was refunded; `language` is the buyer's, if the payment recorded it.
+    async fn charge_refunded(&self, refund: &ChargeRefund, language: Option<&str>);
+}
+
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -43,6 +55,7 @@ pub struct RefundPass {
 pub async fn refund_duplicate_charges(
     reconciler: &Reconciler,
     queue: &dyn RefundQueue,
+    notice: Option<&dyn RefundNotice>,
     now: u64,
 ) -> Result<RefundPass, LedgerError> {
     let mut pass = RefundPass::default();
@@ -59,6 +72,13 @@ pub async fn refund_duplicate_charges(
         queue
             .finish_refund(&refund.provider, &refund.charge_ref, &outcome, now)
             .await?;
+        if let (RefundOutcome::Refunded, Some(notice)) = (&outcome, notice) {
+            let language = match reconciler.ledger.payment(&refund.payment_id).await {
+                Ok(Some(p)) => p.language,
+                _ => None,
+            };
+            notice.charge_refunded(&refund, language.as_deref()).await;
+        }
     }
     Ok(pass)
 }
@@ -125,11 +145,13 @@ async fn record(reconciler: &Reconciler, refund: &ChargeRefund) {
     }
 }
 
-/// Runs [`refund_duplicate_charges`] every `every` until `shutdown` resolves. `miniapp::app::run`
-/// runs it every 60 seconds.
+/// Runs [`refund_duplicate_charges`] every `every` until `shutdown` resolves, telling payers
+/// through `notice`. `miniapp::app::run` runs it every 60 seconds (with the bot's messages when
+/// it has a bot token).
 pub async fn run_refunder(
     reconciler: Arc<Reconciler>,
     queue: Arc<dyn RefundQueue>,
+    notice: Option<Arc<dyn RefundNotice>>,
     every: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -144,7 +166,7 @@ pub async fn run_refunder(
         let now = reconciler.clock.unix_now();
         let outcome = tokio::select! {
             () = &mut shutdown => break,
-            outcome = refund_duplicate_charges(&reconciler, &*queue, now) => outcome,
+            outcome = refund_duplicate_charges(&reconciler, &*queue, notice.as_deref(), now) => outcome,
         };
         if let Err(e) = outcome {
             tracing::warn!(error = %e, "duplicate-charge refunds skipped: storage error");
