@@ -303,15 +303,18 @@ pub async fn run(
         std::time::Duration::from_secs(60),
         stopped(),
     )));
-    // Payers are told about refunded duplicate charges by the bot, when there is one.
-    #[allow(unused_mut)]
-    let mut refund_notice: Option<Arc<dyn crate::reconcile::RefundNotice>> = None;
     #[cfg(feature = "teloxide")]
-    if let Some(bot_token) = &config.bot_token {
-        refund_notice = Some(Arc::new(crate::bot::RefundMessages::new(bot_client(
-            config, bot_token,
-        ))));
-    }
+    let bot = config
+        .bot_token
+        .as_ref()
+        .map(|token| bot_client(config, token));
+    // Payers are told about refunded duplicate charges by the bot, when there is one.
+    #[cfg(feature = "teloxide")]
+    let refund_notice = bot.clone().map(|bot| {
+        Arc::new(crate::bot::RefundMessages::new(bot)) as Arc<dyn crate::reconcile::RefundNotice>
+    });
+    #[cfg(not(feature = "teloxide"))]
+    let refund_notice = None;
     tasks.push(tokio::spawn(crate::reconcile::run_refunder(
         app.state.reconciler().clone(),
         app.refunds.clone(),
@@ -320,9 +323,8 @@ pub async fn run(
         stopped(),
     )));
     #[cfg(feature = "teloxide")]
-    if let Some(bot_token) = &config.bot_token {
+    if let (Some(bot), Some(bot_token)) = (bot, &config.bot_token) {
         use teloxide::prelude::*;
-        let bot = bot_client(config, bot_token);
         let deps = crate::bot::BotDeps::new(
             app.ledger.clone(),
             config

@@ -12,9 +12,9 @@ use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderId, ProviderRef, UserId};
 use miniapp_core::ledger::{
-    Balance, ChargeRefund, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery,
-    LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox, NotificationOutcome,
-    RefundOutcome, RefundQueue, SpendReceipt, SpendRequest, plan_event, plan_spend,
+    Balance, ChargeRefund, CheckoutRecord, ClaimOutcome, EntryKind, EventReceipt, HistoryPage,
+    HistoryQuery, LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox,
+    RefundQueue, SpendReceipt, SpendRequest, plan_event, plan_spend,
 };
 use miniapp_core::payment::{NoEffect, Payment, RefundPolicy, transition};
 use sqlx::{
@@ -321,15 +321,7 @@ where
         .await
         .map_err(map_err)?;
         if DB::rows_affected(&recorded) == 0 {
-            return Ok(EventReceipt {
-                status_before: payment.status,
-                payment,
-                duplicate: true,
-                credited: 0,
-                clawed_back: 0,
-                written_off: 0,
-                no_effect: None,
-            });
+            return Ok(EventReceipt::redelivered(payment));
         }
         // 3. The buyer's balance, locked.
         let balance = locked_balance(&mut tx, payment.user_id.get()).await?;
@@ -428,15 +420,7 @@ where
             .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
-        Ok(EventReceipt {
-            status_before: payment.status,
-            payment: plan.payment,
-            duplicate: false,
-            credited: plan.credited,
-            clawed_back: plan.clawed_back,
-            written_off: plan.written_off,
-            no_effect: plan.no_effect,
-        })
+        Ok(plan.into_receipt(payment.status))
     }
 
     async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError> {
@@ -669,6 +653,23 @@ where
     }
 }
 
+/// The columns a finished claim of either queue writes: its state (`done` names the queue's
+/// final state), when it is due again, and the error (at most 500 characters).
+fn finished(
+    outcome: &ClaimOutcome,
+    done: &'static str,
+) -> Result<(&'static str, i64, Option<String>), LedgerError> {
+    let short = |e: &str| Some(e.chars().take(500).collect::<String>());
+    Ok(match outcome {
+        ClaimOutcome::Done => (done, 0, None),
+        ClaimOutcome::Retry { not_before, error } => {
+            ("pending", signed(*not_before)?, short(error))
+        }
+        ClaimOutcome::Failed { error } => ("failed", 0, short(error)),
+        _ => return Err(LedgerError::Corrupt("unknown claim outcome".into())),
+    })
+}
+
 /// Unix seconds past `i64::MAX` cannot be stored: a time window simply ends there.
 fn clamp(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
@@ -730,18 +731,10 @@ where
     async fn finish_notification(
         &self,
         payment: &PaymentId,
-        outcome: &NotificationOutcome,
+        outcome: &ClaimOutcome,
         now: u64,
     ) -> Result<(), LedgerError> {
-        let (state, not_before, error) = match outcome {
-            NotificationOutcome::Sent => ("sent", 0, None),
-            NotificationOutcome::Retry { not_before, error } => {
-                ("pending", signed(*not_before)?, Some(error.as_str()))
-            }
-            NotificationOutcome::Failed { error } => ("failed", 0, Some(error.as_str())),
-            _ => return Err(LedgerError::Corrupt("unknown notification outcome".into())),
-        };
-        let error: Option<String> = error.map(|e| e.chars().take(500).collect());
+        let (state, not_before, error) = finished(outcome, "sent")?;
         let done = sqlx::query(
             "UPDATE miniapp_outbox SET state = $2, attempts = attempts + 1, not_before = $3, \
              last_error = $4, claimed_until = NULL, \
@@ -813,18 +806,10 @@ where
         &self,
         provider: &ProviderId,
         charge: &ProviderRef,
-        outcome: &RefundOutcome,
+        outcome: &ClaimOutcome,
         now: u64,
     ) -> Result<(), LedgerError> {
-        let (state, not_before, error) = match outcome {
-            RefundOutcome::Refunded => ("refunded", 0, None),
-            RefundOutcome::Retry { not_before, error } => {
-                ("pending", signed(*not_before)?, Some(error.as_str()))
-            }
-            RefundOutcome::Failed { error } => ("failed", 0, Some(error.as_str())),
-            _ => return Err(LedgerError::Corrupt("unknown refund outcome".into())),
-        };
-        let error: Option<String> = error.map(|e| e.chars().take(500).collect());
+        let (state, not_before, error) = finished(outcome, "refunded")?;
         let done = sqlx::query(
             "UPDATE miniapp_refund_queue SET state = $3, attempts = attempts + 1, not_before = $4, \
              last_error = $5, claimed_until = NULL, \

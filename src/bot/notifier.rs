@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
-use miniapp_core::ledger::{NotificationOutbox, NotificationOutcome};
+use miniapp_core::ledger::{ClaimOutcome, NotificationOutbox};
 use teloxide::prelude::*;
 use teloxide::{ApiError, RequestError};
 
@@ -113,17 +113,17 @@ async fn pass(
         let outcome = match bot.send_message(ChatId(n.user_id.get()), text).await {
             Ok(_) => {
                 sent += 1;
-                NotificationOutcome::Sent
+                ClaimOutcome::Done
             }
             Err(RequestError::Api(e)) if permanent(&e) => {
                 tracing::warn!(payment = %n.payment_id, error = %e, "notification cannot be delivered");
-                NotificationOutcome::Failed {
+                ClaimOutcome::Failed {
                     error: e.to_string(),
                 }
             }
             Err(e) if n.attempts + 1 >= options.max_attempts => {
                 tracing::warn!(payment = %n.payment_id, error = %e, "notification given up");
-                NotificationOutcome::Failed {
+                ClaimOutcome::Failed {
                     error: format!("gave up after {} attempts: {e}", n.attempts + 1),
                 }
             }
@@ -131,7 +131,7 @@ async fn pass(
             // repeated: at most once. Connection failures and Telegram's own errors are safe.
             Err(RequestError::Network(e)) if !e.is_connect() => {
                 tracing::warn!(payment = %n.payment_id, error = %e, "notification outcome unknown; not resent");
-                NotificationOutcome::Failed {
+                ClaimOutcome::Failed {
                     error: format!("outcome unknown: {e}"),
                 }
             }
@@ -144,7 +144,7 @@ async fn pass(
                         .min(Duration::from_secs(3600)),
                 };
                 tracing::info!(payment = %n.payment_id, error = %e, ?wait, "notification will be retried");
-                NotificationOutcome::Retry {
+                ClaimOutcome::Retry {
                     not_before: now + wait.as_secs().max(1),
                     error: e.to_string(),
                 }

@@ -111,8 +111,6 @@ pub(crate) struct Inner {
     pub(crate) routes: Vec<axum::Router<AppState>>,
     /// Asks providers about payments whose webhook may be lost (status polls, the sweep).
     pub(crate) reconciler: Arc<crate::reconcile::Reconciler>,
-    /// Where "now" comes from (shared with the reconciler and, in `app`, the stores).
-    pub(crate) clock: SharedClock,
     /// Checkouts being opened by this process.
     pub(crate) checkouts: super::checkout::CheckoutLocks,
     /// Rate limits of `create-payment`, unless disabled.
@@ -214,7 +212,7 @@ impl AppState {
                 .with_refund_policy(settings.refund_policy)
                 .with_reconcile_after(settings.reconcile_after)
                 .with_deadline(settings.provider_deadline())
-                .with_clock(clock.clone()),
+                .with_clock(clock),
         );
         let limits = super::limits::RateLimits::new(
             settings.rate_limit_per_minute,
@@ -230,7 +228,6 @@ impl AppState {
                 settings,
                 routes,
                 reconciler,
-                clock,
                 checkouts: super::checkout::CheckoutLocks::default(),
                 limits,
             }),
@@ -254,11 +251,11 @@ impl AppState {
 
     /// The clock every part of the state reads "now" from.
     pub fn clock(&self) -> &SharedClock {
-        &self.inner.clock
+        self.inner.reconciler.clock()
     }
 
     pub(crate) fn unix_now(&self) -> u64 {
-        self.inner.clock.unix_now()
+        self.clock().unix_now()
     }
 
     pub(crate) fn method(&self, id: &str) -> Option<&EnabledMethod> {

@@ -17,6 +17,7 @@ mod sweep;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -41,8 +42,8 @@ pub struct Reconciler {
     providers: Vec<Arc<dyn PaymentProvider>>,
     refund_policy: RefundPolicy,
     reconcile_after: Duration,
-    pub(crate) deadline: Duration,
-    pub(crate) clock: SharedClock,
+    deadline: Duration,
+    clock: SharedClock,
     asked: Mutex<HashMap<PaymentId, u64>>,
 }
 
@@ -111,7 +112,12 @@ impl Reconciler {
         &self.ledger
     }
 
-    pub(crate) fn provider(&self, id: &ProviderId) -> Option<&Arc<dyn PaymentProvider>> {
+    /// The clock the reconciler (and the app state that built it) reads "now" from.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    fn provider(&self, id: &ProviderId) -> Option<&Arc<dyn PaymentProvider>> {
         self.providers.iter().find(|p| p.id() == id)
     }
 
@@ -193,5 +199,28 @@ impl Reconciler {
             self.asked().remove(&latest.id);
         }
         latest
+    }
+}
+
+/// Runs `pass` every `every` (the first time at once, which catches up after a restart) until
+/// `shutdown` resolves. A pass still running at shutdown is dropped: every ledger write it makes
+/// is its own transaction, and the queues hand out a claim again after its lease.
+async fn every_until<F, Fut>(every: Duration, shutdown: impl Future<Output = ()>, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = pass() => {}
+        }
     }
 }

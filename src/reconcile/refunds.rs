@@ -7,7 +7,7 @@ use std::time::Duration;
 use miniapp_core::clock::ClockExt;
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::ProviderEventId;
-use miniapp_core::ledger::{ChargeRefund, LedgerError, RefundOutcome, RefundQueue};
+use miniapp_core::ledger::{ChargeRefund, ClaimOutcome, LedgerError, RefundQueue};
 use miniapp_core::provider::ProviderError;
 
 use super::Reconciler;
@@ -65,14 +65,14 @@ pub async fn refund_duplicate_charges(
     for refund in claimed {
         let outcome = refund_one(reconciler, &refund, now).await;
         match &outcome {
-            RefundOutcome::Refunded => pass.refunded += 1,
-            RefundOutcome::Retry { .. } => pass.retried += 1,
+            ClaimOutcome::Done => pass.refunded += 1,
+            ClaimOutcome::Retry { .. } => pass.retried += 1,
             _ => pass.failed += 1,
         }
         queue
             .finish_refund(&refund.provider, &refund.charge_ref, &outcome, now)
             .await?;
-        if let (RefundOutcome::Refunded, Some(notice)) = (&outcome, notice) {
+        if let (ClaimOutcome::Done, Some(notice)) = (&outcome, notice) {
             let language = match reconciler.ledger.payment(&refund.payment_id).await {
                 Ok(Some(p)) => p.language,
                 _ => None,
@@ -83,18 +83,18 @@ pub async fn refund_duplicate_charges(
     Ok(pass)
 }
 
-async fn refund_one(reconciler: &Reconciler, refund: &ChargeRefund, now: u64) -> RefundOutcome {
+async fn refund_one(reconciler: &Reconciler, refund: &ChargeRefund, now: u64) -> ClaimOutcome {
     let Some(provider) = reconciler.provider(&refund.provider) else {
         let error = format!("provider {} is not enabled", refund.provider);
         tracing::error!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, "duplicate charge not refunded: refund it by hand");
-        return RefundOutcome::Failed { error };
+        return ClaimOutcome::Failed { error };
     };
     let asked = tokio::time::timeout(reconciler.deadline, provider.refund_charge(refund)).await;
     match asked {
         Ok(Ok(())) => {
             tracing::warn!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, user = refund.user_id.get(), "duplicate charge refunded");
             record(reconciler, refund).await;
-            RefundOutcome::Refunded
+            ClaimOutcome::Done
         }
         Ok(Err(e @ (ProviderError::Unavailable(_) | ProviderError::InProgress))) => {
             retry(refund, now, e.to_string())
@@ -102,19 +102,19 @@ async fn refund_one(reconciler: &Reconciler, refund: &ChargeRefund, now: u64) ->
         Err(_) => retry(refund, now, "the provider did not answer in time".into()),
         Ok(Err(e)) => {
             tracing::error!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, error = %e, "duplicate charge not refunded: refund it by hand");
-            RefundOutcome::Failed {
+            ClaimOutcome::Failed {
                 error: e.to_string(),
             }
         }
     }
 }
 
-fn retry(refund: &ChargeRefund, now: u64, error: String) -> RefundOutcome {
+fn retry(refund: &ChargeRefund, now: u64, error: String) -> ClaimOutcome {
     let wait = FIRST_RETRY
         .saturating_mul(1 << refund.attempts.min(6))
         .min(Duration::from_secs(3600));
     tracing::warn!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, retry_in_secs = wait.as_secs(), "duplicate charge refund postponed");
-    RefundOutcome::Retry {
+    ClaimOutcome::Retry {
         not_before: now + wait.as_secs(),
         error,
     }
@@ -155,21 +155,12 @@ pub async fn run_refunder(
     every: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            _ = tick.tick() => {}
-        }
+    super::every_until(every, shutdown, || async {
         let now = reconciler.clock.unix_now();
-        let outcome = tokio::select! {
-            () = &mut shutdown => break,
-            outcome = refund_duplicate_charges(&reconciler, &*queue, notice.as_deref(), now) => outcome,
-        };
-        if let Err(e) = outcome {
+        if let Err(e) = refund_duplicate_charges(&reconciler, &*queue, notice.as_deref(), now).await
+        {
             tracing::warn!(error = %e, "duplicate-charge refunds skipped: storage error");
         }
-    }
+    })
+    .await;
 }

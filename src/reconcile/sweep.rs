@@ -170,20 +170,8 @@ pub async fn run_sweeper(
     every: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            _ = tick.tick() => {}
-        }
-        // Stopping mid-sweep is safe: every ledger write is its own transaction.
-        let outcome = tokio::select! {
-            () = &mut shutdown => break,
-            outcome = sweep_pending(&reconciler, reconciler.clock.unix_now()) => outcome,
-        };
-        match outcome {
+    super::every_until(every, shutdown, || async {
+        match sweep_pending(&reconciler, reconciler.clock.unix_now()).await {
             Ok(sweep) if sweep.settled > 0 || sweep.closed_unstarted > 0 => {
                 tracing::info!(
                     checked = sweep.checked,
@@ -195,5 +183,6 @@ pub async fn run_sweeper(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reconciliation sweep skipped: storage error"),
         }
-    }
+    })
+    .await;
 }

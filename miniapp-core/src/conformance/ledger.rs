@@ -7,8 +7,8 @@ use crate::clock::{ClockExt, SystemClock};
 use crate::event::{EventKind, ProviderEvent};
 use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
 use crate::ledger::{
-    CheckoutRecord, EntryKind, HistoryQuery, LedgerError, LedgerStore, LedgerStoreExt, NewPayment,
-    NotificationOutbox, RefundOutcome, RefundQueue, SpendRequest,
+    CheckoutRecord, ClaimOutcome, EntryKind, HistoryQuery, LedgerError, LedgerStore,
+    LedgerStoreExt, NewPayment, NotificationOutbox, RefundQueue, SpendRequest,
 };
 use crate::money::{Currency, Money, TokenAmount};
 use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
@@ -1158,7 +1158,7 @@ pub async fn credit_enqueues_one_notification(
         "a claimed notification is not handed out again"
     );
     outbox
-        .finish_notification(&p.id, &crate::ledger::NotificationOutcome::Sent, now)
+        .finish_notification(&p.id, &crate::ledger::ClaimOutcome::Done, now)
         .await
         .expect("finish");
     assert!(
@@ -1173,7 +1173,7 @@ pub async fn notification_retry_failure_and_stale_claims(
     store: &dyn LedgerStore,
     outbox: &dyn NotificationOutbox,
 ) {
-    use crate::ledger::NotificationOutcome;
+    use crate::ledger::ClaimOutcome;
     let user = fresh_user();
     let p = pending_payment(store, user, 100, Money::usd_cents(500)).await;
     let q = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
@@ -1186,7 +1186,7 @@ pub async fn notification_retry_failure_and_stale_claims(
         2,
         "both claimed"
     );
-    let retry = NotificationOutcome::Retry {
+    let retry = ClaimOutcome::Retry {
         not_before: now + 100,
         error: "429 Too Many Requests".into(),
     };
@@ -1206,7 +1206,7 @@ pub async fn notification_retry_failure_and_stale_claims(
         [(&p.id, 1)],
         "only the retry, with its attempt count; the unknown outcome is not resent"
     );
-    let failed = NotificationOutcome::Failed {
+    let failed = ClaimOutcome::Failed {
         error: "Forbidden: bot was blocked by the user".into(),
     };
     outbox
@@ -1218,7 +1218,7 @@ pub async fn notification_retry_failure_and_stale_claims(
         "a failure is final"
     );
     let late = outbox
-        .finish_notification(&q.id, &NotificationOutcome::Sent, now + 10_000)
+        .finish_notification(&q.id, &ClaimOutcome::Done, now + 10_000)
         .await;
     assert!(
         late.is_err(),
@@ -1629,14 +1629,14 @@ pub async fn refund_claims_lease_retry_and_end(store: &dyn LedgerStore, refunds:
     );
     let [a, b] = [&first[0], &first[1]];
     refunds
-        .finish_refund(&a.provider, &a.charge_ref, &RefundOutcome::Refunded, now)
+        .finish_refund(&a.provider, &a.charge_ref, &ClaimOutcome::Done, now)
         .await
         .unwrap();
     refunds
         .finish_refund(
             &b.provider,
             &b.charge_ref,
-            &RefundOutcome::Retry {
+            &ClaimOutcome::Retry {
                 not_before: now + 300,
                 error: "provider unavailable".into(),
             },
@@ -1652,7 +1652,7 @@ pub async fn refund_claims_lease_retry_and_end(store: &dyn LedgerStore, refunds:
         .finish_refund(
             &again[0].provider,
             &again[0].charge_ref,
-            &RefundOutcome::Failed {
+            &ClaimOutcome::Failed {
                 error: "refused".into(),
             },
             now + 61,
@@ -1667,12 +1667,7 @@ pub async fn refund_claims_lease_retry_and_end(store: &dyn LedgerStore, refunds:
     );
     assert!(
         refunds
-            .finish_refund(
-                &a.provider,
-                &a.charge_ref,
-                &RefundOutcome::Refunded,
-                now + 300
-            )
+            .finish_refund(&a.provider, &a.charge_ref, &ClaimOutcome::Done, now + 300)
             .await
             .is_err(),
         "an ended refund cannot be finished again"

@@ -11,11 +11,11 @@ use crate::ids::{IdempotencyKey, PaymentId, ProviderEventId, ProviderId, Provide
 use crate::payment::{NoEffect, Payment, PaymentFacts, PaymentStatus, RefundPolicy};
 
 use super::{
-    Balance, CheckoutRecord, EntryKind, EventReceipt, HistoryPage, HistoryQuery, JournalEntry,
-    LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox, NotificationOutcome,
+    Balance, CheckoutRecord, ClaimOutcome, EntryKind, EventReceipt, HistoryPage, HistoryQuery,
+    JournalEntry, LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox,
     SpendReceipt, SpendRequest, plan_event, plan_spend,
 };
-use super::{ChargeRefund, RefundOutcome, RefundQueue};
+use super::{ChargeRefund, RefundQueue};
 
 /// A [`LedgerStore`] in memory: the reference implementation of the contract, correct under
 /// concurrent use (one lock around the whole state, never held across an `.await`). Not durable:
@@ -59,14 +59,16 @@ struct State {
     journal: Vec<JournalEntry>,
     by_user: HashMap<UserId, Vec<usize>>,
     spends: HashMap<(UserId, IdempotencyKey), usize>,
-    outbox: Vec<OutboxRow>,
-    refunds: Vec<RefundRow>,
+    outbox: Vec<Queued<Notification>>,
+    refunds: Vec<Queued<ChargeRefund>>,
 }
 
+/// An entry of one of the two durable queues (notifications, refunds), with the same columns
+/// the SQL stores keep.
 #[derive(Debug)]
-struct RefundRow {
-    refund: ChargeRefund,
-    state: RefundState,
+struct Queued<T> {
+    item: T,
+    state: QueueState,
     not_before: u64,
     claimed_until: u64,
     #[allow(dead_code)] // recorded like the SQL stores' last_error column; shown by Debug
@@ -74,30 +76,47 @@ struct RefundRow {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RefundState {
+enum QueueState {
     Pending,
     Claimed,
-    Refunded,
+    Done,
     Failed,
-}
-
-#[derive(Debug)]
-struct OutboxRow {
-    notification: Notification,
-    state: OutboxState,
-    not_before: u64,
-    claimed_until: u64,
-    #[allow(dead_code)] // recorded like the SQL stores' last_error column; shown by Debug
-    last_error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutboxState {
-    Pending,
-    Sending,
-    Sent,
-    Failed,
+    /// A notification whose sender's lease ran out: never sent again.
     Unknown,
+}
+
+impl<T: Clone> Queued<T> {
+    fn new(item: T) -> Queued<T> {
+        Queued {
+            item,
+            state: QueueState::Pending,
+            not_before: 0,
+            claimed_until: 0,
+            last_error: None,
+        }
+    }
+
+    fn claim(&mut self, now: u64, lease_secs: u64) -> T {
+        self.state = QueueState::Claimed;
+        self.claimed_until = now + lease_secs;
+        self.item.clone()
+    }
+
+    /// Records how the claim ended (the caller counts the attempt on its item).
+    fn finish(&mut self, outcome: &ClaimOutcome) {
+        match outcome {
+            ClaimOutcome::Done => self.state = QueueState::Done,
+            ClaimOutcome::Retry { not_before, error } => {
+                self.state = QueueState::Pending;
+                self.not_before = *not_before;
+                self.last_error = Some(error.clone());
+            }
+            ClaimOutcome::Failed { error } => {
+                self.state = QueueState::Failed;
+                self.last_error = Some(error.clone());
+            }
+        }
+    }
 }
 
 impl InMemoryLedger {
@@ -304,15 +323,7 @@ impl LedgerStore for InMemoryLedger {
             .clone();
         let event_key = (provider.clone(), event.id.clone());
         if s.events.contains(&event_key) {
-            return Ok(EventReceipt {
-                status_before: payment.status,
-                payment,
-                duplicate: true,
-                credited: 0,
-                clawed_back: 0,
-                written_off: 0,
-                no_effect: None,
-            });
+            return Ok(EventReceipt::redelivered(payment));
         }
         let balance = s.balance(payment.user_id);
         let t = self.now();
@@ -368,54 +379,35 @@ impl LedgerStore for InMemoryLedger {
             });
         }
         s.balances.insert(payment.user_id, plan.balance);
-        if plan.credited > 0 && !s.outbox.iter().any(|r| r.notification.payment_id == id) {
-            s.outbox.push(OutboxRow {
-                notification: Notification {
-                    payment_id: id.clone(),
-                    user_id: payment.user_id,
-                    tokens: payment.tokens,
-                    amount: payment.price,
-                    language: payment.language.clone(),
-                    provider: provider.clone(),
-                    attempts: 0,
-                },
-                state: OutboxState::Pending,
-                not_before: 0,
-                claimed_until: 0,
-                last_error: None,
-            });
+        if plan.credited > 0 && !s.outbox.iter().any(|r| r.item.payment_id == id) {
+            s.outbox.push(Queued::new(Notification {
+                payment_id: id.clone(),
+                user_id: payment.user_id,
+                tokens: payment.tokens,
+                amount: payment.price,
+                language: payment.language.clone(),
+                provider: provider.clone(),
+                attempts: 0,
+            }));
         }
         if let (Some(NoEffect::DuplicateCharge), EventKind::Succeeded { amount }) =
             (plan.no_effect, &event.kind)
-            && !s.refunds.iter().any(|r| {
-                r.refund.provider == *provider && r.refund.charge_ref == event.provider_ref
-            })
+            && !s
+                .refunds
+                .iter()
+                .any(|r| r.item.provider == *provider && r.item.charge_ref == event.provider_ref)
         {
-            s.refunds.push(RefundRow {
-                refund: ChargeRefund {
-                    payment_id: id.clone(),
-                    user_id: payment.user_id,
-                    provider: provider.clone(),
-                    charge_ref: event.provider_ref.clone(),
-                    amount: *amount,
-                    attempts: 0,
-                },
-                state: RefundState::Pending,
-                not_before: 0,
-                claimed_until: 0,
-                last_error: None,
-            });
+            s.refunds.push(Queued::new(ChargeRefund {
+                payment_id: id.clone(),
+                user_id: payment.user_id,
+                provider: provider.clone(),
+                charge_ref: event.provider_ref.clone(),
+                amount: *amount,
+                attempts: 0,
+            }));
         }
         s.payments.insert(id, plan.payment.clone());
-        Ok(EventReceipt {
-            status_before: payment.status,
-            payment: plan.payment,
-            duplicate: false,
-            credited: plan.credited,
-            clawed_back: plan.clawed_back,
-            written_off: plan.written_off,
-            no_effect: plan.no_effect,
-        })
+        Ok(plan.into_receipt(payment.status))
     }
 
     async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError> {
@@ -526,16 +518,15 @@ impl NotificationOutbox for InMemoryLedger {
         let mut s = self.lock();
         let mut claimed = Vec::new();
         for row in &mut s.outbox {
-            if row.state == OutboxState::Sending && row.claimed_until < now {
-                row.state = OutboxState::Unknown;
+            // A sender whose lease ran out may have sent it: never send it again.
+            if row.state == QueueState::Claimed && row.claimed_until < now {
+                row.state = QueueState::Unknown;
             }
             if claimed.len() < limit as usize
-                && row.state == OutboxState::Pending
+                && row.state == QueueState::Pending
                 && row.not_before <= now
             {
-                row.state = OutboxState::Sending;
-                row.claimed_until = now + lease_secs;
-                claimed.push(row.notification.clone());
+                claimed.push(row.claim(now, lease_secs));
             }
         }
         Ok(claimed)
@@ -544,28 +535,17 @@ impl NotificationOutbox for InMemoryLedger {
     async fn finish_notification(
         &self,
         payment: &PaymentId,
-        outcome: &NotificationOutcome,
+        outcome: &ClaimOutcome,
         _now: u64,
     ) -> Result<(), LedgerError> {
         let mut s = self.lock();
         let row = s
             .outbox
             .iter_mut()
-            .find(|r| r.notification.payment_id == *payment && r.state == OutboxState::Sending)
+            .find(|r| r.item.payment_id == *payment && r.state == QueueState::Claimed)
             .ok_or(LedgerError::UnknownPayment)?;
-        row.notification.attempts += 1;
-        match outcome {
-            NotificationOutcome::Sent => row.state = OutboxState::Sent,
-            NotificationOutcome::Retry { not_before, error } => {
-                row.state = OutboxState::Pending;
-                row.not_before = *not_before;
-                row.last_error = Some(error.clone());
-            }
-            NotificationOutcome::Failed { error } => {
-                row.state = OutboxState::Failed;
-                row.last_error = Some(error.clone());
-            }
-        }
+        row.item.attempts += 1;
+        row.finish(outcome);
         Ok(())
     }
 }
@@ -582,15 +562,13 @@ impl RefundQueue for InMemoryLedger {
         let mut claimed = Vec::new();
         for row in &mut s.refunds {
             let due = match row.state {
-                RefundState::Pending => row.not_before <= now,
+                QueueState::Pending => row.not_before <= now,
                 // The worker died mid-call: asking the provider again refunds once.
-                RefundState::Claimed => row.claimed_until < now,
-                RefundState::Refunded | RefundState::Failed => false,
+                QueueState::Claimed => row.claimed_until < now,
+                QueueState::Done | QueueState::Failed | QueueState::Unknown => false,
             };
             if due && claimed.len() < limit as usize {
-                row.state = RefundState::Claimed;
-                row.claimed_until = now + lease_secs;
-                claimed.push(row.refund.clone());
+                claimed.push(row.claim(now, lease_secs));
             }
         }
         Ok(claimed)
@@ -600,7 +578,7 @@ impl RefundQueue for InMemoryLedger {
         &self,
         provider: &ProviderId,
         charge: &ProviderRef,
-        outcome: &RefundOutcome,
+        outcome: &ClaimOutcome,
         _now: u64,
     ) -> Result<(), LedgerError> {
         let mut s = self.lock();
@@ -608,24 +586,13 @@ impl RefundQueue for InMemoryLedger {
             .refunds
             .iter_mut()
             .find(|r| {
-                r.refund.provider == *provider
-                    && r.refund.charge_ref == *charge
-                    && r.state == RefundState::Claimed
+                r.item.provider == *provider
+                    && r.item.charge_ref == *charge
+                    && r.state == QueueState::Claimed
             })
             .ok_or(LedgerError::UnknownPayment)?;
-        row.refund.attempts += 1;
-        match outcome {
-            RefundOutcome::Refunded => row.state = RefundState::Refunded,
-            RefundOutcome::Retry { not_before, error } => {
-                row.state = RefundState::Pending;
-                row.not_before = *not_before;
-                row.last_error = Some(error.clone());
-            }
-            RefundOutcome::Failed { error } => {
-                row.state = RefundState::Failed;
-                row.last_error = Some(error.clone());
-            }
-        }
+        row.item.attempts += 1;
+        row.finish(outcome);
         Ok(())
     }
 }

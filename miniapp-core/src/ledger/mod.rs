@@ -189,6 +189,21 @@ pub struct EventReceipt {
     pub no_effect: Option<NoEffect>,
 }
 
+impl EventReceipt {
+    /// The answer to an event id applied before: nothing happened now.
+    pub fn redelivered(payment: Payment) -> EventReceipt {
+        EventReceipt {
+            status_before: payment.status,
+            payment,
+            duplicate: true,
+            credited: 0,
+            clawed_back: 0,
+            written_off: 0,
+            no_effect: None,
+        }
+    }
+}
+
 /// A payment-success notification in the outbox. The row is written in the same transaction as
 /// the credit, so a restart between commit and send loses nothing, and once per payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,20 +224,23 @@ pub struct Notification {
     pub attempts: u32,
 }
 
-/// How a claimed notification's delivery ended.
+/// How the work on a claimed entry of a durable queue ended: a payment-success notification
+/// ([`NotificationOutbox`]) or the refund of a duplicate charge ([`RefundQueue`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum NotificationOutcome {
-    /// Delivered.
-    Sent,
-    /// Not delivered (the messenger said so); try again at `not_before` (unix seconds).
+pub enum ClaimOutcome {
+    /// Done: the notification was delivered, the charge refunded (or had been already).
+    Done,
+    /// Not done this time (the messenger or the provider could not be reached, or said so); try
+    /// again at `not_before` (unix seconds).
     Retry {
         /// Earliest next attempt.
         not_before: u64,
         /// What went wrong.
         error: String,
     },
-    /// Will never be delivered (the user blocked the bot); recorded, no more attempts.
+    /// Will never be done by retrying (the user blocked the bot; the provider refused or cannot
+    /// refund, so a person has to); recorded, no more attempts.
     Failed {
         /// Why.
         error: String,
@@ -434,8 +452,8 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
 /// - A claimed notification is handed to no one else while its lease runs.
 /// - A claim whose lease ran out without an outcome (the sender died mid-send) is never handed
 ///   out again but recorded as `unknown`: at most once per payment.
-/// - [`NotificationOutcome::Retry`] makes it due again at its `not_before`;
-///   [`NotificationOutcome::Sent`] and [`NotificationOutcome::Failed`] end it.
+/// - [`ClaimOutcome::Retry`] makes it due again at its `not_before`; [`ClaimOutcome::Done`]
+///   (delivered) and [`ClaimOutcome::Failed`] end it.
 ///
 /// The behaviours are specified by the outbox functions of `miniapp_core::conformance` (feature
 /// `conformance`): `credit_enqueues_one_notification`,
@@ -455,7 +473,7 @@ pub trait NotificationOutbox: Send + Sync + fmt::Debug {
     async fn finish_notification(
         &self,
         payment: &PaymentId,
-        outcome: &NotificationOutcome,
+        outcome: &ClaimOutcome,
         now: u64,
     ) -> Result<(), LedgerError>;
 }
@@ -479,27 +497,6 @@ pub struct ChargeRefund {
     pub attempts: u32,
 }
 
-/// How a claimed refund ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RefundOutcome {
-    /// The provider refunded the charge (or had already).
-    Refunded,
-    /// Not refunded yet (the provider was unreachable); try again at `not_before` (unix seconds).
-    Retry {
-        /// Earliest next attempt.
-        not_before: u64,
-        /// What went wrong.
-        error: String,
-    },
-    /// Will not be refunded automatically (the provider refused, or cannot refund): a person
-    /// has to. Recorded, no more attempts.
-    Failed {
-        /// Why.
-        error: String,
-    },
-}
-
 /// The durable queue of [`ChargeRefund`]s: extra charges to give back.
 ///
 /// # Contract
@@ -509,8 +506,8 @@ pub enum RefundOutcome {
 /// - A claimed refund is handed to no one else while its lease runs. A claim whose lease ran out
 ///   without an outcome (the worker died mid-call) is handed out again: refunding is idempotent
 ///   at the provider (the charge is the key), so asking twice refunds once.
-/// - [`RefundOutcome::Retry`] makes it due again at its `not_before`;
-///   [`RefundOutcome::Refunded`] and [`RefundOutcome::Failed`] end it.
+/// - [`ClaimOutcome::Retry`] makes it due again at its `not_before`; [`ClaimOutcome::Done`]
+///   (refunded) and [`ClaimOutcome::Failed`] end it.
 ///
 /// Specified by the conformance functions `duplicate_charge_enqueues_one_refund` and
 /// `refund_claims_lease_retry_and_end` (feature `conformance`).
@@ -529,7 +526,7 @@ pub trait RefundQueue: Send + Sync + fmt::Debug {
         &self,
         provider: &ProviderId,
         charge: &crate::ids::ProviderRef,
-        outcome: &RefundOutcome,
+        outcome: &ClaimOutcome,
         now: u64,
     ) -> Result<(), LedgerError>;
 }

@@ -2,9 +2,9 @@
 
 use crate::event::ProviderEvent;
 use crate::money::TokenAmount;
-use crate::payment::{NoEffect, Payment, RefundPolicy, transition};
+use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy, transition};
 
-use super::{Balance, EntryKind, LedgerError};
+use super::{Balance, EntryKind, EventReceipt, LedgerError};
 
 /// What a store must persist for one event, computed from the locked payment and balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,20 @@ pub struct EventPlan {
 }
 
 impl EventPlan {
+    /// What the store answers once the plan is committed; `status_before` is the locked
+    /// payment's status.
+    pub fn into_receipt(self, status_before: PaymentStatus) -> EventReceipt {
+        EventReceipt {
+            status_before,
+            payment: self.payment,
+            duplicate: false,
+            credited: self.credited,
+            clawed_back: self.clawed_back,
+            written_off: self.written_off,
+            no_effect: self.no_effect,
+        }
+    }
+
     /// Whether anything must be written besides the event id.
     pub fn changes_anything(&self, before: &Payment) -> bool {
         !self.entries.is_empty()
