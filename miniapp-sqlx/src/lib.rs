@@ -43,8 +43,9 @@
 //! # What the schema enforces
 //! - one credit per payment and per (provider, provider payment reference) — partial UNIQUE
 //!   indexes on the journal;
-//! - one row per (provider, event id); one spend per (user, idempotency key); one payment per
-//!   (user, idempotency key);
+//! - one row per (provider, event id), with the charge reference and the no-effect reason;
+//!   one spend per (user, idempotency key); one payment per (user, idempotency key); one
+//!   notification per payment; one refund per (provider, extra charge);
 //! - the journal is append-only (triggers refuse UPDATE and DELETE; no code issues them);
 //! - the cached balance is moved by a trigger on each journal insert, in the same transaction,
 //!   and the insert fails unless the row's `balance_after` equals the new balance, so
@@ -59,8 +60,10 @@
 //! [`PgLedgerStore`] and [`SqliteLedgerStore`] are one generic [`SqlLedgerStore`]: the SQL is
 //! shared, and what PostgreSQL and SQLite do differently (how a write transaction starts, how
 //! rows are locked) is the sealed [`Dialect`] trait. Each also implements
-//! [`NotificationOutbox`](miniapp_core::ledger::NotificationOutbox) on the same tables, so the
-//! payment-success notification is written in the credit's transaction. Timestamps come from
+//! [`NotificationOutbox`](miniapp_core::ledger::NotificationOutbox) and
+//! [`RefundQueue`](miniapp_core::ledger::RefundQueue) on the same database, so the
+//! payment-success notification is written in the credit's transaction and the refund of a
+//! duplicate charge in the transaction that records it. Timestamps come from
 //! [`SqlLedgerStore::with_clock`]'s clock (the system clock by default).
 //!
 //! # Feature flags
