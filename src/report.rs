@@ -3,7 +3,9 @@
 
 use miniapp_core::event::ProviderEvent;
 use miniapp_core::ids::ProviderId;
-use miniapp_core::ledger::{EventReceipt, LedgerError, LedgerStore};
+use miniapp_core::ledger::{
+    Applied, EventReceipt, HeldEvent, LedgerError, LedgerStore, LedgerStoreExt,
+};
 use miniapp_core::payment::{NoEffect, PaymentStatus, RefundPolicy};
 
 /// Applies `event` from `provider` and logs its outcome: credits at info; every event that
@@ -20,9 +22,53 @@ pub(crate) async fn apply_event(
     event: &ProviderEvent,
     policy: RefundPolicy,
 ) -> Result<EventReceipt, LedgerError> {
-    let receipt = ledger.apply_event(provider, event, policy).await?;
-    report(provider, event, &receipt);
-    Ok(receipt)
+    // Only events that name no payment are held, and the callers of this one name theirs.
+    apply_or_hold(ledger, provider, event, policy)
+        .await?
+        .ok_or(LedgerError::UnknownPayment)
+}
+
+/// [`apply_event`] for events that may overtake their payment's success (a webhook's dispute):
+/// `None` when it was held until its payment is known
+/// ([`LedgerStoreExt::apply_or_hold`]). Events released by this one are reported too.
+pub(crate) async fn apply_or_hold(
+    ledger: &dyn LedgerStore,
+    provider: &ProviderId,
+    event: &ProviderEvent,
+    policy: RefundPolicy,
+) -> Result<Option<EventReceipt>, LedgerError> {
+    match ledger.apply_or_hold(provider, event, policy).await? {
+        Applied::Matched { receipt, released } => {
+            report(provider, event, &receipt);
+            for (held, receipt) in &released {
+                report_released(held, receipt);
+            }
+            Ok(Some(receipt))
+        }
+        Applied::Held => {
+            tracing::info!(
+                provider = %provider,
+                event = %event.id,
+                kind = event.kind.name(),
+                reference = %event.provider_ref,
+                "event for a charge no payment knows yet: held until its success lands"
+            );
+            Ok(None)
+        }
+        _ => Err(LedgerError::Corrupt("unexpected outcome".into())),
+    }
+}
+
+/// Reports an event that was held and has now been applied.
+pub(crate) fn report_released(held: &HeldEvent, receipt: &EventReceipt) {
+    tracing::info!(
+        payment = %receipt.payment.id,
+        provider = %held.provider,
+        event = %held.event.id,
+        held_since = held.received_at,
+        "held event applied: its payment is now known"
+    );
+    report(&held.provider, &held.event, receipt);
 }
 
 fn report(provider: &ProviderId, event: &ProviderEvent, receipt: &EventReceipt) {

@@ -817,6 +817,17 @@ impl LedgerStore for Down {
     ) -> Result<EventReceipt, LedgerError> {
         Err(down())
     }
+    async fn hold_event(&self, _: &ProviderId, _: &ProviderEvent) -> Result<(), LedgerError> {
+        Err(down())
+    }
+    async fn held_events(
+        &self,
+        _: Option<(&ProviderId, &ProviderRef)>,
+        _: u64,
+        _: u32,
+    ) -> Result<Vec<miniapp::ledger::HeldEvent>, LedgerError> {
+        Err(down())
+    }
     async fn spend(&self, _: &SpendRequest) -> Result<SpendReceipt, LedgerError> {
         Err(down())
     }

@@ -67,3 +67,31 @@ impl EventKind {
         }
     }
 }
+
+impl ProviderEvent {
+    /// Whether this event may arrive before the success that makes its payment known, and must
+    /// then be kept until it is ([`crate::ledger::LedgerStoreExt::apply_or_hold`]): a refund or
+    /// dispute that names no payment of ours, only a charge reference (Stripe disputes carry no
+    /// metadata, and Stripe does not order its events). An event that names a payment id is
+    /// never held: if that payment is unknown, the event is not ours.
+    ///
+    /// ```
+    /// use miniapp_core::event::{EventKind, ProviderEvent};
+    /// let dispute = ProviderEvent {
+    ///     id: "evt_1".parse().unwrap(),
+    ///     payment_id: None,
+    ///     provider_ref: "pi_1".parse().unwrap(),
+    ///     kind: EventKind::DisputeOpened,
+    /// };
+    /// assert!(dispute.may_precede_its_payment());
+    /// ```
+    pub fn may_precede_its_payment(&self) -> bool {
+        self.payment_id.is_none()
+            && matches!(
+                self.kind,
+                EventKind::Refunded { .. }
+                    | EventKind::DisputeOpened
+                    | EventKind::DisputeClosed { .. }
+            )
+    }
+}

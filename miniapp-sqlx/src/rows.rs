@@ -2,7 +2,7 @@
 
 use miniapp_core::catalog::PaymentMethod;
 use miniapp_core::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
-use miniapp_core::ledger::{Balance, EntryKind, JournalEntry, LedgerError};
+use miniapp_core::ledger::{Balance, EntryKind, HeldEvent, JournalEntry, LedgerError};
 use miniapp_core::money::{Currency, Money, TokenAmount};
 use miniapp_core::payment::{Closure, DisputeState, Payment, PaymentFacts, PaymentStatus};
 
@@ -350,6 +350,26 @@ impl RefundRow {
                 currency(&self.currency, self.exponent)?,
             ),
             attempts: u32::try_from(self.attempts).map_err(|_| corrupt("attempts"))?,
+        })
+    }
+}
+
+/// A row of `miniapp_held_events`: the event is kept as the core serialises it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct HeldRow {
+    provider: String,
+    event: String,
+    received_at: i64,
+}
+
+impl HeldRow {
+    pub(crate) fn into_held(self) -> Result<HeldEvent, LedgerError> {
+        Ok(HeldEvent {
+            provider: ProviderId::new(self.provider).map_err(|e| corrupt(&e.to_string()))?,
+            event: serde_json::from_str(&self.event)
+                .map_err(|e| LedgerError::Corrupt(format!("held event: {e}")))?,
+            received_at: u64::try_from(self.received_at)
+                .map_err(|_| LedgerError::Corrupt("negative received_at".into()))?,
         })
     }
 }

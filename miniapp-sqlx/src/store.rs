@@ -12,9 +12,9 @@ use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderId, ProviderRef, UserId};
 use miniapp_core::ledger::{
-    Balance, ChargeRefund, CheckoutRecord, ClaimOutcome, EntryKind, EventReceipt, HistoryPage,
-    HistoryQuery, LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox,
-    RefundQueue, SpendReceipt, SpendRequest, plan_event, plan_spend,
+    Balance, ChargeRefund, CheckoutRecord, ClaimOutcome, EntryKind, EventReceipt, HeldEvent,
+    HistoryPage, HistoryQuery, LedgerError, LedgerStore, NewPayment, Notification,
+    NotificationOutbox, RefundQueue, SpendReceipt, SpendRequest, plan_event, plan_spend,
 };
 use miniapp_core::payment::{NoEffect, Payment, RefundPolicy, transition};
 use sqlx::{
@@ -24,8 +24,8 @@ use sqlx::{
 use crate::dialect::Dialect;
 use crate::error::{is_unique_violation, map_err};
 use crate::rows::{
-    BalanceRow, JournalRow, OutboxRow, PaymentBalanceRow, PaymentRow, PaymentUpdate, RefundRow,
-    journal_columns, outbox_columns, payment_columns, refund_columns, signed,
+    BalanceRow, HeldRow, JournalRow, OutboxRow, PaymentBalanceRow, PaymentRow, PaymentUpdate,
+    RefundRow, journal_columns, outbox_columns, payment_columns, refund_columns, signed,
 };
 
 /// A [`LedgerStore`] and [`NotificationOutbox`] on a sqlx pool: use it as [`PgLedgerStore`]
@@ -421,6 +421,52 @@ where
         }
         tx.commit().await.map_err(map_err)?;
         Ok(plan.into_receipt(payment.status))
+    }
+
+    async fn hold_event(
+        &self,
+        provider: &ProviderId,
+        event: &ProviderEvent,
+    ) -> Result<(), LedgerError> {
+        let body = serde_json::to_string(event).map_err(|e| LedgerError::Backend(e.into()))?;
+        sqlx::query(
+            "INSERT INTO miniapp_held_events (provider, event_id, provider_ref, kind, event, \
+             received_at) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM \
+             miniapp_provider_events WHERE provider = $1 AND event_id = $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(provider.as_str())
+        .bind(event.id.as_str())
+        .bind(event.provider_ref.as_str())
+        .bind(event.kind.name())
+        .bind(body.as_str())
+        .bind(signed(self.now())?)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn held_events(
+        &self,
+        charge: Option<(&ProviderId, &ProviderRef)>,
+        received_from: u64,
+        limit: u32,
+    ) -> Result<Vec<HeldEvent>, LedgerError> {
+        let rows: Vec<HeldRow> = sqlx::query_as(
+            "SELECT h.provider, h.event, h.received_at FROM miniapp_held_events h \
+             WHERE ($1 IS NULL OR (h.provider = $1 AND h.provider_ref = $2)) \
+             AND h.received_at >= $3 AND NOT EXISTS (SELECT 1 FROM miniapp_provider_events e \
+             WHERE e.provider = h.provider AND e.event_id = h.event_id) \
+             ORDER BY h.received_at, h.provider, h.event_id LIMIT $4",
+        )
+        .bind(charge.map(|(p, _)| p.as_str()))
+        .bind(charge.map(|(_, r)| r.as_str()))
+        .bind(signed(received_from)?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.into_iter().map(HeldRow::into_held).collect()
     }
 
     async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError> {

@@ -897,3 +897,122 @@ async fn an_already_refunded_charge_is_done_and_other_refusals_are_final() {
         Err(ProviderError::Unavailable(_))
     ));
 }
+
+fn signed(kind: &str, id: &str, object: serde_json::Value) -> WebhookRequest {
+    let body = serde_json::to_vec(&json!({
+        "id": id, "object": "event", "api_version": STRIPE_API_VERSION,
+        "type": kind, "data": {"object": object},
+    }))
+    .unwrap();
+    WebhookRequest {
+        headers: vec![("Stripe-Signature".into(), sign_header(WHSEC, now(), &body))],
+        body,
+    }
+}
+
+/// Stripe does not order its events, and a dispute carries no metadata: a dispute (and its loss)
+/// delivered before `checkout.session.completed` names only a payment intent no payment knows.
+/// It is held, and applied exactly once when the success lands: the payment ends refunded with
+/// its tokens taken back, as if the events had come in order.
+#[tokio::test]
+async fn a_lost_dispute_that_overtakes_its_success_is_held_and_applied_with_it() {
+    use miniapp_core::catalog::PaymentMethod;
+    use miniapp_core::ledger::{Applied, CheckoutRecord, LedgerStore, LedgerStoreExt, NewPayment};
+    use miniapp_core::payment::{PaymentStatus, RefundPolicy};
+
+    let server = Server::start().await;
+    let stripe = server.provider();
+    let ledger = InMemoryLedger::new();
+    let id = PaymentId::generate().unwrap();
+    let user = UserId::new(4242).unwrap();
+    ledger
+        .create_payment(NewPayment {
+            id: id.clone(),
+            user_id: user,
+            provider: stripe.id().clone(),
+            method: PaymentMethod::card(),
+            tokens: TokenAmount::new(500).unwrap(),
+            price: Money::usd_cents(2500),
+            email: None,
+            idempotency_key: None,
+            language: None,
+        })
+        .await
+        .unwrap();
+    ledger
+        .attach_checkout(
+            &id,
+            &CheckoutRecord {
+                checkout_ref: "cs_test_early".parse().unwrap(),
+                url: "https://checkout.stripe.com/c/pay/cs_test_early".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let dispute = |status: &str| {
+        json!({"id": "dp_early", "object": "dispute", "charge": "ch_early",
+               "payment_intent": "pi_early", "status": status, "amount": 2500, "currency": "usd"})
+    };
+    let session = json!({
+        "id": "cs_test_early", "object": "checkout.session", "status": "complete",
+        "payment_status": "paid", "amount_total": 2500, "currency": "usd",
+        "client_reference_id": id.as_str(), "metadata": {"payment_id": id.as_str()},
+        "payment_intent": "pi_early",
+    });
+    let deliveries = [
+        signed(
+            "charge.dispute.created",
+            "evt_dispute_created",
+            dispute("needs_response"),
+        ),
+        signed(
+            "charge.dispute.closed",
+            "evt_dispute_closed",
+            dispute("lost"),
+        ),
+        signed("checkout.session.completed", "evt_completed", session),
+    ];
+    let mut outcomes = Vec::new();
+    // Each webhook delivered twice, as Stripe may.
+    for webhook in deliveries.iter().chain(deliveries.iter()) {
+        for event in stripe
+            .parse_webhook(webhook, SystemTime::now())
+            .await
+            .unwrap()
+        {
+            let applied = ledger
+                .apply_or_hold(stripe.id(), &event, RefundPolicy::Debt)
+                .await
+                .unwrap();
+            outcomes.push(match applied {
+                Applied::Held => "held".to_owned(),
+                Applied::Matched { receipt, released } => format!(
+                    "{}{} +{} -{} released {}",
+                    if receipt.duplicate { "dup " } else { "" },
+                    receipt.payment.status,
+                    receipt.credited,
+                    receipt.clawed_back,
+                    released.len()
+                ),
+                other => panic!("{other:?}"),
+            });
+        }
+    }
+    assert_eq!(
+        outcomes,
+        [
+            "held",
+            "held",
+            "succeeded +500 -0 released 2",
+            "dup refunded +0 -0 released 0",
+            "dup refunded +0 -0 released 0",
+            "dup refunded +0 -0 released 0",
+        ]
+    );
+    let end = ledger.payment(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (end.status, end.tokens_credited, end.tokens_reversed),
+        (PaymentStatus::Refunded, 500, 500)
+    );
+    assert_eq!(ledger.balance(user).await.unwrap().balance, 0);
+}

@@ -150,7 +150,7 @@ pub async fn handle_webhook(
         ..WebhookOutcome::default()
     };
     for event in &events {
-        match crate::report::apply_event(
+        match crate::report::apply_or_hold(
             &*state.inner.ledger,
             provider.id(),
             event,
@@ -158,10 +158,12 @@ pub async fn handle_webhook(
         )
         .await
         {
-            Ok(receipt) => {
+            Ok(Some(receipt)) => {
                 outcome.duplicates += usize::from(receipt.duplicate);
                 outcome.credited += receipt.credited;
             }
+            // Kept durably until its payment's success lands: acknowledged.
+            Ok(None) => {}
             // Not one of our payments (another product on the same account): acknowledge, so the
             // provider stops redelivering, and leave a trace.
             Err(LedgerError::UnknownPayment) => {

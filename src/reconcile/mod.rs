@@ -28,7 +28,7 @@ use miniapp_core::payment::{Payment, PaymentStatus, RefundPolicy};
 use miniapp_core::provider::PaymentProvider;
 
 pub use refunds::{RefundNotice, RefundPass, refund_duplicate_charges, run_refunder};
-pub use sweep::{SWEEP_WINDOW, Sweep, UNSTARTED_TIMEOUT, run_sweeper, sweep_pending};
+pub use sweep::{HELD_WINDOW, SWEEP_WINDOW, Sweep, UNSTARTED_TIMEOUT, run_sweeper, sweep_pending};
 
 /// At most one provider question per pending payment in this interval when its status is polled
 /// (per process): a polling page does not hammer the provider.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use miniapp_core::clock::ClockExt;
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{ProviderEventId, ProviderRef, UserId};
-use miniapp_core::ledger::LedgerError;
+use miniapp_core::ledger::{LedgerError, LedgerStoreExt};
 use miniapp_core::payment::PaymentStatus;
 
 use super::Reconciler;
@@ -48,7 +48,17 @@ pub struct Sweep {
     pub settled: usize,
     /// Payments whose checkout never opened, closed as expired.
     pub closed_unstarted: usize,
+    /// Held events (refunds, disputes that overtook their success) applied now.
+    pub released: usize,
 }
+
+/// How long a held event is retried by the sweep: Stripe retries a webhook for three days, so a
+/// success lands within that or never. Older held events are not ours (another product on the
+/// same account); `full_bot admin anomalies` lists them.
+pub const HELD_WINDOW: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// Held events looked at per sweep.
+const MAX_HELD: u32 = 200;
 
 /// How long the sweep leaves a still-pending payment alone after asking about it: a minute at
 /// first, then a tenth of its age (a day-old abandoned checkout is asked about every 2.4 hours).
@@ -61,7 +71,8 @@ fn recheck_after(age_secs: u64) -> u64 {
 /// and applies the answers through the ledger exactly as a status poll would. A payment still
 /// pending after a check is left alone for a minute, or a tenth of its age when that is longer
 /// (per process); at most 200 provider questions per sweep and 5 per user. First it closes the
-/// payments whose checkout never opened within [`UNSTARTED_TIMEOUT`] as expired.
+/// payments whose checkout never opened within [`UNSTARTED_TIMEOUT`] as expired, and applies the
+/// held events of the last [`HELD_WINDOW`] whose payment is now known.
 ///
 /// # Errors
 /// [`LedgerError`] when the pending payments cannot be listed; a provider that cannot be asked is
@@ -78,8 +89,30 @@ pub async fn sweep_pending(reconciler: &Reconciler, now: u64) -> Result<Sweep, L
             0
         }
     };
+    // Held events whose success landed while the process that should have released them died.
+    let released = match reconciler
+        .ledger
+        .release_held(
+            now.saturating_sub(HELD_WINDOW.as_secs()),
+            MAX_HELD,
+            reconciler.refund_policy,
+        )
+        .await
+    {
+        Ok(released) => {
+            for (held, receipt) in &released {
+                crate::report::report_released(held, receipt);
+            }
+            released.len()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "held events not released this time");
+            0
+        }
+    };
     let mut sweep = Sweep {
         closed_unstarted,
+        released,
         ..Sweep::default()
     };
     let mut per_user: HashMap<UserId, usize> = HashMap::new();

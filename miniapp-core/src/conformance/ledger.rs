@@ -1679,3 +1679,146 @@ pub async fn refund_claims_lease_retry_and_end(store: &dyn LedgerStore, refunds:
         "only the unfinished claim comes back; refunded and failed ones never do"
     );
 }
+
+/// A refund or dispute naming only the charge, as Stripe sends them (no metadata on disputes).
+fn by_charge(payment: &Payment, name: &str, kind: EventKind) -> ProviderEvent {
+    ProviderEvent {
+        payment_id: None,
+        ..event(payment, name, kind)
+    }
+}
+
+async fn apply_or_hold(store: &dyn LedgerStore, e: &ProviderEvent) -> crate::ledger::Applied {
+    store
+        .apply_or_hold(&provider(), e, RefundPolicy::Debt)
+        .await
+        .expect("apply_or_hold")
+}
+
+async fn held_for(store: &dyn LedgerStore, payment: &Payment) -> Vec<String> {
+    let charge = ProviderRef::new(format!("pi_{}", payment.id.as_str())).unwrap();
+    store
+        .held_events(Some((&provider(), &charge)), 0, 100)
+        .await
+        .expect("held_events")
+        .into_iter()
+        .map(|h| h.event.id.as_str().to_owned())
+        .collect()
+}
+
+/// Refunds and disputes that overtake their payment's success (they name only the charge, which
+/// no payment knows yet) are kept and applied once the success lands, exactly once: every order
+/// of {success, partial refund, dispute opened, dispute won or lost}, each event delivered twice,
+/// ends in the state, balance and counters of the natural order, with nothing left held.
+pub async fn early_events_end_as_in_natural_order(store: &dyn LedgerStore) {
+    let price = Money::usd_cents(5000);
+    for won in [true, false] {
+        let script = [
+            ("paid", EventKind::Succeeded { amount: price }),
+            (
+                "refund",
+                EventKind::Refunded {
+                    total_refunded: Money::usd_cents(1000),
+                },
+            ),
+            ("dispute", EventKind::DisputeOpened),
+            ("closed", EventKind::DisputeClosed { won }),
+        ];
+        let mut natural = None;
+        for order in std::iter::once(script.to_vec()).chain(permutations(&script)) {
+            let user = fresh_user();
+            let p = pending_payment(store, user, 1000, price).await;
+            for (name, kind) in &order {
+                let e = match kind {
+                    EventKind::Succeeded { .. } => event(&p, name, kind.clone()),
+                    _ => by_charge(&p, name, kind.clone()),
+                };
+                apply_or_hold(store, &e).await;
+                apply_or_hold(store, &e).await;
+                assert_consistent(store, user).await;
+            }
+            let names: Vec<&str> = order.iter().map(|(n, _)| *n).collect();
+            let end = store.payment(&p.id).await.unwrap().unwrap();
+            let seen = (
+                end.status,
+                end.facts.clone(),
+                end.tokens_credited,
+                end.tokens_reversed,
+                balance_of(store, user).await,
+            );
+            match &natural {
+                None => {
+                    let expected = if won {
+                        (PaymentStatus::PartiallyRefunded, 800)
+                    } else {
+                        (PaymentStatus::Refunded, 0)
+                    };
+                    assert_eq!((seen.0, seen.4), expected, "natural order, won: {won}");
+                    natural = Some(seen);
+                }
+                Some(n) => assert_eq!(&seen, n, "order {names:?}, won: {won}"),
+            }
+            assert!(
+                held_for(store, &p).await.is_empty(),
+                "nothing stays held once the success landed: order {names:?}"
+            );
+        }
+    }
+}
+
+/// A held event whose success was applied without releasing it (the process died in between) is
+/// applied by [`LedgerStoreExt::release_held`], once; an event naming a payment we do not have is
+/// not ours and is not held.
+pub async fn held_events_are_released_by_the_sweep_once(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let p = pending_payment(store, user, 1000, Money::usd_cents(5000)).await;
+    let dispute = by_charge(&p, "dispute", EventKind::DisputeOpened);
+    assert_eq!(
+        apply_or_hold(store, &dispute).await,
+        crate::ledger::Applied::Held
+    );
+    store
+        .hold_event(&provider(), &dispute)
+        .await
+        .expect("holding again is a no-op");
+    assert_eq!(held_for(store, &p).await, vec![dispute.id.as_str()]);
+    // The success, applied by a process that dies before releasing anything.
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let before = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(before.status, PaymentStatus::Succeeded);
+    let since = SystemClock.unix_now().saturating_sub(3600);
+    let released = store
+        .release_held(since, 1000, RefundPolicy::Debt)
+        .await
+        .expect("release_held");
+    let ours: Vec<_> = released
+        .iter()
+        .filter(|(h, _)| h.event.id == dispute.id)
+        .collect();
+    assert_eq!(ours.len(), 1, "released once");
+    assert_eq!(ours[0].1.payment.status, PaymentStatus::Disputed);
+    assert!(held_for(store, &p).await.is_empty());
+    let again = store
+        .release_held(since, 1000, RefundPolicy::Debt)
+        .await
+        .expect("release_held");
+    assert!(again.iter().all(|(h, _)| h.event.id != dispute.id));
+    assert_eq!(
+        store.payment(&p.id).await.unwrap().unwrap().status,
+        PaymentStatus::Disputed
+    );
+    // Not ours: names a payment id we never issued.
+    let foreign = ProviderEvent {
+        payment_id: Some(PaymentId::generate().unwrap()),
+        ..by_charge(&p, "foreign_refund", EventKind::DisputeOpened)
+    };
+    let r = store
+        .apply_or_hold(&provider(), &foreign, RefundPolicy::Debt)
+        .await;
+    assert!(matches!(r, Err(LedgerError::UnknownPayment)), "{r:?}");
+    let listed = store
+        .held_events(None, 0, 10_000)
+        .await
+        .expect("held_events");
+    assert!(listed.iter().all(|h| h.event.id != foreign.id));
+}

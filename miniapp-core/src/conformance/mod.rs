@@ -68,6 +68,8 @@ macro_rules! ledger_conformance {
             a_second_capture_is_reported_and_credits_nothing,
             refunds_and_disputes_of_another_charge_take_nothing_back,
             a_refund_in_another_currency_is_reported,
+            early_events_end_as_in_natural_order,
+            held_events_are_released_by_the_sweep_once,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

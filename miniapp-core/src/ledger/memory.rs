@@ -15,7 +15,7 @@ use super::{
     JournalEntry, LedgerError, LedgerStore, NewPayment, Notification, NotificationOutbox,
     SpendReceipt, SpendRequest, plan_event, plan_spend,
 };
-use super::{ChargeRefund, RefundQueue};
+use super::{ChargeRefund, HeldEvent, RefundQueue};
 
 /// A [`LedgerStore`] in memory: the reference implementation of the contract, correct under
 /// concurrent use (one lock around the whole state, never held across an `.await`). Not durable:
@@ -61,6 +61,7 @@ struct State {
     spends: HashMap<(UserId, IdempotencyKey), usize>,
     outbox: Vec<Queued<Notification>>,
     refunds: Vec<Queued<ChargeRefund>>,
+    held: Vec<HeldEvent>,
 }
 
 /// An entry of one of the two durable queues (notifications, refunds), with the same columns
@@ -408,6 +409,45 @@ impl LedgerStore for InMemoryLedger {
         }
         s.payments.insert(id, plan.payment.clone());
         Ok(plan.into_receipt(payment.status))
+    }
+
+    async fn hold_event(
+        &self,
+        provider: &ProviderId,
+        event: &ProviderEvent,
+    ) -> Result<(), LedgerError> {
+        let t = self.now();
+        let mut s = self.lock();
+        let known = s.events.contains(&(provider.clone(), event.id.clone()))
+            || s.held
+                .iter()
+                .any(|h| h.provider == *provider && h.event.id == event.id);
+        if !known {
+            s.held.push(HeldEvent {
+                provider: provider.clone(),
+                event: event.clone(),
+                received_at: t,
+            });
+        }
+        Ok(())
+    }
+
+    async fn held_events(
+        &self,
+        charge: Option<(&ProviderId, &ProviderRef)>,
+        received_from: u64,
+        limit: u32,
+    ) -> Result<Vec<HeldEvent>, LedgerError> {
+        let s = self.lock();
+        // Kept in arrival order, so already oldest first.
+        Ok(s.held
+            .iter()
+            .filter(|h| h.received_at >= received_from)
+            .filter(|h| charge.is_none_or(|(p, r)| h.provider == *p && h.event.provider_ref == *r))
+            .filter(|h| !s.events.contains(&(h.provider.clone(), h.event.id.clone())))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
     }
 
     async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError> {

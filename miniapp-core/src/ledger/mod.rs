@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::PaymentMethod;
 use crate::event::ProviderEvent;
-use crate::ids::{IdempotencyKey, PaymentId, ProviderId, UserId};
+use crate::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
 use crate::money::{Money, TokenAmount};
 use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
 
@@ -204,6 +204,36 @@ impl EventReceipt {
     }
 }
 
+/// A provider event that matched no payment when it arrived
+/// ([`ProviderEvent::may_precede_its_payment`]), kept until a success teaches its payment the
+/// charge reference it names: see [`LedgerStoreExt::apply_or_hold`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldEvent {
+    /// The provider that sent it.
+    pub provider: ProviderId,
+    /// The event as verified.
+    pub event: ProviderEvent,
+    /// When it was first kept (unix seconds).
+    pub received_at: u64,
+}
+
+/// What [`LedgerStoreExt::apply_or_hold`] did with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // one per event, moved once: boxing buys nothing
+pub enum Applied {
+    /// The event's payment is known: applied (or recognised as a redelivery).
+    Matched {
+        /// What the event did.
+        receipt: EventReceipt,
+        /// Events held for this payment's charge and applied now, in the order they arrived.
+        released: Vec<(HeldEvent, EventReceipt)>,
+    },
+    /// No payment is known for the charge yet: kept durably, applied when its success lands or
+    /// by the sweep ([`LedgerStoreExt::release_held`]).
+    Held,
+}
+
 /// A payment-success notification in the outbox. The row is written in the same transaction as
 /// the credit, so a restart between commit and send loses nothing, and once per payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,6 +365,9 @@ impl LedgerError {
 ///   [`LedgerError::InsufficientFunds`] with nothing recorded.
 /// - The balance never goes below zero except through [`EntryKind::Clawback`], and always equals
 ///   the sum of the user's journal deltas. Journal entries are never changed or deleted.
+/// - [`LedgerStore::hold_event`] keeps an event durably, once per (provider, event id);
+///   [`LedgerStore::held_events`] lists only those whose id [`LedgerStore::apply_event`] has not
+///   recorded, so applying a held event is what releases it (exactly once, by the event id).
 /// - Creating a payment with an idempotency key already used by the same user returns the first
 ///   payment if the order is the same, [`LedgerError::IdempotencyConflict`] otherwise.
 /// - A commit that credits a payment also enqueues its [`Notification`], in the same
@@ -395,6 +428,25 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
         event: &ProviderEvent,
         policy: RefundPolicy,
     ) -> Result<EventReceipt, LedgerError>;
+
+    /// Keeps `event`, which matched no payment, until its payment is known (see
+    /// [`LedgerStoreExt::apply_or_hold`]). Keeping the same event id again is a no-op, and so is
+    /// keeping an event whose id was already applied.
+    async fn hold_event(
+        &self,
+        provider: &ProviderId,
+        event: &ProviderEvent,
+    ) -> Result<(), LedgerError>;
+
+    /// Held events whose id has not been applied since, received at or after `received_from`
+    /// (unix seconds), oldest first, at most `limit`: those naming `charge` (a provider and its
+    /// charge reference), or all of them.
+    async fn held_events(
+        &self,
+        charge: Option<(&ProviderId, &ProviderRef)>,
+        received_from: u64,
+        limit: u32,
+    ) -> Result<Vec<HeldEvent>, LedgerError>;
 
     /// Spends tokens (see the contract above).
     async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError>;
@@ -553,6 +605,86 @@ pub trait LedgerStoreExt: LedgerStore {
         }
         all.reverse();
         Ok(all)
+    }
+
+    /// Applies `event`, keeping it for later when it may have overtaken its payment's success
+    /// ([`ProviderEvent::may_precede_its_payment`]) and no payment knows its charge yet; and,
+    /// once the event's payment knows its charge, applies what was held for that charge. So a
+    /// dispute that arrives before its success is neither lost nor applied twice: whatever the
+    /// order, the payment ends where the natural order leads (conformance:
+    /// `early_events_end_as_in_natural_order`).
+    ///
+    /// Held events whose success lands while this process dies are applied by
+    /// [`LedgerStoreExt::release_held`], which the sweep runs.
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownPayment`] for an event that names a payment we do not have, or that
+    /// cannot precede its payment (not ours: acknowledge it); otherwise as
+    /// [`LedgerStore::apply_event`].
+    async fn apply_or_hold(
+        &self,
+        provider: &ProviderId,
+        event: &ProviderEvent,
+        policy: RefundPolicy,
+    ) -> Result<Applied, LedgerError> {
+        let receipt = match self.apply_event(provider, event, policy).await {
+            Ok(receipt) => receipt,
+            Err(LedgerError::UnknownPayment) if event.may_precede_its_payment() => {
+                self.hold_event(provider, event).await?;
+                // The success may have committed between the miss and the hold, and released
+                // what was held then, without this event: ask once more.
+                match self.apply_event(provider, event, policy).await {
+                    Ok(receipt) => receipt,
+                    Err(LedgerError::UnknownPayment) => return Ok(Applied::Held),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let released = match &receipt.payment.payment_ref {
+            Some(charge) => {
+                let held = self.held_events(Some((provider, charge)), 0, 100).await?;
+                self.apply_held(held, policy).await?
+            }
+            None => Vec::new(),
+        };
+        Ok(Applied::Matched { receipt, released })
+    }
+
+    /// Applies every held event received at or after `received_from` whose payment is now
+    /// known (at most `limit` are looked at): what the sweep runs, for events whose success
+    /// landed while the process that should have released them died.
+    ///
+    /// # Errors
+    /// As [`LedgerStore::apply_event`].
+    async fn release_held(
+        &self,
+        received_from: u64,
+        limit: u32,
+        policy: RefundPolicy,
+    ) -> Result<Vec<(HeldEvent, EventReceipt)>, LedgerError> {
+        let held = self.held_events(None, received_from, limit).await?;
+        self.apply_held(held, policy).await
+    }
+
+    /// Applies `held` events in order, skipping those whose payment is still unknown.
+    ///
+    /// # Errors
+    /// As [`LedgerStore::apply_event`].
+    async fn apply_held(
+        &self,
+        held: Vec<HeldEvent>,
+        policy: RefundPolicy,
+    ) -> Result<Vec<(HeldEvent, EventReceipt)>, LedgerError> {
+        let mut applied = Vec::new();
+        for h in held {
+            match self.apply_event(&h.provider, &h.event, policy).await {
+                Ok(receipt) => applied.push((h, receipt)),
+                Err(LedgerError::UnknownPayment) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(applied)
     }
 
     /// A payment that must exist and belong to `user`: a payment of another user is reported
