@@ -3,6 +3,9 @@
 //! `cargo run --example full_bot` with nothing configured: an SQLite file `miniapp.db`, the
 //! sandbox provider, development login, on http://127.0.0.1:8080/miniapp/. Configuration is in
 //! the README's table (environment variables or a `.env` file).
+//!
+//! `cargo run --example full_bot -- admin <command>` runs an operator's command against the
+//! configured database instead (`miniapp::admin`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
@@ -17,10 +20,37 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("admin") {
+        return admin(&args[1..]).await;
+    }
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("full_bot: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The operator's commands against the configured database (`full_bot admin help`): exit 0
+/// done, 1 failed or an audit mismatch, 2 a usage error.
+async fn admin(args: &[String]) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("full_bot: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app::run_admin(&config, args, &mut std::io::stdout().lock()).await {
+        Ok(status) => ExitCode::from(status),
+        Err(e @ app::AppError::Admin(miniapp::admin::AdminError::Usage(_))) => {
+            eprintln!("full_bot admin: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("full_bot admin: {e}");
             ExitCode::FAILURE
         }
     }

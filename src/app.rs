@@ -4,9 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use miniapp_core::catalog::{Catalog, MethodOffer, PaymentMethod};
-use miniapp_core::clock::{SharedClock, SystemClock};
+use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::init_data::{BotToken, VerifyOptions};
-use miniapp_core::ledger::{LedgerStore, NotificationOutbox, RefundQueue};
+use miniapp_core::ledger::{LedgerAdmin, LedgerStore, NotificationOutbox, RefundQueue};
 use miniapp_core::money::Currency;
 
 use crate::config::{Config, SandboxMode};
@@ -29,6 +29,9 @@ pub enum AppError {
     /// The listener could not be bound or failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// An operator's command was wrong or refused.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 /// The assembled app.
@@ -44,6 +47,8 @@ pub struct App {
     ///
     /// [`run_refunder`]: crate::reconcile::run_refunder
     pub refunds: Arc<dyn RefundQueue>,
+    /// The operator's view, when the store has one (the owner's `/payment`).
+    pub admin: Option<Arc<dyn LedgerAdmin>>,
     /// In development mode, the local token that signs and verifies init data.
     pub dev_token: Option<BotToken>,
     /// Whether the sandbox takes payments.
@@ -61,18 +66,56 @@ pub struct Stores {
     pub outbox: Arc<dyn NotificationOutbox>,
     /// Duplicate charges to refund, written with the duplicates.
     pub refunds: Arc<dyn RefundQueue>,
+    /// The operator's view ([`crate::admin`], the owner's `/payment`); the SQL stores have it.
+    pub admin: Option<Arc<dyn LedgerAdmin>>,
 }
 
 impl Stores {
-    /// One store as all three.
+    /// One store as the ledger, the outbox and the refund queue, without the operator's view
+    /// (the in-memory ledger).
     pub fn new<S: LedgerStore + NotificationOutbox + RefundQueue + 'static>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
             ledger: store.clone(),
             outbox: store.clone(),
             refunds: store,
+            admin: None,
         }
     }
+
+    /// One store as all four (the SQL stores).
+    pub fn with_admin<S>(store: S) -> Stores
+    where
+        S: LedgerStore + NotificationOutbox + RefundQueue + LedgerAdmin + 'static,
+    {
+        let store = Arc::new(store);
+        Stores {
+            ledger: store.clone(),
+            outbox: store.clone(),
+            refunds: store.clone(),
+            admin: Some(store),
+        }
+    }
+}
+
+/// `full_bot admin <args>`: opens the configured database and runs the operator's command
+/// ([`crate::admin`]), writing to `out`; returns the exit status.
+///
+/// # Errors
+/// [`AppError::Database`] when the database cannot be opened or has no operator view;
+/// [`AppError::Admin`] when the command is wrong or refused.
+pub async fn run_admin(
+    config: &Config,
+    args: &[String],
+    out: &mut dyn std::io::Write,
+) -> Result<u8, AppError> {
+    let invocation = crate::admin::parse(args, &config.operator)?;
+    let clock = SystemClock::shared();
+    let stores = open_ledger(&config.database_url, 2, clock.clone()).await?;
+    let admin = stores.admin.ok_or_else(|| {
+        AppError::Database("this store has no operator view (use SQLite or PostgreSQL)".into())
+    })?;
+    Ok(crate::admin::run(&*admin, &*stores.ledger, &invocation, clock.unix_now(), out).await?)
 }
 
 /// Opens the store named by `database_url` (its ledger and its outbox) and applies its
@@ -102,7 +145,7 @@ pub async fn open_ledger(
                 .await
                 .map_err(db)?;
             store.migrate().await.map_err(db)?;
-            return Ok(Stores::new(store.with_clock(clock)));
+            return Ok(Stores::with_admin(store.with_clock(clock)));
         }
         #[cfg(not(feature = "sqlite"))]
         return Err(AppError::Database(format!(
@@ -115,7 +158,7 @@ pub async fn open_ledger(
             .await
             .map_err(db)?;
         store.migrate().await.map_err(db)?;
-        Ok(Stores::new(store.with_clock(clock)))
+        Ok(Stores::with_admin(store.with_clock(clock)))
     }
     #[cfg(not(feature = "postgres"))]
     Err(AppError::Database(
@@ -160,6 +203,7 @@ pub fn build_with_stores(
         ledger,
         outbox,
         refunds,
+        admin,
     } = stores;
     let (auth, dev_token) = match &config.bot_token {
         Some(token) => (Auth::Bot(token.clone()), None),
@@ -270,6 +314,7 @@ pub fn build_with_stores(
         ledger,
         outbox,
         refunds,
+        admin,
         dev_token,
         sandbox: sandbox.is_some(),
         clock,
@@ -333,7 +378,8 @@ pub async fn run(
                 .map(|b| format!("{b}/miniapp/")),
         )
         .with_refund_policy(config.refund_policy)
-        .with_owners(config.owners.clone());
+        .with_owners(config.owners.clone())
+        .with_admin(app.admin.clone());
         if let Err(e) = crate::bot::set_menu_button(&bot, &deps).await {
             tracing::warn!(error = %e, "could not set the menu button");
         }

@@ -62,6 +62,9 @@ pub struct Config {
     pub bot_mode: BotMode,
     /// `BOT_OWNER_IDS`: Telegram user ids allowed to use owner commands (`/refund`).
     pub owners: Vec<i64>,
+    /// `MINIAPP_OPERATOR`, else `USER`, else `operator`: who `full_bot admin` records as acting
+    /// (`--by` overrides it per command).
+    pub operator: String,
     /// `MAX_OPEN_PAYMENTS`: open payments a user may have from the last hour, default 5; `0`
     /// disables the limit (load tests).
     pub max_open_payments: u32,
@@ -196,6 +199,10 @@ impl Config {
                 "PAYMENT_METHODS includes stars, which needs TELEGRAM_BOT_TOKEN",
             ));
         }
+        let operator = get("MINIAPP_OPERATOR")
+            .or_else(|| get("USER"))
+            .filter(|o| !o.trim().is_empty())
+            .unwrap_or_else(|| "operator".to_owned());
         let owners = match get("BOT_OWNER_IDS") {
             None => Vec::new(),
             Some(v) => v
@@ -361,6 +368,7 @@ impl Config {
             reconcile_after,
             bot_mode,
             owners,
+            operator,
             max_open_payments,
             rate_limit_per_minute,
             trust_forwarded_for,
@@ -411,6 +419,7 @@ impl fmt::Debug for Config {
             .field("reconcile_after", &self.reconcile_after)
             .field("bot_mode", &self.bot_mode)
             .field("owners", &self.owners)
+            .field("operator", &self.operator)
             .field("max_open_payments", &self.max_open_payments)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("trust_forwarded_for", &self.trust_forwarded_for)

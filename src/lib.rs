@@ -10,6 +10,7 @@
 //!   handlers for your dispatcher, Telegram Stars, the payment-success notifications;
 //! - [`config`] and [`app`] (feature `axum`): the reference app `full_bot`, assembled from the
 //!   environment;
+//! - [`admin`] (feature `admin`): the operator's commands behind `full_bot admin …`;
 //! - `sqlx` (features `sqlite`, `postgres`): the ledgers of `miniapp-sqlx`;
 //! - `stripe` (feature `stripe`): the provider of `miniapp-stripe`.
 //!
@@ -61,7 +62,8 @@
 //! # Feature flags
 //! | feature | default | what |
 //! |---|---|---|
-//! | `axum` | yes | [`http`], [`reconcile`], [`sandbox`], [`config`], [`app`] |
+//! | `axum` | yes | [`http`], [`reconcile`], [`sandbox`], [`config`], [`app`]; implies `admin` |
+//! | `admin` | yes | [`admin`]: the operator's commands (`full_bot admin …`) |
 //! | `teloxide` | yes | [`bot`], [`stars`], [`i18n`]: payment updates, commands, notifications, menu button (rustls) |
 //! | `sqlite` | yes | `miniapp::sqlx::SqliteLedgerStore` |
 //! | `postgres` | yes | `miniapp::sqlx::PgLedgerStore` |
@@ -70,6 +72,8 @@
 
 pub use miniapp_core::*;
 
+#[cfg(feature = "admin")]
+pub mod admin;
 #[cfg(feature = "axum")]
 pub mod app;
 #[cfg(feature = "teloxide")]

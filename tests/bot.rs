@@ -1425,3 +1425,60 @@ async fn stars_refund_recorded_later_when_telegram_already_refunded() {
         PaymentStatus::Succeeded
     );
 }
+
+/// The owner's `/payment pay_…` shows what `full_bot admin payment` shows: here a Stars payment
+/// charged twice, with both charges and the queued refund. Anyone else gets no answer.
+#[tokio::test]
+async fn the_owners_payment_command_shows_the_payment_its_events_and_refunds() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let owner = fresh_user();
+    let admin: Arc<dyn miniapp::ledger::LedgerAdmin> = Arc::new(store.clone());
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()))
+        .with_owners(vec![owner.get()])
+        .with_admin(Some(admin));
+    let user = fresh_user();
+    let p = stars_payment(&api, &store, user).await;
+    for charge in ["charge_phone", "charge_desktop"] {
+        dispatch(
+            &api,
+            &deps,
+            successful_payment(user.get(), p.id.as_str(), 1250, charge),
+        )
+        .await;
+    }
+    let before = api.calls("SendMessage").len();
+    let command = format!("/payment {}", p.id);
+    dispatch(&api, &deps, message(user.get(), "en", &command)).await;
+    assert_eq!(
+        api.calls("SendMessage").len(),
+        before,
+        "not an owner: no answer"
+    );
+    dispatch(&api, &deps, message(owner.get(), "en", &command)).await;
+    dispatch(
+        &api,
+        &deps,
+        message(owner.get(), "en", "/payment pay_missing"),
+    )
+    .await;
+    dispatch(&api, &deps, message(owner.get(), "en", "/payment")).await;
+    let sent = api.calls("SendMessage");
+    let replies: Vec<&str> = sent[before..]
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(replies.len(), 3, "{replies:?}");
+    for needle in [
+        p.id.as_str(),
+        "succeeded",
+        "charge charge_phone",
+        "charge_desktop — no effect: duplicate_charge",
+        "credit +500",
+        "pending charge charge_desktop",
+    ] {
+        assert!(replies[0].contains(needle), "{needle:?} in\n{}", replies[0]);
+    }
+    assert_eq!(replies[1], "no payment pay_missing");
+    assert_eq!(replies[2], "usage: /payment pay_…");
+}

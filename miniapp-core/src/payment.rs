@@ -249,6 +249,10 @@ pub enum NoEffect {
     /// A refund or dispute of a charge that is not the payment's credited one (the refund of a
     /// duplicate charge, typically): it takes back none of the tokens the credited charge bought.
     OtherCharge,
+    /// A refund or dispute of a `conflicted` payment: recorded in its facts, but it moves no
+    /// tokens (none were credited automatically, and an operator who credited it by hand
+    /// decides what a refund takes back, with `full_bot admin adjust`).
+    ConflictedPayment,
 }
 
 impl NoEffect {
@@ -261,6 +265,7 @@ impl NoEffect {
             NoEffect::OtherCheckout => "other_checkout",
             NoEffect::DuplicateCharge => "duplicate_charge",
             NoEffect::OtherCharge => "other_charge",
+            NoEffect::ConflictedPayment => "conflicted_payment",
         }
     }
 
@@ -273,6 +278,7 @@ impl NoEffect {
             NoEffect::OtherCheckout,
             NoEffect::DuplicateCharge,
             NoEffect::OtherCharge,
+            NoEffect::ConflictedPayment,
         ]
         .into_iter()
         .find(|n| n.as_str() == s)
@@ -359,6 +365,15 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
         no_effect = Some(NoEffect::AlreadyKnown);
     }
     let status = derive_status(&facts, payment);
+    if no_effect.is_none()
+        && status == PaymentStatus::Conflicted
+        && matches!(
+            event.kind,
+            EventKind::Refunded { .. } | EventKind::DisputeOpened | EventKind::DisputeClosed { .. }
+        )
+    {
+        no_effect = Some(NoEffect::ConflictedPayment);
+    }
     let paid_as_priced = facts.paid == Some(payment.price);
     let credit = if paid_as_priced && payment.tokens_credited == 0 {
         payment.tokens.get()

@@ -77,6 +77,7 @@
 //! error as the source.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod dialect;
 mod error;
 mod rows;

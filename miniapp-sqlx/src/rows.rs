@@ -2,7 +2,10 @@
 
 use miniapp_core::catalog::PaymentMethod;
 use miniapp_core::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
-use miniapp_core::ledger::{Balance, EntryKind, HeldEvent, JournalEntry, LedgerError};
+use miniapp_core::ledger::{
+    Balance, CreditMismatch, EntryKind, HeldEvent, JournalEntry, LedgerError, ProviderTotal,
+    QueuedRefund, RecordedEvent, Resolution, ResolutionRecord, UnsentNotification,
+};
 use miniapp_core::money::{Currency, Money, TokenAmount};
 use miniapp_core::payment::{Closure, DisputeState, Payment, PaymentFacts, PaymentStatus};
 
@@ -19,7 +22,8 @@ macro_rules! payment_columns {
 /// The columns of `miniapp_journal`, in [`JournalRow`] order.
 macro_rules! journal_columns {
     () => {
-        "id, user_id, kind, delta, balance_after, payment_id, idempotency_key, memo, created_at"
+        "id, user_id, kind, delta, balance_after, payment_id, idempotency_key, memo, created_at, \
+         actor"
     };
 }
 
@@ -66,6 +70,7 @@ pub(crate) struct JournalRow {
     idempotency_key: Option<String>,
     memo: Option<String>,
     created_at: i64,
+    actor: Option<String>,
 }
 
 /// A payment row with its owner's balance columns (`NULL` when the user has no balance row yet).
@@ -259,6 +264,7 @@ impl JournalRow {
                 .transpose()?,
             memo: self.memo,
             created_at: unsigned(self.created_at, "created_at")?,
+            actor: self.actor,
         })
     }
 }
@@ -370,6 +376,171 @@ impl HeldRow {
                 .map_err(|e| LedgerError::Corrupt(format!("held event: {e}")))?,
             received_at: u64::try_from(self.received_at)
                 .map_err(|_| LedgerError::Corrupt("negative received_at".into()))?,
+        })
+    }
+}
+
+/// A row of `miniapp_provider_events`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    provider: String,
+    event_id: String,
+    payment_id: String,
+    kind: String,
+    provider_ref: Option<String>,
+    no_effect: Option<String>,
+    received_at: i64,
+}
+
+impl EventRow {
+    pub(crate) fn into_recorded(self) -> Result<RecordedEvent, LedgerError> {
+        Ok(RecordedEvent {
+            provider: ProviderId::new(self.provider).map_err(|_| corrupt("event provider"))?,
+            event_id: self.event_id,
+            payment_id: PaymentId::new(self.payment_id).map_err(|_| corrupt("payment id"))?,
+            kind: self.kind,
+            provider_ref: self.provider_ref,
+            no_effect: self.no_effect,
+            received_at: unsigned(self.received_at, "received_at")?,
+        })
+    }
+}
+
+/// A row of `miniapp_refund_queue` as the operator sees it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct QueuedRefundRow {
+    payment_id: String,
+    provider: String,
+    charge_ref: String,
+    amount_minor: i64,
+    currency: String,
+    exponent: i32,
+    reason: String,
+    state: String,
+    attempts: i32,
+    last_error: Option<String>,
+}
+
+impl QueuedRefundRow {
+    pub(crate) fn into_queued(self) -> Result<QueuedRefund, LedgerError> {
+        Ok(QueuedRefund {
+            payment_id: PaymentId::new(self.payment_id).map_err(|_| corrupt("payment id"))?,
+            provider: ProviderId::new(self.provider).map_err(|_| corrupt("refund provider"))?,
+            charge_ref: self.charge_ref,
+            amount: Money::new(
+                unsigned(self.amount_minor, "amount")?,
+                currency(&self.currency, self.exponent)?,
+            ),
+            reason: self.reason,
+            state: self.state,
+            attempts: u32::try_from(self.attempts).map_err(|_| corrupt("attempts"))?,
+            last_error: self.last_error,
+        })
+    }
+}
+
+/// A row of `miniapp_outbox` that may not have been delivered.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UnsentRow {
+    payment_id: String,
+    user_id: i64,
+    state: String,
+    last_error: Option<String>,
+}
+
+impl UnsentRow {
+    pub(crate) fn into_unsent(self) -> Result<UnsentNotification, LedgerError> {
+        Ok(UnsentNotification {
+            payment_id: PaymentId::new(self.payment_id).map_err(|_| corrupt("payment id"))?,
+            user_id: UserId::new(self.user_id).ok_or_else(|| corrupt("user id"))?,
+            state: self.state,
+            last_error: self.last_error,
+        })
+    }
+}
+
+/// A row of `miniapp_resolutions`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ResolutionRow {
+    payment_id: String,
+    action: String,
+    actor: String,
+    reason: String,
+    created_at: i64,
+}
+
+impl ResolutionRow {
+    pub(crate) fn into_record(self) -> Result<ResolutionRecord, LedgerError> {
+        let action = [Resolution::Credit, Resolution::Refund, Resolution::Dismiss]
+            .into_iter()
+            .find(|r| r.as_str() == self.action)
+            .ok_or_else(|| corrupt("resolution action"))?;
+        Ok(ResolutionRecord {
+            payment_id: PaymentId::new(self.payment_id).map_err(|_| corrupt("payment id"))?,
+            action,
+            actor: self.actor,
+            reason: self.reason,
+            created_at: unsigned(self.created_at, "created_at")?,
+        })
+    }
+}
+
+/// One number.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CountRow {
+    pub(crate) n: i64,
+}
+
+/// A user whose balance is not the sum of their journal.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct BalanceSumRow {
+    pub(crate) user_id: i64,
+    pub(crate) balance: i64,
+    pub(crate) journal_sum: i64,
+}
+
+/// A payment whose credit lines do not match its `tokens_credited`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CreditRow {
+    id: String,
+    tokens_credited: i64,
+    lines: i64,
+    credited: i64,
+}
+
+impl CreditRow {
+    pub(crate) fn into_mismatch(self) -> Result<CreditMismatch, LedgerError> {
+        Ok(CreditMismatch {
+            payment_id: PaymentId::new(self.id).map_err(|_| corrupt("payment id"))?,
+            tokens_credited: unsigned(self.tokens_credited, "tokens credited")?,
+            credit_lines: unsigned(self.lines, "lines")?,
+            credited_in_journal: self.credited,
+        })
+    }
+}
+
+/// Money per provider and currency.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TotalRow {
+    provider: String,
+    currency: String,
+    paid_payments: i64,
+    paid_minor: i64,
+    refunded_minor: i64,
+    tokens_credited: i64,
+    tokens_reversed: i64,
+}
+
+impl TotalRow {
+    pub(crate) fn into_total(self) -> Result<ProviderTotal, LedgerError> {
+        Ok(ProviderTotal {
+            provider: ProviderId::new(self.provider).map_err(|_| corrupt("provider"))?,
+            currency: self.currency,
+            paid_payments: unsigned(self.paid_payments, "count")?,
+            paid_minor: unsigned(self.paid_minor, "paid")?,
+            refunded_minor: unsigned(self.refunded_minor, "refunded")?,
+            tokens_credited: unsigned(self.tokens_credited, "tokens")?,
+            tokens_reversed: unsigned(self.tokens_reversed, "tokens")?,
         })
     }
 }

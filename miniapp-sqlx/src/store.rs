@@ -82,7 +82,7 @@ impl<DB: Dialect> SqlLedgerStore<DB> {
         &self.pool
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.clock.unix_now()
     }
 }
@@ -106,12 +106,12 @@ where
 }
 
 /// `sql` followed by the dialect's row lock.
-fn locked<DB: Dialect>(sql: &str) -> AssertSqlSafe<String> {
+pub(crate) fn locked<DB: Dialect>(sql: &str) -> AssertSqlSafe<String> {
     AssertSqlSafe(format!("{sql}{}", DB::ROW_LOCK))
 }
 
 /// The user's balance row, created when missing and locked for the rest of `tx`.
-async fn locked_balance<DB>(
+pub(crate) async fn locked_balance<DB>(
     tx: &mut Transaction<'static, DB>,
     user: i64,
 ) -> Result<Balance, LedgerError>

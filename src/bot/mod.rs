@@ -49,6 +49,7 @@ pub struct BotDeps {
     page_url: Option<url::Url>,
     refund_policy: miniapp_core::payment::RefundPolicy,
     owners: Vec<i64>,
+    admin: Option<Arc<dyn miniapp_core::ledger::LedgerAdmin>>,
 }
 
 impl BotDeps {
@@ -61,7 +62,19 @@ impl BotDeps {
             page_url,
             refund_policy: miniapp_core::payment::RefundPolicy::Debt,
             owners: Vec::new(),
+            admin: None,
         }
+    }
+
+    /// The operator's view of the ledger, for the owners' `/payment pay_…` (without it the
+    /// command answers that the store has none).
+    #[must_use]
+    pub fn with_admin(
+        mut self,
+        admin: Option<Arc<dyn miniapp_core::ledger::LedgerAdmin>>,
+    ) -> BotDeps {
+        self.admin = admin;
+        self
     }
 
     /// What refunds after spending do (default: debt).
@@ -100,6 +113,9 @@ pub enum Command {
     Balance,
     /// Owner only: refund a Telegram Stars payment (`/refund pay_…`).
     Refund(String),
+    /// Owner only: a payment with its events, journal lines, refunds and resolutions
+    /// (`/payment pay_…`), as `full_bot admin payment` prints it.
+    Payment(String),
 }
 
 /// Callback data of the inline buttons.
@@ -216,6 +232,7 @@ async fn on_command(
         Command::Pay => pay(bot, msg, deps).await,
         Command::Balance => balance(bot, msg, deps).await,
         Command::Refund(arg) => refund(bot, msg, deps, arg).await,
+        Command::Payment(arg) => payment(bot, msg, deps, arg).await,
     }
 }
 
@@ -288,6 +305,38 @@ pub async fn refund(bot: Bot, msg: Message, deps: BotDeps, arg: String) -> Resul
             }
         }
     };
+    bot.send_message(msg.chat.id, reply).await?;
+    Ok(())
+}
+
+/// `/payment pay_…`, owners only ([`BotDeps::with_owners`]): the payment, its provider events,
+/// journal lines, refunds and resolutions ([`crate::admin::payment_summary`]). Anyone else gets
+/// no answer.
+///
+/// # Errors
+/// Telegram errors (a missing payment or a storage failure is answered as text).
+pub async fn payment(bot: Bot, msg: Message, deps: BotDeps, arg: String) -> Result<(), BotError> {
+    let Some(user) = user_id(msg.from.as_ref()) else {
+        return Ok(());
+    };
+    if !deps.owners.contains(&user.get()) {
+        return Ok(());
+    }
+    let reply = match (miniapp_core::ids::PaymentId::new(arg.trim()), &deps.admin) {
+        (Err(_), _) => "usage: /payment pay_…".to_owned(),
+        (Ok(_), None) => "this store has no operator view (use SQLite or PostgreSQL)".to_owned(),
+        (Ok(id), Some(admin)) => {
+            match crate::admin::PaymentView::load(&**admin, &*deps.ledger, &id).await {
+                Ok(view) => view.to_text(),
+                Err(miniapp_core::ledger::LedgerError::UnknownPayment) => {
+                    format!("no payment {id}")
+                }
+                Err(e) => format!("cannot read {id}: {e}"),
+            }
+        }
+    };
+    // Telegram takes at most 4096 characters per message.
+    let reply: String = reply.chars().take(4000).collect();
     bot.send_message(msg.chat.id, reply).await?;
     Ok(())
 }

@@ -138,6 +138,13 @@ pub async fn assert_consistent(store: &dyn LedgerStore, user: UserId) {
                 spent += e.delta.unsigned_abs();
             }
             EntryKind::Clawback => assert!(e.delta < 0, "clawbacks are negative"),
+            EntryKind::Adjustment => {
+                assert!(
+                    running >= 0,
+                    "an adjustment never takes the balance below zero"
+                );
+                assert!(e.actor.is_some(), "an adjustment says who made it");
+            }
         }
     }
     assert_eq!(

@@ -377,6 +377,7 @@ impl LedgerStore for InMemoryLedger {
                 idempotency_key: None,
                 memo: None,
                 created_at: t,
+                actor: None,
             });
         }
         s.balances.insert(payment.user_id, plan.balance);
@@ -480,6 +481,7 @@ impl LedgerStore for InMemoryLedger {
                 .as_deref()
                 .map(|m| m.chars().take(200).collect()),
             created_at: self.now(),
+            actor: None,
         });
         s.spends.insert(key, index);
         s.balances.insert(request.user_id, after);

@@ -4,6 +4,7 @@
 //! decide, a store only provides locking and persistence. [`InMemoryLedger`] is the reference
 //! store; the SQL stores must behave the same (the `miniapp_core::conformance` (feature `conformance`) suite checks it).
 
+mod admin;
 mod memory;
 mod plan;
 
@@ -18,6 +19,11 @@ use crate::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
 use crate::money::{Money, TokenAmount};
 use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
 
+pub use admin::{
+    AdjustReceipt, Anomalies, AuditReport, CreditMismatch, LedgerAdmin, OperatorNote,
+    ProviderTotal, QueuedRefund, RecordedEvent, Resolution, ResolutionRecord, UnsentNotification,
+    adjustment_key, plan_adjustment, plan_resolution,
+};
 pub use memory::InMemoryLedger;
 pub use plan::{EventPlan, plan_event, plan_spend};
 
@@ -32,6 +38,9 @@ pub enum EntryKind {
     Spend,
     /// Tokens taken back after a refund or a lost dispute (negative).
     Clawback,
+    /// A correction by a person (either sign), with who ([`JournalEntry::actor`]) and why
+    /// ([`JournalEntry::memo`]); never below zero. See [`LedgerAdmin::adjust`].
+    Adjustment,
 }
 
 impl EntryKind {
@@ -41,14 +50,20 @@ impl EntryKind {
             EntryKind::Credit => "credit",
             EntryKind::Spend => "spend",
             EntryKind::Clawback => "clawback",
+            EntryKind::Adjustment => "adjustment",
         }
     }
 
     /// Parses [`EntryKind::as_str`] back.
     pub fn parse(s: &str) -> Option<EntryKind> {
-        [EntryKind::Credit, EntryKind::Spend, EntryKind::Clawback]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            EntryKind::Credit,
+            EntryKind::Spend,
+            EntryKind::Clawback,
+            EntryKind::Adjustment,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -70,10 +85,12 @@ pub struct JournalEntry {
     pub payment_id: Option<PaymentId>,
     /// The caller's key behind a spend.
     pub idempotency_key: Option<IdempotencyKey>,
-    /// Free text from the spender (what was bought).
+    /// Free text from the spender (what was bought), or an adjustment's reason.
     pub memo: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Who made an adjustment (`None` for entries the system made).
+    pub actor: Option<String>,
 }
 
 /// A user's balance.
@@ -207,7 +224,7 @@ impl EventReceipt {
 /// A provider event that matched no payment when it arrived
 /// ([`ProviderEvent::may_precede_its_payment`]), kept until a success teaches its payment the
 /// charge reference it names: see [`LedgerStoreExt::apply_or_hold`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeldEvent {
     /// The provider that sent it.
     pub provider: ProviderId,
@@ -331,6 +348,10 @@ pub enum LedgerError {
     /// The payment already has a different checkout.
     #[error("the payment already has another checkout")]
     CheckoutConflict,
+    /// An operator's action does not apply (resolving a payment that has nothing to resolve,
+    /// crediting one that is not conflicted, …); nothing was changed.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
     /// A value read from storage breaks an invariant (corruption or a foreign writer).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
