@@ -133,6 +133,14 @@ pub fn duplicate_charge_refunded(l: Lang, refunded: Money) -> String {
     }
 }
 
+/// The message to a payer whose payment was refunded by the shop (an operator's decision).
+pub fn payment_refunded(l: Lang, refunded: Money) -> String {
+    match l {
+        Lang::Ru => format!("↩️ Ваш платёж ({}) возвращён.", amount(refunded)),
+        Lang::En => format!("↩️ Your payment ({}) has been refunded.", amount(refunded)),
+    }
+}
+
 /// The line that opens the notification of a test payment (a sandbox or test-mode provider).
 pub fn test_payment_note(l: Lang) -> &'static str {
     match l {

@@ -325,7 +325,8 @@ impl OutboxRow {
 /// The columns of `miniapp_refund_queue` a claim returns, in [`RefundRow`] order.
 macro_rules! refund_columns {
     () => {
-        "provider, charge_ref, payment_id, user_id, amount_minor, currency, exponent, attempts"
+        "provider, charge_ref, payment_id, user_id, amount_minor, currency, exponent, attempts, \
+         reason"
     };
 }
 
@@ -341,6 +342,7 @@ pub(crate) struct RefundRow {
     currency: String,
     exponent: i32,
     attempts: i32,
+    reason: String,
 }
 
 impl RefundRow {
@@ -355,6 +357,8 @@ impl RefundRow {
                 unsigned(self.amount_minor, "amount")?,
                 currency(&self.currency, self.exponent)?,
             ),
+            reason: miniapp_core::ledger::RefundReason::parse(&self.reason)
+                .ok_or_else(|| corrupt("refund reason"))?,
             attempts: u32::try_from(self.attempts).map_err(|_| corrupt("attempts"))?,
         })
     }

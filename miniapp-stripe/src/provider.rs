@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{ProviderEventId, ProviderId, ProviderRef};
-use miniapp_core::ledger::ChargeRefund;
+use miniapp_core::ledger::{ChargeRefund, RefundReason};
 use miniapp_core::money::Money;
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
@@ -402,7 +402,8 @@ impl PaymentProvider for StripeProvider {
         Ok(events)
     }
 
-    /// `POST /v1/refunds` of the whole extra payment intent (`reason=duplicate`), keyed
+    /// `POST /v1/refunds` of the payment intent (`reason=duplicate` for a duplicate charge,
+    /// `requested_by_customer` for an operator's refund), keyed
     /// `Idempotency-Key: miniapp-refund-<payment intent>`, so a repeated call refunds once;
     /// Stripe's `charge_already_refunded` counts as done.
     async fn refund_charge(&self, refund: &ChargeRefund) -> Result<(), ProviderError> {
@@ -410,9 +411,15 @@ impl PaymentProvider for StripeProvider {
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("payment_intent", refund.charge_ref.as_str())
             .append_pair("amount", &refund.amount.minor_units().to_string())
-            .append_pair("reason", "duplicate")
+            .append_pair(
+                "reason",
+                match refund.reason {
+                    RefundReason::DuplicateCharge => "duplicate",
+                    _ => "requested_by_customer",
+                },
+            )
             .append_pair("metadata[payment_id]", refund.payment_id.as_str())
-            .append_pair("metadata[miniapp_reason]", "duplicate_charge")
+            .append_pair("metadata[miniapp_reason]", refund.reason.as_str())
             .finish();
         let key = format!("miniapp-refund-{}", refund.charge_ref);
         match self

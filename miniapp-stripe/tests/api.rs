@@ -838,6 +838,7 @@ fn duplicate_charge() -> miniapp_core::ledger::ChargeRefund {
         provider: "stripe".parse().unwrap(),
         charge_ref: "pi_3DUPLICATE".parse().unwrap(),
         amount: Money::usd_cents(2500),
+        reason: miniapp_core::ledger::RefundReason::DuplicateCharge,
         attempts: 0,
     }
 }

@@ -216,7 +216,13 @@ impl crate::reconcile::RefundNotice for RefundMessages {
         refund: &miniapp_core::ledger::ChargeRefund,
         language: Option<&str>,
     ) {
-        let text = crate::i18n::duplicate_charge_refunded(Lang::from_code(language), refund.amount);
+        let lang = Lang::from_code(language);
+        let text = match refund.reason {
+            miniapp_core::ledger::RefundReason::DuplicateCharge => {
+                crate::i18n::duplicate_charge_refunded(lang, refund.amount)
+            }
+            _ => crate::i18n::payment_refunded(lang, refund.amount),
+        };
         if let Err(e) = self
             .bot
             .send_message(ChatId(refund.user_id.get()), text)

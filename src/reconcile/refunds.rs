@@ -1,4 +1,5 @@
-//! Giving back duplicate charges: the worker that drains the [`RefundQueue`].
+//! Giving back duplicate charges (and the payments an operator refunds): the worker that drains
+//! the [`RefundQueue`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,13 +87,13 @@ pub async fn refund_duplicate_charges(
 async fn refund_one(reconciler: &Reconciler, refund: &ChargeRefund, now: u64) -> ClaimOutcome {
     let Some(provider) = reconciler.provider(&refund.provider) else {
         let error = format!("provider {} is not enabled", refund.provider);
-        tracing::error!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, "duplicate charge not refunded: refund it by hand");
+        tracing::error!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, "charge not refunded: refund it by hand, then `full_bot admin resolve <payment> --dismiss`");
         return ClaimOutcome::Failed { error };
     };
     let asked = tokio::time::timeout(reconciler.deadline, provider.refund_charge(refund)).await;
     match asked {
         Ok(Ok(())) => {
-            tracing::warn!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, user = refund.user_id.get(), "duplicate charge refunded");
+            tracing::warn!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, user = refund.user_id.get(), reason = refund.reason.as_str(), "charge refunded");
             record(reconciler, refund).await;
             ClaimOutcome::Done
         }
@@ -101,7 +102,7 @@ async fn refund_one(reconciler: &Reconciler, refund: &ChargeRefund, now: u64) ->
         }
         Err(_) => retry(refund, now, "the provider did not answer in time".into()),
         Ok(Err(e)) => {
-            tracing::error!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, error = %e, "duplicate charge not refunded: refund it by hand");
+            tracing::error!(payment = %refund.payment_id, provider = %refund.provider, charge = %refund.charge_ref, amount = %refund.amount, error = %e, "charge not refunded: refund it by hand, then `full_bot admin resolve <payment> --dismiss`");
             ClaimOutcome::Failed {
                 error: e.to_string(),
             }
@@ -113,7 +114,7 @@ fn retry(refund: &ChargeRefund, now: u64, error: String) -> ClaimOutcome {
     let wait = FIRST_RETRY
         .saturating_mul(1 << refund.attempts.min(6))
         .min(Duration::from_secs(3600));
-    tracing::warn!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, retry_in_secs = wait.as_secs(), "duplicate charge refund postponed");
+    tracing::warn!(payment = %refund.payment_id, charge = %refund.charge_ref, %error, retry_in_secs = wait.as_secs(), "charge refund postponed");
     ClaimOutcome::Retry {
         not_before: now + wait.as_secs(),
         error,

@@ -405,6 +405,7 @@ impl LedgerStore for InMemoryLedger {
                 provider: provider.clone(),
                 charge_ref: event.provider_ref.clone(),
                 amount: *amount,
+                reason: super::RefundReason::DuplicateCharge,
                 attempts: 0,
             }));
         }

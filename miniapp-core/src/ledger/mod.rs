@@ -566,8 +566,39 @@ pub struct ChargeRefund {
     pub charge_ref: crate::ids::ProviderRef,
     /// What the extra charge took.
     pub amount: Money,
+    /// Why it is refunded.
+    pub reason: RefundReason,
     /// Attempts before this one.
     pub attempts: u32,
+}
+
+/// Why a charge is in the [`RefundQueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RefundReason {
+    /// A second charge of a paid payment ([`NoEffect::DuplicateCharge`]); queued by the ledger.
+    DuplicateCharge,
+    /// An operator decided to give the payment's money back ([`LedgerAdmin::resolve`] with
+    /// [`Resolution::Refund`]).
+    Operator,
+}
+
+impl RefundReason {
+    /// The stable name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundReason::DuplicateCharge => "duplicate_charge",
+            RefundReason::Operator => "operator",
+        }
+    }
+
+    /// Parses [`RefundReason::as_str`] back.
+    pub fn parse(s: &str) -> Option<RefundReason> {
+        [RefundReason::DuplicateCharge, RefundReason::Operator]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// The durable queue of [`ChargeRefund`]s: extra charges to give back.
