@@ -63,6 +63,8 @@ async fn run() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
     let local = listener.local_addr()?;
+    // Bound before anything is printed: whoever reads the first line can use both listeners.
+    let metrics = app::bind_metrics(&config, &app).await?;
     let page = match &config.public_base_url {
         Some(base) => format!("{base}/miniapp/"),
         None => format!("http://{local}/miniapp/"),
@@ -81,6 +83,11 @@ async fn run() -> anyhow::Result<()> {
             config.bot_mode
         );
     }
-    app::run(&config, &app, listener, app::shutdown_signal()).await?;
+    if let Some(m) = &metrics {
+        println!("metrics: http://{}/metrics", m.local_addr()?);
+    } else if app.metrics.is_some() {
+        println!("metrics: http://{local}/metrics (Authorization: Bearer $METRICS_TOKEN)");
+    }
+    app::run_with_metrics(&config, &app, listener, metrics, app::shutdown_signal()).await?;
     Ok(())
 }

@@ -29,6 +29,9 @@ pub enum AppError {
     /// The listener could not be bound or failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// Metrics were asked for, but another recorder is installed in this process.
+    #[error("metrics: {0}")]
+    Metrics(#[from] crate::metrics::MetricsError),
     /// An operator's command was wrong or refused.
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
@@ -49,6 +52,8 @@ pub struct App {
     pub refunds: Arc<dyn RefundQueue>,
     /// The operator's view, when the store has one (the owner's `/payment`).
     pub admin: Option<Arc<dyn LedgerAdmin>>,
+    /// The Prometheus recorder, when `METRICS_BIND_ADDR` or `METRICS_TOKEN` asks for it.
+    pub metrics: Option<crate::metrics::Metrics>,
     /// In development mode, the local token that signs and verifies init data.
     pub dev_token: Option<BotToken>,
     /// Whether the sandbox takes payments.
@@ -309,16 +314,37 @@ pub fn build_with_stores(
         routes: sandbox.iter().map(SandboxProvider::routes).collect(),
         clock: clock.clone(),
     })?;
+    let metrics = if config.metrics_bind_addr.is_some() || config.metrics_token.is_some() {
+        Some(crate::metrics::Metrics::install()?)
+    } else {
+        None
+    };
     Ok(App {
         state,
         ledger,
         outbox,
         refunds,
         admin,
+        metrics,
         dev_token,
         sandbox: sandbox.is_some(),
         clock,
     })
+}
+
+/// Binds `METRICS_BIND_ADDR`, when it is set and metrics are on, so the caller can say where
+/// they are before [`run_with_metrics`] serves them.
+///
+/// # Errors
+/// [`AppError::Io`] when the address cannot be bound.
+pub async fn bind_metrics(
+    config: &Config,
+    app: &App,
+) -> Result<Option<tokio::net::TcpListener>, AppError> {
+    match (&app.metrics, config.metrics_bind_addr) {
+        (Some(_), Some(addr)) => Ok(Some(tokio::net::TcpListener::bind(addr).await?)),
+        _ => Ok(None),
+    }
 }
 
 /// Runs everything the configuration asks for on `listener`: the HTTP app, and with a bot token
@@ -333,6 +359,21 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let metrics = bind_metrics(config, app).await?;
+    run_with_metrics(config, app, listener, metrics, shutdown).await
+}
+
+/// [`run`], with `METRICS_BIND_ADDR` already bound ([`bind_metrics`]).
+///
+/// # Errors
+/// [`AppError`].
+pub async fn run_with_metrics(
+    config: &Config,
+    app: &App,
+    listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -343,6 +384,30 @@ pub async fn run(
     #[allow(unused_mut)]
     let mut router = crate::http::router(app.state.clone());
     let mut tasks = Vec::new();
+    if let Some(metrics) = &app.metrics {
+        let endpoint =
+            crate::metrics::metrics_router(metrics.clone(), config.metrics_token.clone());
+        let metrics_listener = match metrics_listener {
+            Some(bound) => Some(bound),
+            None => bind_metrics(config, app).await?,
+        };
+        match metrics_listener {
+            Some(listener) => {
+                tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
+                let stop = stopped();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, endpoint)
+                        .with_graceful_shutdown(stop)
+                        .await
+                    {
+                        tracing::error!(error = %e, "the metrics listener failed");
+                    }
+                }));
+            }
+            // Behind its bearer token (`build_with_stores` refuses neither-nor).
+            None => router = router.merge(endpoint),
+        }
+    }
     tasks.push(tokio::spawn(crate::reconcile::run_sweeper(
         app.state.reconciler().clone(),
         std::time::Duration::from_secs(60),

@@ -77,6 +77,13 @@ pub struct Config {
     /// `TELEGRAM_WEBHOOK_SECRET`: the `secret_token` of the bot's webhook. Unset, it is derived
     /// from the bot token, so every instance of one bot accepts the same updates.
     pub telegram_webhook_secret: Option<secrecy::SecretString>,
+    /// `METRICS_BIND_ADDR`: serve Prometheus `/metrics` on this address of its own (an internal
+    /// interface, say). Unset, and `METRICS_TOKEN` unset too, there are no metrics.
+    pub metrics_bind_addr: Option<SocketAddr>,
+    /// `METRICS_TOKEN` (at least 16 characters): `/metrics` requires
+    /// `Authorization: Bearer <token>`; without `METRICS_BIND_ADDR` it is served on the main
+    /// listener.
+    pub metrics_token: Option<secrecy::SecretString>,
     /// `TELEGRAM_API_URL`: another Bot API server (a self-hosted `telegram-bot-api`, or a fake
     /// in tests); default Telegram's own.
     #[cfg(feature = "teloxide")]
@@ -249,6 +256,25 @@ impl Config {
                 )));
             }
         };
+        let metrics_bind_addr = match get("METRICS_BIND_ADDR") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| {
+                err(format!(
+                    "METRICS_BIND_ADDR {v:?} is not an address like 127.0.0.1:9100"
+                ))
+            })?),
+        };
+        let metrics_token = match get("METRICS_TOKEN") {
+            None => None,
+            Some(v) if v.len() >= 16 && v.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(secrecy::SecretString::from(v))
+            }
+            Some(_) => {
+                return Err(err(
+                    "METRICS_TOKEN must be at least 16 printable characters without spaces",
+                ));
+            }
+        };
         let telegram_webhook_secret = match get("TELEGRAM_WEBHOOK_SECRET") {
             None => None,
             // Telegram's own rule for secret_token.
@@ -373,6 +399,8 @@ impl Config {
             rate_limit_per_minute,
             trust_forwarded_for,
             telegram_webhook_secret,
+            metrics_bind_addr,
+            metrics_token,
             #[cfg(feature = "teloxide")]
             telegram_api_url,
             #[cfg(feature = "stripe")]
@@ -426,7 +454,9 @@ impl fmt::Debug for Config {
             .field(
                 "telegram_webhook_secret",
                 &self.telegram_webhook_secret.as_ref().map(|_| "***"),
-            );
+            )
+            .field("metrics_bind_addr", &self.metrics_bind_addr)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"));
         #[cfg(feature = "teloxide")]
         d.field(
             "telegram_api_url",

@@ -10,6 +10,8 @@
 //!   handlers for your dispatcher, Telegram Stars, the payment-success notifications;
 //! - [`config`] and [`app`] (feature `axum`): the reference app `full_bot`, assembled from the
 //!   environment;
+//! - [`metrics`] (feature `axum`): Prometheus counters and latency histograms, off unless
+//!   enabled;
 //! - [`admin`] (feature `admin`): the operator's commands behind `full_bot admin …`;
 //! - `sqlx` (features `sqlite`, `postgres`): the ledgers of `miniapp-sqlx`;
 //! - `stripe` (feature `stripe`): the provider of `miniapp-stripe`.
@@ -84,6 +86,8 @@ pub mod config;
 pub mod http;
 #[cfg(feature = "teloxide")]
 pub mod i18n;
+#[cfg(feature = "axum")]
+pub mod metrics;
 #[cfg(feature = "axum")]
 pub mod reconcile;
 #[cfg(any(feature = "axum", feature = "teloxide"))]

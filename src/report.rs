@@ -37,7 +37,14 @@ pub(crate) async fn apply_or_hold(
     event: &ProviderEvent,
     policy: RefundPolicy,
 ) -> Result<Option<EventReceipt>, LedgerError> {
-    match ledger.apply_or_hold(provider, event, policy).await? {
+    let applied = match ledger.apply_or_hold(provider, event, policy).await {
+        Err(e @ LedgerError::UnknownPayment) => {
+            crate::metrics::event_outcome(provider.as_str(), "unknown_payment");
+            return Err(e);
+        }
+        other => other?,
+    };
+    match applied {
         Applied::Matched { receipt, released } => {
             report(provider, event, &receipt);
             for (held, receipt) in &released {
@@ -46,6 +53,7 @@ pub(crate) async fn apply_or_hold(
             Ok(Some(receipt))
         }
         Applied::Held => {
+            crate::metrics::event_outcome(provider.as_str(), "held");
             tracing::info!(
                 provider = %provider,
                 event = %event.id,
@@ -72,6 +80,7 @@ pub(crate) fn report_released(held: &HeldEvent, receipt: &EventReceipt) {
 }
 
 fn report(provider: &ProviderId, event: &ProviderEvent, receipt: &EventReceipt) {
+    crate::metrics::event_applied(provider.as_str(), receipt);
     let payment = &receipt.payment;
     if receipt.duplicate {
         tracing::debug!(payment = %payment.id, provider = %provider, event = %event.id, "event redelivered; applied before");

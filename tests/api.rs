@@ -1800,3 +1800,67 @@ async fn init_data_ages_by_the_apps_clock_not_the_system_clock() {
     let body: Value = late.json().await.unwrap();
     assert_eq!(code(&body), "expired_init_data", "{body}");
 }
+
+/// The value of one Prometheus sample line (`name{labels} value`), 0 when absent.
+fn sample(rendered: &str, series: &str) -> f64 {
+    rendered
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// With the recorder installed, a purchase, its webhook delivered twice and a forged webhook
+/// are counted: created, settled, applied, duplicate, invalid signature, latency per route.
+/// (Other tests of this binary run at the same time, so the counts are compared as increases.)
+#[tokio::test]
+async fn a_purchase_and_its_webhooks_are_counted() {
+    let metrics = miniapp::metrics::Metrics::install().unwrap();
+    let created = r#"miniapp_payments_created_total{provider="sandbox",method="card"}"#;
+    let settled =
+        r#"miniapp_payments_settled_total{provider="sandbox",method="card",status="succeeded"}"#;
+    let applied = r#"miniapp_events_total{provider="sandbox",outcome="applied"}"#;
+    let duplicate = r#"miniapp_events_total{provider="sandbox",outcome="duplicate"}"#;
+    let forged = r#"miniapp_webhooks_total{provider="sandbox",outcome="invalid_signature"}"#;
+    let accepted = r#"miniapp_webhooks_total{provider="sandbox",outcome="accepted"}"#;
+    let series = [created, settled, applied, duplicate, forged, accepted];
+    let before: Vec<f64> = series
+        .iter()
+        .map(|s| sample(&metrics.render(), s))
+        .collect();
+
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let id = app.buy(user, 200, "10").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let payment = app
+        .store
+        .as_ref()
+        .unwrap()
+        .payment(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let genuine = app.sandbox.signed_event(&payment, "paid");
+    assert_eq!(app.deliver(&genuine).await.0, 200);
+    assert_eq!(app.deliver(&genuine).await.0, 200);
+    let mut forged_webhook = genuine.clone();
+    forged_webhook.body = b"{}".to_vec();
+    assert_eq!(app.deliver(&forged_webhook).await.0, 400);
+
+    let after = metrics.render();
+    for (s, b) in series.iter().zip(&before) {
+        assert!(sample(&after, s) >= b + 1.0, "{s} did not grow:\n{after}");
+    }
+    assert!(
+        sample(
+            &after,
+            r#"miniapp_webhooks_total{provider="sandbox",outcome="accepted"}"#
+        ) >= 2.0
+    );
+    assert!(
+        after.contains(r#"route="/api/miniapp/create-payment",status="200""#),
+        "{after}"
+    );
+}

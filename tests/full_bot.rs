@@ -380,3 +380,99 @@ fn the_bot_starts_once_telegram_becomes_reachable() {
         "the token leaked:\n{log}"
     );
 }
+
+/// Starts `full_bot` with `env` and returns it with its base URL.
+fn start_with(
+    bin: &PathBuf,
+    dir: &tempfile::TempDir,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    let mut c = command(bin, dir);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("miniapp is running: open ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .trim_end_matches("/miniapp/")
+        .to_owned();
+    // Keep reading stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+fn stop(mut child: std::process::Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Prometheus metrics are off by default; with `METRICS_TOKEN` they are on the main listener
+/// behind the bearer token; with `METRICS_BIND_ADDR` on their own address only.
+#[test]
+fn metrics_are_off_by_default_and_never_public_when_on() {
+    let bin = full_bot();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = "s3cret-metrics-token-0123";
+
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = start_with(&bin, &dir, &[]);
+    rt.block_on(async {
+        assert_eq!(get(&format!("{base}/metrics"), None).await.0, 404);
+    });
+    stop(child);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = start_with(&bin, &dir, &[("METRICS_TOKEN", token)]);
+    rt.block_on(async {
+        assert_eq!(get(&format!("{base}/healthz"), None).await.0, 200);
+        let (status, body) = get(&format!("{base}/metrics"), None).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("\"unauthorized\""), "{body}");
+        let (status, _) = get(&format!("{base}/metrics"), Some("s3cret-metrics-token-012")).await;
+        assert_eq!(status, 401, "a prefix of the token is not the token");
+        let (status, body) = get(&format!("{base}/metrics"), Some(token)).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains(
+                "miniapp_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+            ),
+            "{body}"
+        );
+    });
+    stop(child);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = start_with(&bin, &dir, &[("METRICS_BIND_ADDR", &metrics_addr)]);
+    rt.block_on(async {
+        assert_eq!(get(&format!("{base}/metrics"), None).await.0, 404);
+        let _ = get(&format!("{base}/api/miniapp/packages"), None).await;
+        let (status, body) = get(&format!("http://{metrics_addr}/metrics"), None).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("route=\"/api/miniapp/packages\""), "{body}");
+    });
+    stop(child);
+}

@@ -150,6 +150,12 @@ async fn pass(
                 }
             }
         };
+        crate::metrics::notification(match &outcome {
+            ClaimOutcome::Done => "sent",
+            ClaimOutcome::Retry { .. } => "retry",
+            ClaimOutcome::Failed { error } if error.starts_with("outcome unknown") => "in_doubt",
+            _ => "failed",
+        });
         outbox
             .finish_notification(&n.payment_id, &outcome, now)
             .await?;

@@ -258,6 +258,7 @@ pub(crate) async fn create_payment(
     let had_checkout = payment.checkout_url.is_some();
     let payment = ensure_checkout(&state, method, payment).await?;
     if !had_checkout {
+        crate::metrics::payment_created(&payment);
         tracing::info!(payment = %payment.id, user = %payment.user_id, tokens = payment.tokens.get(), "payment created");
     }
     Ok(Json(payment_reply(&state, &payment)).into_response())

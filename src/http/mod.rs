@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health_router(state))
         .fallback(not_found)
         .layer(timeout_layer(timeout))
+        .layer(axum::middleware::from_fn(crate::metrics::track_latency))
         // Outermost, so the timeout's empty 408 gets the JSON shape too.
         .layer(axum::middleware::map_response(error::json_errors))
 }
@@ -144,7 +145,17 @@ pub async fn handle_webhook(
             "no such payment provider",
         )
     })?;
-    let events = provider.parse_webhook(request, state.clock().now()).await?;
+    let events = match provider.parse_webhook(request, state.clock().now()).await {
+        Ok(events) => events,
+        Err(e) => {
+            let outcome = match e {
+                miniapp_core::provider::ProviderError::InvalidSignature(_) => "invalid_signature",
+                _ => "rejected",
+            };
+            crate::metrics::webhook(provider.id().as_str(), outcome);
+            return Err(e.into());
+        }
+    };
     let mut outcome = WebhookOutcome {
         events: events.len(),
         ..WebhookOutcome::default()
@@ -169,9 +180,13 @@ pub async fn handle_webhook(
             Err(LedgerError::UnknownPayment) => {
                 tracing::info!(provider = %provider.id(), event = %event.id, "event for an unknown payment ignored");
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                crate::metrics::webhook(provider.id().as_str(), "ledger_error");
+                return Err(e.into());
+            }
         }
     }
+    crate::metrics::webhook(provider.id().as_str(), "accepted");
     Ok(outcome)
 }
 

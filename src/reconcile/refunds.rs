@@ -65,11 +65,21 @@ pub async fn refund_duplicate_charges(
         .await?;
     for refund in claimed {
         let outcome = refund_one(reconciler, &refund, now).await;
-        match &outcome {
-            ClaimOutcome::Done => pass.refunded += 1,
-            ClaimOutcome::Retry { .. } => pass.retried += 1,
-            _ => pass.failed += 1,
-        }
+        let counted = match &outcome {
+            ClaimOutcome::Done => {
+                pass.refunded += 1;
+                "refunded"
+            }
+            ClaimOutcome::Retry { .. } => {
+                pass.retried += 1;
+                "retry"
+            }
+            _ => {
+                pass.failed += 1;
+                "failed"
+            }
+        };
+        crate::metrics::refund(refund.provider.as_str(), counted);
         queue
             .finish_refund(&refund.provider, &refund.charge_ref, &outcome, now)
             .await?;

@@ -116,12 +116,14 @@ pub async fn sweep_pending(reconciler: &Reconciler, now: u64) -> Result<Sweep, L
         ..Sweep::default()
     };
     let mut per_user: HashMap<UserId, usize> = HashMap::new();
+    let mut listed = 0usize;
     'pages: for _ in 0..MAX_PAGES {
         let page = reconciler
             .ledger
             .pending_payments(from, to, before.as_ref(), PAGE)
             .await?;
         let full = page.len() == PAGE as usize;
+        listed += page.len();
         for payment in page {
             to = payment.created_at;
             before = Some(payment.id.clone());
@@ -147,6 +149,12 @@ pub async fn sweep_pending(reconciler: &Reconciler, now: u64) -> Result<Sweep, L
             break;
         }
     }
+    crate::metrics::sweep(
+        sweep.checked,
+        sweep.settled,
+        listed.saturating_sub(sweep.checked),
+        sweep.released,
+    );
     Ok(sweep)
 }
 
