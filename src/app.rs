@@ -425,6 +425,11 @@ pub async fn run_with_metrics(
     });
     #[cfg(not(feature = "teloxide"))]
     let refund_notice = None;
+    tasks.push(tokio::spawn(crate::reconcile::run_catch_up(
+        app.state.reconciler().clone(),
+        crate::reconcile::CATCH_UP_EVERY,
+        stopped(),
+    )));
     tasks.push(tokio::spawn(crate::reconcile::run_refunder(
         app.state.reconciler().clone(),
         app.refunds.clone(),

@@ -19,6 +19,8 @@
 //! | `miniapp_sweep_settled_total` | | of those, payments the answer settled |
 //! | `miniapp_sweep_backlog` | | pending payments the last sweep listed but did not ask about (budget, spacing) |
 //! | `miniapp_sweep_released_total` | | held events applied by the sweep |
+//! | `miniapp_history_calls_total` | | calls to the providers' history (catch-up) |
+//! | `miniapp_history_applied_total` | | events found only there (their webhooks were lost) |
 //! | `miniapp_notifications_total` | outcome | `sent`, `retry`, `failed`, `in_doubt` (may have reached Telegram; not resent) |
 //! | `miniapp_refunds_total` | provider, outcome | `refunded`, `retry`, `failed` |
 //! | `miniapp_http_request_duration_seconds` | method, route, status | histogram; `route` is the matched route, `unmatched` for 404s |
@@ -226,6 +228,12 @@ pub(crate) fn sweep(questions: usize, settled: usize, backlog: usize, released: 
     metrics::counter!("miniapp_sweep_released_total").increment(n(released));
     #[allow(clippy::cast_precision_loss)] // a count of payments, far below 2^52
     metrics::gauge!("miniapp_sweep_backlog").set(backlog as f64);
+}
+
+pub(crate) fn catch_up(calls: usize, applied: usize) {
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    metrics::counter!("miniapp_history_calls_total").increment(n(calls));
+    metrics::counter!("miniapp_history_applied_total").increment(n(applied));
 }
 
 pub(crate) fn notification(outcome: &'static str) {

@@ -26,7 +26,7 @@ use miniapp_core::ledger::{ChargeRefund, EventReceipt, LedgerError, LedgerStore}
 use miniapp_core::money::{Currency, Money};
 use miniapp_core::payment::{Payment, PaymentStatus, RefundPolicy};
 use miniapp_core::provider::{
-    Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
+    Checkout, CheckoutRequest, HistoryBatch, PaymentProvider, ProviderError, WebhookRequest,
 };
 use subtle::ConstantTimeEq;
 use teloxide::RequestError;
@@ -307,6 +307,95 @@ impl PaymentProvider for TelegramStarsProvider {
         }
         Ok(Vec::new())
     }
+
+    /// `getStarTransactions`, newest first, from the newest back to the stored cursor (the date
+    /// of the newest transaction seen, inclusive: a transaction of that same second is read
+    /// again, harmlessly), at most 5 pages of 100 per call. Outgoing transactions to a user
+    /// are refunds (their id is the refunded charge's), incoming ones payments; both are events
+    /// with the ids the bot's own updates and `/refund` use. The first call only learns where
+    /// "now" is.
+    async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
+        let since: Option<i64> = match cursor {
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|_| ProviderError::MalformedPayload(format!("cursor {c:?}")))?,
+            ),
+            None => None,
+        };
+        let mut newest: Option<i64> = None;
+        let mut events = Vec::new();
+        'pages: for page in 0..5u32 {
+            let list = self
+                .bot
+                .get_star_transactions()
+                .offset(page * 100)
+                .limit(if since.is_some() { 100 } else { 1 })
+                .await
+                .map_err(provider_error)?;
+            for tx in &list.transactions {
+                let date = tx.date.timestamp();
+                newest = newest.max(Some(date));
+                let Some(since) = since else {
+                    break 'pages;
+                };
+                if date < since {
+                    break 'pages;
+                }
+                events.extend(transaction_event(tx));
+            }
+            if list.transactions.len() < 100 {
+                break;
+            }
+        }
+        events.reverse();
+        Ok(HistoryBatch {
+            events,
+            cursor: newest.map(|d| d.to_string()),
+            more: false,
+        })
+    }
+}
+
+/// A Star transaction as the event it proves: an incoming invoice payment is a success, an
+/// outgoing one to a user the refund of the charge with that id. Others (withdrawals, ads) are
+/// not ours.
+fn transaction_event(tx: &teloxide::types::StarTransaction) -> Option<ProviderEvent> {
+    let (partner, incoming) = match (&tx.source, &tx.receiver) {
+        (Some(TransactionPartner::User(p)), _) => (p, true),
+        (_, Some(TransactionPartner::User(p))) => (p, false),
+        _ => return None,
+    };
+    let TransactionPartnerUserKind::InvoicePayment(invoice) = &partner.kind else {
+        return None;
+    };
+    let payment_id = invoice
+        .invoice_payload
+        .as_deref()
+        .and_then(|p| PaymentId::new(p).ok());
+    let charge = tx.id.0.as_str();
+    let amount = Money::new(u64::from(tx.amount), Currency::XTR);
+    let (id, kind) = if incoming {
+        (paid_event_id(charge).ok()?, EventKind::Succeeded { amount })
+    } else {
+        (
+            ProviderEventId::new(format!("stars_refund_{charge}")).ok()?,
+            EventKind::Refunded {
+                total_refunded: amount,
+            },
+        )
+    };
+    Some(ProviderEvent {
+        id,
+        // A payment id is required for a success (a payment of another bot's payload is not
+        // ours); a refund is found by its charge too.
+        payment_id: if incoming {
+            Some(payment_id?)
+        } else {
+            payment_id
+        },
+        provider_ref: ProviderRef::new(charge).ok()?,
+        kind,
+    })
 }
 
 /// Why a pre-checkout query is refused.

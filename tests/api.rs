@@ -820,6 +820,12 @@ impl LedgerStore for Down {
     async fn hold_event(&self, _: &ProviderId, _: &ProviderEvent) -> Result<(), LedgerError> {
         Err(down())
     }
+    async fn provider_cursor(&self, _: &ProviderId) -> Result<Option<String>, LedgerError> {
+        Err(down())
+    }
+    async fn save_provider_cursor(&self, _: &ProviderId, _: &str) -> Result<(), LedgerError> {
+        Err(down())
+    }
     async fn held_events(
         &self,
         _: Option<(&ProviderId, &ProviderRef)>,

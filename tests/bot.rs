@@ -102,8 +102,21 @@ fn answer(state: &Shared, method: &str, params: Value) -> Result<Value, Arc<toki
         "CreateInvoiceLink" | "createInvoiceLink" => {
             json!(format!("https://t.me/$invoice{}", s.calls.len()))
         }
+        // Newest first, `offset` skipped, at most `limit` (100 by default), as the Bot API pages.
         "GetStarTransactions" | "getStarTransactions" => {
-            json!({"transactions": s.star_transactions})
+            let number = |k: &str, default: usize| {
+                params[k]
+                    .as_u64()
+                    .map_or(default, |n| usize::try_from(n).unwrap())
+            };
+            let (offset, limit) = (number("offset", 0), number("limit", 100));
+            let page: Vec<&Value> = s
+                .star_transactions
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .collect();
+            json!({ "transactions": page })
         }
         _ => json!(true),
     };
@@ -1481,4 +1494,87 @@ async fn the_owners_payment_command_shows_the_payment_its_events_and_refunds() {
     }
     assert_eq!(replies[1], "no payment pay_missing");
     assert_eq!(replies[2], "usage: /payment pay_…");
+}
+
+/// A Stars refund made outside the bot (no update reaches us) is found in `getStarTransactions`
+/// by the history catch-up, applied once (the tokens are taken back once however often it
+/// runs), and the catch-up reads only back to where it stopped.
+#[tokio::test]
+async fn a_stars_refund_nobody_told_us_about_is_caught_up_from_the_transactions() {
+    let api = FakeApi::start().await;
+    let (store, _dir) = store().await;
+    let deps = BotDeps::new(Arc::new(store.clone()), Some(PAGE.into()));
+    let user = fresh_user();
+    let p = stars_payment(&api, &store, user).await;
+    dispatch(
+        &api,
+        &deps,
+        successful_payment(user.get(), p.id.as_str(), 1250, "charge_paid"),
+    )
+    .await;
+    assert_eq!(store.balance(user).await.unwrap().balance, 500);
+    let partner = json!({"type": "user", "transaction_type": "invoice_payment",
+        "invoice_payload": p.id.as_str(), "user": {"id": user.get(), "is_bot": false, "first_name": "Anna"}});
+    let paid =
+        json!({"id": "charge_paid", "amount": 1250, "date": 1_795_000_000, "source": partner});
+    let other_bot_payment = json!({"id": "charge_other", "amount": 7, "date": 1_795_000_100,
+        "source": {"type": "user", "transaction_type": "invoice_payment", "invoice_payload": "not-ours",
+                   "user": {"id": 5, "is_bot": false, "first_name": "B"}}});
+    api.state.lock().unwrap().star_transactions = vec![other_bot_payment.clone(), paid.clone()];
+    let stars: Arc<dyn miniapp::provider::PaymentProvider> = Arc::new(
+        miniapp::stars::TelegramStarsProvider::new(api.bot.clone(), None),
+    );
+    let reconciler = miniapp::reconcile::Reconciler::new(Arc::new(store.clone()), vec![stars]);
+    let first = miniapp::reconcile::catch_up_history(&reconciler)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.events, first.applied),
+        (0, 0),
+        "the first catch-up starts from now"
+    );
+    let stars_id = ProviderId::new("stars").unwrap();
+    assert_eq!(
+        store.provider_cursor(&stars_id).await.unwrap().as_deref(),
+        Some("1795000100")
+    );
+    // The refund, and 150 later transactions of other buyers, newest first.
+    let refund =
+        json!({"id": "charge_paid", "amount": 1250, "date": 1_795_000_200, "receiver": partner});
+    let mut txs: Vec<Value> = (0..150)
+        .map(|i| json!({"id": format!("charge_x{i}"), "amount": 1, "date": 1_795_000_300 + i,
+            "source": {"type": "user", "transaction_type": "invoice_payment", "invoice_payload": "not-ours",
+                       "user": {"id": 6, "is_bot": false, "first_name": "C"}}}))
+        .rev()
+        .collect();
+    txs.extend([refund, other_bot_payment, paid]);
+    api.state.lock().unwrap().star_transactions = txs;
+    let calls_before = api.calls("GetStarTransactions").len();
+    let caught = miniapp::reconcile::catch_up_history(&reconciler)
+        .await
+        .unwrap();
+    assert_eq!(caught.applied, 1, "{caught:?}");
+    assert_eq!(
+        api.calls("GetStarTransactions").len() - calls_before,
+        2,
+        "two pages reach back to the cursor"
+    );
+    let refunded = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(refunded.status, miniapp::payment::PaymentStatus::Refunded);
+    assert_eq!(store.balance(user).await.unwrap().balance, 0);
+    for _ in 0..2 {
+        let again = miniapp::reconcile::catch_up_history(&reconciler)
+            .await
+            .unwrap();
+        assert_eq!(again.applied, 0);
+    }
+    assert_eq!(
+        store.balance(user).await.unwrap().balance,
+        0,
+        "taken back once"
+    );
+    assert_eq!(
+        store.provider_cursor(&stars_id).await.unwrap().as_deref(),
+        Some("1795000449")
+    );
 }

@@ -121,6 +121,18 @@ impl WebhookRequest {
     }
 }
 
+/// A page of a provider's own event history ([`PaymentProvider::fetch_history`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistoryBatch {
+    /// The events of this page, oldest first.
+    pub events: Vec<ProviderEvent>,
+    /// Where the next call continues, to be stored once `events` are applied; `None` leaves the
+    /// stored cursor as it is.
+    pub cursor: Option<String>,
+    /// Whether more history is waiting after this page.
+    pub more: bool,
+}
+
 /// The one error type of [`PaymentProvider`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -201,6 +213,17 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
     async fn refund_charge(&self, refund: &ChargeRefund) -> Result<(), ProviderError> {
         let _ = refund;
         Err(ProviderError::Unsupported("automatic refunds"))
+    }
+
+    /// Catch-up for events whose webhooks were all lost: the provider's own history after
+    /// `cursor` (what the previous batch returned; `None` the first time), one page at a time.
+    /// The caller applies the events (by their ids, so a repeat is harmless) and then stores the
+    /// new cursor. Refunds and disputes must be included; event ids must be the ones the
+    /// webhooks carry. The default is [`ProviderError::Unsupported`]: only pending payments are
+    /// reconciled for such a provider.
+    async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
+        let _ = cursor;
+        Err(ProviderError::Unsupported("history"))
     }
 
     /// Whether this provider moves no real money (an offline sandbox, a Stripe test-mode key).

@@ -548,3 +548,9 @@ impl TotalRow {
         })
     }
 }
+
+/// A row of `miniapp_provider_cursors`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CursorRow {
+    pub(crate) cursor: String,
+}

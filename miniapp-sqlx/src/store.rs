@@ -24,8 +24,9 @@ use sqlx::{
 use crate::dialect::Dialect;
 use crate::error::{is_unique_violation, map_err};
 use crate::rows::{
-    BalanceRow, HeldRow, JournalRow, OutboxRow, PaymentBalanceRow, PaymentRow, PaymentUpdate,
-    RefundRow, journal_columns, outbox_columns, payment_columns, refund_columns, signed,
+    BalanceRow, CursorRow, HeldRow, JournalRow, OutboxRow, PaymentBalanceRow, PaymentRow,
+    PaymentUpdate, RefundRow, journal_columns, outbox_columns, payment_columns, refund_columns,
+    signed,
 };
 
 /// A [`LedgerStore`] and [`NotificationOutbox`] on a sqlx pool: use it as [`PgLedgerStore`]
@@ -421,6 +422,36 @@ where
         }
         tx.commit().await.map_err(map_err)?;
         Ok(plan.into_receipt(payment.status))
+    }
+
+    async fn provider_cursor(&self, provider: &ProviderId) -> Result<Option<String>, LedgerError> {
+        let row: Option<CursorRow> =
+            sqlx::query_as("SELECT cursor FROM miniapp_provider_cursors WHERE provider = $1")
+                .bind(provider.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(row.map(|r| r.cursor))
+    }
+
+    async fn save_provider_cursor(
+        &self,
+        provider: &ProviderId,
+        cursor: &str,
+    ) -> Result<(), LedgerError> {
+        let cursor: String = cursor.chars().take(500).collect();
+        sqlx::query(
+            "INSERT INTO miniapp_provider_cursors (provider, cursor, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (provider) DO UPDATE SET cursor = excluded.cursor, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(provider.as_str())
+        .bind(cursor.as_str())
+        .bind(signed(self.now())?)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
     }
 
     async fn hold_event(

@@ -11,7 +11,7 @@ use miniapp_core::ledger::{ChargeRefund, RefundReason};
 use miniapp_core::money::Money;
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
-    Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
+    Checkout, CheckoutRequest, HistoryBatch, PaymentProvider, ProviderError, WebhookRequest,
 };
 use reqwest::Method;
 use secrecy::SecretString;
@@ -406,6 +406,56 @@ impl PaymentProvider for StripeProvider {
     /// `requested_by_customer` for an operator's refund), keyed
     /// `Idempotency-Key: miniapp-refund-<payment intent>`, so a repeated call refunds once;
     /// Stripe's `charge_already_refunded` counts as done.
+    /// `GET /v1/events` of the types we map, newer than `cursor` (an event id, with
+    /// `ending_before`), 100 per page; the first call only learns the newest event, so the
+    /// catch-up starts from the day it was switched on. Stripe keeps 30 days of events.
+    async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
+        // Built before the await: the serializer is not `Send`.
+        let path = {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", if cursor.is_some() { "100" } else { "1" });
+            if let Some(c) = cursor {
+                query.append_pair("ending_before", c);
+            }
+            for kind in HISTORY_TYPES {
+                query.append_pair("types[]", kind);
+            }
+            format!("/v1/events?{}", query.finish())
+        };
+        let list: EventList = self.client.send(Method::GET, &path, None, None).await?;
+        // Newest first: the next page is newer than the newest of this one.
+        let next = list
+            .data
+            .first()
+            .and_then(|e| e.get("id"))
+            .and_then(|id| id.as_str())
+            .map(str::to_owned);
+        if cursor.is_none() {
+            return Ok(HistoryBatch {
+                events: Vec::new(),
+                cursor: next,
+                more: false,
+            });
+        }
+        let mut events = Vec::new();
+        for raw in list.data.iter().rev() {
+            let body = serde_json::to_vec(raw)
+                .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?;
+            match map_event(&body) {
+                Ok(mapped) => events.extend(mapped),
+                // One unreadable event must not stop the catch-up behind it forever.
+                Err(e) => {
+                    tracing::warn!(error = %e, "an event of Stripe's event list was not understood; skipped")
+                }
+            }
+        }
+        Ok(HistoryBatch {
+            events,
+            cursor: next,
+            more: list.has_more,
+        })
+    }
+
     async fn refund_charge(&self, refund: &ChargeRefund) -> Result<(), ProviderError> {
         // Built before the await: the serializer is not `Send`.
         let form = form_urlencoded::Serializer::new(String::new())
@@ -438,4 +488,22 @@ impl PaymentProvider for StripeProvider {
     fn is_test(&self) -> bool {
         self.test_mode
     }
+}
+
+/// The event types [`map_event`] understands: what the catch-up asks Stripe's event list for.
+const HISTORY_TYPES: [&str; 7] = [
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+];
+
+#[derive(serde::Deserialize)]
+struct EventList {
+    data: Vec<serde_json::Value>,
+    #[serde(default)]
+    has_more: bool,
 }

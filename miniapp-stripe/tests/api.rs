@@ -50,6 +50,8 @@ struct Fake {
     script: VecDeque<Scripted>,
     sessions_by_key: HashMap<String, serde_json::Value>,
     sessions: HashMap<String, serde_json::Value>,
+    /// The account's events, newest first, as `GET /v1/events` lists them.
+    events: Vec<serde_json::Value>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -153,6 +155,47 @@ async fn create_refund(State(state): State<Shared>, headers: HeaderMap, body: By
     .into_response()
 }
 
+/// `GET /v1/events` as Stripe pages it: newest first; `ending_before` gives the `limit` events
+/// just newer than the cursor, and `has_more` says whether even newer ones exist.
+async fn list_events(
+    State(state): State<Shared>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    record(
+        &state,
+        "GET",
+        format!("/v1/events?{query}"),
+        &headers,
+        &Bytes::new(),
+    );
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let types: Vec<&String> = pairs
+        .iter()
+        .filter(|(n, _)| n == "types[]")
+        .map(|(_, v)| v)
+        .collect();
+    let limit: usize = get("limit").unwrap().parse().unwrap();
+    let s = state.lock().unwrap();
+    let all: Vec<&serde_json::Value> = s
+        .events
+        .iter()
+        .filter(|e| types.iter().any(|t| e["type"].as_str() == Some(t.as_str())))
+        .collect();
+    let (page, has_more) = match get("ending_before") {
+        Some(cursor) => {
+            let at = all.iter().position(|e| e["id"] == cursor.as_str()).unwrap();
+            (all[at.saturating_sub(limit)..at].to_vec(), at > limit)
+        }
+        None => (all.iter().take(limit).copied().collect(), all.len() > limit),
+    };
+    axum::Json(json!({"object": "list", "data": page, "has_more": has_more})).into_response()
+}
+
 struct Server {
     state: Shared,
     url: String,
@@ -165,6 +208,7 @@ impl Server {
             .route("/v1/checkout/sessions", post(create_session))
             .route("/v1/checkout/sessions/{id}", get(get_session))
             .route("/v1/refunds", post(create_refund))
+            .route("/v1/events", get(list_events))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -1016,4 +1060,92 @@ async fn a_lost_dispute_that_overtakes_its_success_is_held_and_applied_with_it()
         (PaymentStatus::Refunded, 500, 500)
     );
     assert_eq!(ledger.balance(user).await.unwrap().balance, 0);
+}
+
+fn listed(id: &str, kind: &str, object: serde_json::Value) -> serde_json::Value {
+    json!({"id": id, "object": "event", "api_version": STRIPE_API_VERSION, "type": kind,
+           "data": {"object": object}})
+}
+
+/// The catch-up reads the account's event list after its cursor: the first call only learns
+/// where "now" is; later calls page forward (oldest first within a batch), filtered to the
+/// types we map, and return the cursor to store.
+#[tokio::test]
+async fn history_pages_forward_from_the_stored_cursor() {
+    let server = Server::start().await;
+    let stripe = server.provider();
+    let charge = |pi: &str, refunded: u64| {
+        json!({"id": format!("ch_{pi}"), "object": "charge", "amount": 2500,
+               "amount_refunded": refunded, "currency": "usd", "payment_intent": pi,
+               "metadata": {"payment_id": format!("pay_{pi}")}})
+    };
+    let dispute = |pi: &str| {
+        json!({"id": format!("dp_{pi}"), "object": "dispute", "charge": format!("ch_{pi}"),
+               "payment_intent": pi, "status": "needs_response"})
+    };
+    // Newest first, as Stripe lists them.
+    let mut events = vec![listed("evt_start", "charge.refunded", charge("pi_0", 100))];
+    for i in 1..=150 {
+        let pi = format!("pi_{i}");
+        let e = if i % 2 == 0 {
+            listed(&format!("evt_{i}"), "charge.dispute.created", dispute(&pi))
+        } else {
+            listed(&format!("evt_{i}"), "charge.refunded", charge(&pi, 500))
+        };
+        events.insert(0, e);
+        events.insert(
+            0,
+            listed(
+                &format!("evt_noise_{i}"),
+                "customer.created",
+                json!({"id": "cus_1"}),
+            ),
+        );
+    }
+    server.state.lock().unwrap().events = events.split_off(events.len() - 1);
+    let first = stripe.fetch_history(None).await.unwrap();
+    assert_eq!(
+        (first.events.len(), first.cursor.as_deref(), first.more),
+        (0, Some("evt_start"), false),
+        "the first call starts from now"
+    );
+    // 150 lost events arrive after the cursor was stored.
+    events.append(&mut server.state.lock().unwrap().events);
+    server.state.lock().unwrap().events = events;
+    let page1 = stripe.fetch_history(first.cursor.as_deref()).await.unwrap();
+    assert_eq!(page1.events.len(), 100);
+    assert!(page1.more);
+    let ids: Vec<&str> = page1.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!((ids[0], ids[99]), ("evt_1", "evt_100"), "oldest first");
+    assert_eq!(page1.cursor.as_deref(), Some("evt_100"));
+    assert_eq!(
+        page1.events[0].kind,
+        EventKind::Refunded {
+            total_refunded: Money::usd_cents(500)
+        }
+    );
+    assert_eq!(page1.events[1].kind, EventKind::DisputeOpened);
+    assert_eq!(
+        page1.events[1].payment_id, None,
+        "disputes name only the payment intent"
+    );
+    let page2 = stripe.fetch_history(page1.cursor.as_deref()).await.unwrap();
+    assert_eq!((page2.events.len(), page2.more), (50, false));
+    assert_eq!(page2.cursor.as_deref(), Some("evt_150"));
+    let page3 = stripe.fetch_history(page2.cursor.as_deref()).await.unwrap();
+    assert_eq!(
+        (page3.events.len(), page3.cursor, page3.more),
+        (0, None, false)
+    );
+    let asked = server.requests();
+    let last = &asked.last().unwrap().path;
+    assert!(
+        last.contains("ending_before=evt_150")
+            && last.contains("types%5B%5D=charge.dispute.created"),
+        "{last}"
+    );
+    assert_eq!(
+        asked.last().unwrap().headers["authorization"],
+        format!("Bearer {KEY}")
+    );
 }

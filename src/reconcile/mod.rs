@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+mod history;
 mod refunds;
 mod sweep;
 
@@ -27,6 +28,7 @@ use miniapp_core::ledger::LedgerStore;
 use miniapp_core::payment::{Payment, PaymentStatus, RefundPolicy};
 use miniapp_core::provider::PaymentProvider;
 
+pub use history::{CATCH_UP_EVERY, CatchUp, MAX_PAGES, catch_up_history, run_catch_up};
 pub use refunds::{RefundNotice, RefundPass, refund_duplicate_charges, run_refunder};
 pub use sweep::{HELD_WINDOW, SWEEP_WINDOW, Sweep, UNSTARTED_TIMEOUT, run_sweeper, sweep_pending};
 

@@ -1829,3 +1829,30 @@ pub async fn held_events_are_released_by_the_sweep_once(store: &dyn LedgerStore)
         .expect("held_events");
     assert!(listed.iter().all(|h| h.event.id != foreign.id));
 }
+
+/// The history catch-up's cursor is kept per provider, replaced on save, and cut at 500
+/// characters.
+pub async fn provider_cursors_are_kept_per_provider(store: &dyn LedgerStore) {
+    let a = ProviderId::new(format!("hist_a_{:x}", random_u64() & 0xffff_ffff)).unwrap();
+    let b = ProviderId::new(format!("hist_b_{:x}", random_u64() & 0xffff_ffff)).unwrap();
+    assert_eq!(store.provider_cursor(&a).await.unwrap(), None);
+    store.save_provider_cursor(&a, "evt_1").await.unwrap();
+    store.save_provider_cursor(&b, "1795000000").await.unwrap();
+    store.save_provider_cursor(&a, "evt_2").await.unwrap();
+    assert_eq!(
+        store.provider_cursor(&a).await.unwrap().as_deref(),
+        Some("evt_2")
+    );
+    assert_eq!(
+        store.provider_cursor(&b).await.unwrap().as_deref(),
+        Some("1795000000")
+    );
+    store
+        .save_provider_cursor(&b, &"x".repeat(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.provider_cursor(&b).await.unwrap().map(|c| c.len()),
+        Some(500)
+    );
+}

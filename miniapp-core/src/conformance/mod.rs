@@ -70,6 +70,7 @@ macro_rules! ledger_conformance {
             a_refund_in_another_currency_is_reported,
             early_events_end_as_in_natural_order,
             held_events_are_released_by_the_sweep_once,
+            provider_cursors_are_kept_per_provider,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

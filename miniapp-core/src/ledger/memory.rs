@@ -62,6 +62,7 @@ struct State {
     outbox: Vec<Queued<Notification>>,
     refunds: Vec<Queued<ChargeRefund>>,
     held: Vec<HeldEvent>,
+    cursors: HashMap<ProviderId, String>,
 }
 
 /// An entry of one of the two durable queues (notifications, refunds), with the same columns
@@ -411,6 +412,21 @@ impl LedgerStore for InMemoryLedger {
         }
         s.payments.insert(id, plan.payment.clone());
         Ok(plan.into_receipt(payment.status))
+    }
+
+    async fn provider_cursor(&self, provider: &ProviderId) -> Result<Option<String>, LedgerError> {
+        Ok(self.lock().cursors.get(provider).cloned())
+    }
+
+    async fn save_provider_cursor(
+        &self,
+        provider: &ProviderId,
+        cursor: &str,
+    ) -> Result<(), LedgerError> {
+        self.lock()
+            .cursors
+            .insert(provider.clone(), cursor.chars().take(500).collect());
+        Ok(())
     }
 
     async fn hold_event(

@@ -469,6 +469,17 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<HeldEvent>, LedgerError>;
 
+    /// Where the catch-up from `provider`'s own history stopped
+    /// ([`crate::provider::PaymentProvider::fetch_history`]); `None` before the first time.
+    async fn provider_cursor(&self, provider: &ProviderId) -> Result<Option<String>, LedgerError>;
+
+    /// Stores the catch-up cursor of `provider` (at most 500 characters).
+    async fn save_provider_cursor(
+        &self,
+        provider: &ProviderId,
+        cursor: &str,
+    ) -> Result<(), LedgerError>;
+
     /// Spends tokens (see the contract above).
     async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError>;
 
