@@ -11,7 +11,7 @@
 //! | `miniapp_payments_created_total` | provider, method | payments created (not repeated creations) |
 //! | `miniapp_payments_settled_total` | provider, method, status | payments that reached `succeeded`, `failed`, `expired`, `canceled`, `conflicted`, `refunded`, … |
 //! | `miniapp_events_total` | provider, outcome | provider events: `applied`, `duplicate` (redelivered id), `no_effect`, `held` (early), `unknown_payment` |
-//! | `miniapp_events_no_effect_total` | provider, reason | events that changed nothing, by [`NoEffect`](crate::payment::NoEffect) reason |
+//! | `miniapp_events_no_effect_total` | provider, reason | events that changed nothing, by [`NoEffect`] reason |
 //! | `miniapp_duplicate_charges_total` | provider | second charges of a paid payment |
 //! | `miniapp_conflicts_total` | provider | payments that turned `conflicted` |
 //! | `miniapp_webhooks_total` | provider, outcome | `accepted`, `invalid_signature`, `rejected` (other provider errors), `ledger_error` |
