@@ -425,9 +425,17 @@ pub fn payment_summary(view: &PaymentView) -> String {
         "  captured: {}, charge {}\n  refunded: {} minor units, dispute {:?}",
         p.facts.paid.map_or_else(|| "nothing".to_owned(), money),
         p.payment_ref.as_ref().map_or("-", |r| r.as_str()),
-        p.facts.refunded_minor,
+        p.facts.refunded(p.price.minor_units()),
         p.facts.dispute
     );
+    for (id, r) in &p.facts.refunds {
+        let _ = writeln!(
+            s,
+            "    refund {id}: {} minor units{}",
+            r.minor,
+            if r.failed { ", failed" } else { "" }
+        );
+    }
     let _ = writeln!(
         s,
         "  tokens: {} credited, {} reversed, {} written off\n  checkout {}\n  created {}, updated {}",

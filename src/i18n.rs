@@ -168,6 +168,10 @@ pub(crate) fn history(l: Lang, entries: &[JournalEntry]) -> String {
             (Lang::En, EntryKind::Credit) => "top-up",
             (Lang::En, EntryKind::Spend) => "spent",
             (Lang::En, EntryKind::Clawback) => "refund reversal",
+            (Lang::Ru, EntryKind::Adjustment) => "корректировка",
+            (Lang::En, EntryKind::Adjustment) => "adjustment",
+            (Lang::Ru, EntryKind::Restore) => "возврат не состоялся",
+            (Lang::En, EntryKind::Restore) => "refund failed, returned",
             _ => "",
         };
         let date = crate::http::date_only(e.created_at);

@@ -43,6 +43,17 @@ pub enum EventKind {
         /// Everything refunded for this payment up to now (not just this refund).
         total_refunded: Money,
     },
+    /// One refund's state, as a provider that reports refunds one by one says it (Stripe's
+    /// `refund.*` and `charge.refund.updated`): created, succeeded, or failed after all. A failed
+    /// refund gives back the tokens its clawback took.
+    RefundUpdated {
+        /// The provider's id of this refund (`re_…`).
+        refund: ProviderRef,
+        /// The refund's amount.
+        amount: Money,
+        /// The refund failed or was canceled: the money stayed with the merchant.
+        failed: bool,
+    },
     /// The payer disputed the charge (chargeback opened).
     DisputeOpened,
     /// The dispute was decided.
@@ -62,6 +73,7 @@ impl EventKind {
             EventKind::Expired => "expired",
             EventKind::Canceled => "canceled",
             EventKind::Refunded { .. } => "refunded",
+            EventKind::RefundUpdated { .. } => "refund_updated",
             EventKind::DisputeOpened => "dispute_opened",
             EventKind::DisputeClosed { .. } => "dispute_closed",
         }
@@ -86,12 +98,20 @@ impl ProviderEvent {
     /// assert!(dispute.may_precede_its_payment());
     /// ```
     pub fn may_precede_its_payment(&self) -> bool {
-        self.payment_id.is_none()
-            && matches!(
-                self.kind,
-                EventKind::Refunded { .. }
-                    | EventKind::DisputeOpened
-                    | EventKind::DisputeClosed { .. }
-            )
+        self.payment_id.is_none() && self.kind.gives_money_back()
+    }
+}
+
+impl EventKind {
+    /// Whether this is a refund or a dispute: money going back to the payer, which concerns one
+    /// charge and may take tokens back.
+    pub fn gives_money_back(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Refunded { .. }
+                | EventKind::RefundUpdated { .. }
+                | EventKind::DisputeOpened
+                | EventKind::DisputeClosed { .. }
+        )
     }
 }

@@ -11,6 +11,7 @@
 //! `conflicted` when the provider reports an amount or currency that is not the price. A success
 //! after `expired`/`failed`/`canceled` is still `succeeded`: the money was taken.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -141,6 +142,48 @@ pub struct PaymentFacts {
     pub refunded_minor: u64,
     /// The dispute.
     pub dispute: DisputeState,
+    /// Refunds reported one by one ([`EventKind::RefundUpdated`]), by the provider's refund id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refunds: BTreeMap<String, RefundFact>,
+}
+
+/// One refund as its provider reported it; both fields only grow (a refund that failed stays
+/// failed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundFact {
+    /// Its amount, in the payment's minor units, at most the price.
+    pub minor: u64,
+    /// It failed or was canceled: the money stayed with the merchant.
+    pub failed: bool,
+}
+
+impl PaymentFacts {
+    /// What was refunded, everything reported considered, at most `price_minor`: the largest
+    /// cumulative total reported less the refunds known to have failed, or the sum of the
+    /// refunds reported one by one that did not fail, whichever is larger. A provider's
+    /// cumulative total drops when a refund fails; taking the larger of the two keeps every
+    /// order of the same reports at the same answer.
+    ///
+    /// ```
+    /// use miniapp_core::payment::{PaymentFacts, RefundFact};
+    /// let mut f = PaymentFacts { refunded_minor: 5000, ..PaymentFacts::default() };
+    /// f.refunds.insert("re_a".into(), RefundFact { minor: 5000, failed: true });
+    /// f.refunds.insert("re_b".into(), RefundFact { minor: 2000, failed: false });
+    /// assert_eq!(f.refunded(5000), 2000);
+    /// ```
+    pub fn refunded(&self, price_minor: u64) -> u64 {
+        let (failed, live) = self.refunds.values().fold((0u64, 0u64), |(f, l), r| {
+            if r.failed {
+                (f.saturating_add(r.minor), l)
+            } else {
+                (f, l.saturating_add(r.minor))
+            }
+        });
+        self.refunded_minor
+            .saturating_sub(failed)
+            .max(live)
+            .min(price_minor)
+    }
 }
 
 /// A payment as stored: what was sold, to whom, through which provider, and what happened.
@@ -224,6 +267,8 @@ pub struct Decision {
     pub credit: u64,
     /// Further tokens to reverse now.
     pub reverse: u64,
+    /// Reversed tokens to give back now (a refund that had taken them failed).
+    pub restore: u64,
     /// Why nothing changed, when nothing did.
     pub no_effect: Option<NoEffect>,
 }
@@ -329,9 +374,7 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
             Some(first) if first != *amount => no_effect = Some(NoEffect::ConflictingSuccess),
             Some(_) => {}
         },
-        EventKind::Refunded { .. } | EventKind::DisputeOpened | EventKind::DisputeClosed { .. }
-            if concerns_another_charge(payment, event) =>
-        {
+        kind if kind.gives_money_back() && concerns_another_charge(payment, event) => {
             no_effect = Some(NoEffect::OtherCharge);
         }
         EventKind::Pending => {}
@@ -351,6 +394,21 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
                 no_effect = Some(NoEffect::CurrencyMismatch);
             }
         }
+        EventKind::RefundUpdated {
+            refund,
+            amount,
+            failed,
+        } => {
+            if amount.currency() == payment.price.currency() {
+                let fact = facts.refunds.entry(refund.to_string()).or_default();
+                fact.minor = fact
+                    .minor
+                    .max(amount.minor_units().min(payment.price.minor_units()));
+                fact.failed |= *failed;
+            } else {
+                no_effect = Some(NoEffect::CurrencyMismatch);
+            }
+        }
         EventKind::DisputeOpened => facts.dispute = facts.dispute.max(DisputeState::Open),
         EventKind::DisputeClosed { won } => {
             let closed = if *won {
@@ -365,13 +423,7 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
         no_effect = Some(NoEffect::AlreadyKnown);
     }
     let status = derive_status(&facts, payment);
-    if no_effect.is_none()
-        && status == PaymentStatus::Conflicted
-        && matches!(
-            event.kind,
-            EventKind::Refunded { .. } | EventKind::DisputeOpened | EventKind::DisputeClosed { .. }
-        )
-    {
+    if no_effect.is_none() && status == PaymentStatus::Conflicted && event.kind.gives_money_back() {
         no_effect = Some(NoEffect::ConflictedPayment);
     }
     let paid_as_priced = facts.paid == Some(payment.price);
@@ -390,6 +442,7 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
         payment_ref,
         credit,
         reverse: target_reversed.saturating_sub(payment.tokens_reversed),
+        restore: payment.tokens_reversed.saturating_sub(target_reversed),
         no_effect,
         facts,
     }
@@ -422,13 +475,12 @@ fn derive_status(facts: &PaymentFacts, payment: &Payment) -> PaymentStatus {
     match facts.paid {
         Some(paid) if paid != payment.price => PaymentStatus::Conflicted,
         Some(_) => {
-            if facts.dispute == DisputeState::Lost
-                || facts.refunded_minor >= payment.price.minor_units()
-            {
+            let refunded = facts.refunded(payment.price.minor_units());
+            if facts.dispute == DisputeState::Lost || refunded >= payment.price.minor_units() {
                 PaymentStatus::Refunded
             } else if facts.dispute == DisputeState::Open {
                 PaymentStatus::Disputed
-            } else if facts.refunded_minor > 0 {
+            } else if refunded > 0 {
                 PaymentStatus::PartiallyRefunded
             } else {
                 PaymentStatus::Succeeded
@@ -450,10 +502,11 @@ fn derive_status(facts: &PaymentFacts, payment: &Payment) -> PaymentStatus {
 fn reversal_target(facts: &PaymentFacts, payment: &Payment) -> u64 {
     let tokens = payment.tokens.get();
     let price = payment.price.minor_units();
-    if facts.dispute == DisputeState::Lost || facts.refunded_minor >= price {
+    let refunded = facts.refunded(price);
+    if facts.dispute == DisputeState::Lost || refunded >= price {
         return tokens;
     }
-    let share = u128::from(tokens) * u128::from(facts.refunded_minor);
+    let share = u128::from(tokens) * u128::from(refunded);
     u64::try_from(share.div_ceil(u128::from(price.max(1))))
         .unwrap_or(tokens)
         .min(tokens)

@@ -15,7 +15,7 @@ macro_rules! payment_columns {
         "id, user_id, provider, method, tokens, price_minor, currency, exponent, email, \
          idempotency_key, checkout_ref, checkout_url, payment_ref, status, paid_minor, \
          paid_currency, closure, refunded_minor, dispute, tokens_credited, tokens_reversed, \
-         tokens_written_off, created_at, updated_at, language, checkout_attempt"
+         tokens_written_off, created_at, updated_at, language, checkout_attempt, refund_facts"
     };
 }
 
@@ -57,6 +57,7 @@ pub(crate) struct PaymentRow {
     updated_at: i64,
     language: Option<String>,
     checkout_attempt: i64,
+    refund_facts: String,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -202,6 +203,8 @@ impl PaymentRow {
                 closure,
                 refunded_minor: unsigned(self.refunded_minor, "refunded amount")?,
                 dispute,
+                refunds: serde_json::from_str(&self.refund_facts)
+                    .map_err(|_| corrupt("refund facts"))?,
             },
             status: PaymentStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
             tokens_credited: unsigned(self.tokens_credited, "credited tokens")?,
@@ -226,6 +229,7 @@ pub(crate) struct PaymentUpdate {
     pub(crate) tokens_reversed: i64,
     pub(crate) tokens_written_off: i64,
     pub(crate) updated_at: i64,
+    pub(crate) refund_facts: String,
 }
 
 impl PaymentUpdate {
@@ -242,6 +246,8 @@ impl PaymentUpdate {
             tokens_reversed: signed(p.tokens_reversed)?,
             tokens_written_off: signed(p.tokens_written_off)?,
             updated_at: signed(p.updated_at)?,
+            refund_facts: serde_json::to_string(&p.facts.refunds)
+                .map_err(|e| LedgerError::Corrupt(e.to_string()))?,
         })
     }
 }

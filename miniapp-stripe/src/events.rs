@@ -72,6 +72,22 @@ struct Charge {
     metadata: Metadata,
 }
 
+/// A Refund object (`re_…`), as `refund.*` and `charge.refund.updated` carry it.
+#[derive(Deserialize)]
+struct Refund {
+    id: String,
+    amount: u64,
+    currency: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    charge: Option<String>,
+    #[serde(default)]
+    payment_intent: Option<String>,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
 #[derive(Deserialize)]
 struct Dispute {
     charge: String,
@@ -205,6 +221,26 @@ pub fn map_event(body: &[u8]) -> Result<Vec<ProviderEvent>, ProviderError> {
                 our_payment(&c.metadata, None),
                 provider_ref,
                 EventKind::Refunded { total_refunded },
+            )
+        }
+        // One refund at a time: what lets a refund that fails after its `charge.refunded` give
+        // back the tokens its clawback took (the charge's cumulative total only drops).
+        "charge.refund.updated" | "refund.created" | "refund.updated" | "refund.failed" => {
+            let r: Refund = serde_json::from_value(object).map_err(malformed)?;
+            let charge = r
+                .payment_intent
+                .as_deref()
+                .or(r.charge.as_deref())
+                .ok_or_else(|| malformed("refund without payment_intent or charge"))?;
+            let failed = matches!(r.status.as_deref(), Some("failed" | "canceled"));
+            one(
+                our_payment(&r.metadata, None),
+                reference(charge)?,
+                EventKind::RefundUpdated {
+                    refund: reference(&r.id)?,
+                    amount: Money::new(r.amount, currency(&r.currency)?),
+                    failed,
+                },
             )
         }
         "charge.dispute.created" => {

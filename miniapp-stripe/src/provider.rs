@@ -491,12 +491,16 @@ impl PaymentProvider for StripeProvider {
 }
 
 /// The event types [`map_event`] understands: what the catch-up asks Stripe's event list for.
-const HISTORY_TYPES: [&str; 7] = [
+const HISTORY_TYPES: [&str; 11] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
     "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
     "charge.dispute.created",
     "charge.dispute.closed",
 ];

@@ -143,3 +143,119 @@ fn adaptive_pricing_is_read_in_our_currency_on_every_api_version() {
         assert_eq!(e.provider_ref.as_str(), INTENT);
     }
 }
+
+/// Refunds one by one: the Refund of a full refund, and the same Refund failing later (both
+/// event types Stripe sends for it map to the same fact, so the tokens come back once).
+#[test]
+fn a_refund_that_fails_later_is_reported_as_failed_once_per_refund() {
+    use miniapp_core::event::EventKind;
+    let created = single("refund.created");
+    let failed = single("refund.failed");
+    let updated = single("charge.refund.updated.failed");
+    let EventKind::RefundUpdated {
+        refund,
+        amount,
+        failed: false,
+    } = &created.kind
+    else {
+        panic!("{created:?}");
+    };
+    assert_eq!(amount.minor_units(), 2500);
+    assert!(refund.as_str().starts_with("re_"));
+    assert!(created.provider_ref.as_str().starts_with("pi_"));
+    assert_eq!(
+        created.payment_id, None,
+        "refunds made in the dashboard carry no metadata"
+    );
+    for e in [&failed, &updated] {
+        assert_eq!(
+            e.kind,
+            EventKind::RefundUpdated {
+                refund: refund.clone(),
+                amount: *amount,
+                failed: true
+            }
+        );
+        assert_eq!(e.provider_ref, created.provider_ref);
+    }
+    assert_ne!(failed.id, updated.id, "two events, one fact");
+}
+
+/// The Stripe story of a refund that failed, from the SDK-shaped vectors, through the ledger:
+/// paid and credited, fully refunded (tokens taken back), then the refund fails (both of
+/// Stripe's failure events, twice each): the tokens come back once and the payment is paid
+/// again.
+#[tokio::test]
+async fn a_stripe_refund_that_fails_gives_the_tokens_back_once() {
+    use miniapp_core::catalog::PaymentMethod;
+    use miniapp_core::ids::{PaymentId, ProviderId, UserId};
+    use miniapp_core::ledger::{
+        CheckoutRecord, InMemoryLedger, LedgerStore, LedgerStoreExt, NewPayment,
+    };
+    use miniapp_core::money::TokenAmount;
+    use miniapp_core::payment::{PaymentStatus, RefundPolicy};
+
+    let ledger = InMemoryLedger::new();
+    let stripe = ProviderId::new("stripe").unwrap();
+    let user = UserId::new(279_058_397).unwrap();
+    let id = PaymentId::new(PAYMENT).unwrap();
+    ledger
+        .create_payment(NewPayment {
+            id: id.clone(),
+            user_id: user,
+            provider: stripe.clone(),
+            method: PaymentMethod::card(),
+            tokens: TokenAmount::new(500).unwrap(),
+            price: Money::usd_cents(2500),
+            email: None,
+            idempotency_key: None,
+            language: None,
+        })
+        .await
+        .unwrap();
+    let session = single("checkout.session.completed.paid");
+    let checkout = match &session.kind {
+        EventKind::Succeeded { .. } => "cs_vector",
+        other => panic!("{other:?}"),
+    };
+    ledger
+        .attach_checkout(
+            &id,
+            &CheckoutRecord {
+                checkout_ref: checkout.parse().unwrap(),
+                url: "https://checkout.stripe.com/c/pay/cs_vector".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut balances = Vec::new();
+    for file in [
+        "checkout.session.completed.paid",
+        "charge.refunded.full",
+        "refund.created",
+        "refund.failed",
+        "charge.refund.updated.failed",
+        "refund.failed",
+        "charge.refund.updated.failed",
+    ] {
+        ledger
+            .apply_or_hold(&stripe, &single(file), RefundPolicy::Debt)
+            .await
+            .unwrap();
+        balances.push(ledger.balance(user).await.unwrap().balance);
+    }
+    assert_eq!(balances, [500, 0, 0, 500, 500, 500, 500]);
+    let end = ledger.payment(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (end.status, end.tokens_reversed),
+        (PaymentStatus::Succeeded, 0)
+    );
+    let kinds: Vec<&str> = ledger
+        .full_journal(user)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["credit", "clawback", "restore"]);
+}

@@ -138,6 +138,7 @@ pub async fn assert_consistent(store: &dyn LedgerStore, user: UserId) {
                 spent += e.delta.unsigned_abs();
             }
             EntryKind::Clawback => assert!(e.delta < 0, "clawbacks are negative"),
+            EntryKind::Restore => assert!(e.delta > 0, "restores are positive"),
             EntryKind::Adjustment => {
                 assert!(
                     running >= 0,
@@ -1855,4 +1856,114 @@ pub async fn provider_cursors_are_kept_per_provider(store: &dyn LedgerStore) {
         store.provider_cursor(&b).await.unwrap().map(|c| c.len()),
         Some(500)
     );
+}
+
+/// A refund that fails after it took tokens back gives them back, once however many events say
+/// it failed, and a later refund still takes its share: every order of {success, the charge's
+/// cumulative refund, refund A reported, A failed, refund B reported} ends partially refunded with
+/// only B's share taken. Under cap-at-zero, what was written off is un-written first.
+pub async fn a_failed_refund_gives_back_what_it_took_once(store: &dyn LedgerStore) {
+    let price = Money::usd_cents(5000);
+    let refund = |id: &str, cents: u64, failed: bool| EventKind::RefundUpdated {
+        refund: ProviderRef::new(id).unwrap(),
+        amount: Money::usd_cents(cents),
+        failed,
+    };
+    let script = [
+        ("paid", EventKind::Succeeded { amount: price }),
+        (
+            "cumulative",
+            EventKind::Refunded {
+                total_refunded: price,
+            },
+        ),
+        ("a", refund("re_a", 5000, false)),
+        ("a_failed", refund("re_a", 5000, true)),
+        ("b", refund("re_b", 2000, false)),
+    ];
+    for order in permutations(&script) {
+        let user = fresh_user();
+        let p = pending_payment(store, user, 1000, price).await;
+        for (name, kind) in &order {
+            apply(store, &event(&p, name, kind.clone()), RefundPolicy::Debt).await;
+        }
+        let names: Vec<&str> = order.iter().map(|(n, _)| *n).collect();
+        let again = apply(
+            store,
+            &event(&p, "a_failed_again", refund("re_a", 5000, true)),
+            RefundPolicy::Debt,
+        )
+        .await;
+        assert_eq!(
+            (again.restored, again.no_effect),
+            (0, Some(NoEffect::AlreadyKnown)),
+            "a second report of the failure gives nothing back: {names:?}"
+        );
+        let end = store.payment(&p.id).await.unwrap().unwrap();
+        assert_eq!(
+            (end.status, end.tokens_reversed),
+            (PaymentStatus::PartiallyRefunded, 400),
+            "{names:?}"
+        );
+        assert_eq!(balance_of(store, user).await, 600, "{names:?}");
+        assert_consistent(store, user).await;
+    }
+    // In order, the failure itself gives back everything the refund took.
+    let user = fresh_user();
+    let p = pending_payment(store, user, 1000, price).await;
+    apply(store, &paid(&p), RefundPolicy::Debt).await;
+    let taken = apply(
+        store,
+        &event(&p, "cumulative", script[1].1.clone()),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (taken.clawed_back, taken.payment.status),
+        (1000, PaymentStatus::Refunded)
+    );
+    let failed = apply(
+        store,
+        &event(&p, "a_failed", refund("re_a", 5000, true)),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(
+        (
+            failed.restored,
+            failed.payment.status,
+            failed.payment.tokens_reversed
+        ),
+        (1000, PaymentStatus::Succeeded, 0)
+    );
+    assert_eq!(balance_of(store, user).await, 1000);
+    // Cap-at-zero: 900 spent, so the refund took 100 and wrote 900 off; its failure un-writes the
+    // 900 and gives the 100 back.
+    let user = fresh_user();
+    let p = pending_payment(store, user, 1000, price).await;
+    apply(store, &paid(&p), RefundPolicy::CapAtZero).await;
+    spend(store, user, 900).await.expect("spend");
+    let taken = apply(
+        store,
+        &event(&p, "cumulative", script[1].1.clone()),
+        RefundPolicy::CapAtZero,
+    )
+    .await;
+    assert_eq!((taken.clawed_back, taken.written_off), (100, 900));
+    let failed = apply(
+        store,
+        &event(&p, "a_failed", refund("re_a", 5000, true)),
+        RefundPolicy::CapAtZero,
+    )
+    .await;
+    assert_eq!(failed.restored, 100);
+    assert_eq!(
+        (
+            failed.payment.tokens_reversed,
+            failed.payment.tokens_written_off
+        ),
+        (0, 0)
+    );
+    assert_eq!(balance_of(store, user).await, 100);
+    assert_consistent(store, user).await;
 }

@@ -71,6 +71,7 @@ macro_rules! ledger_conformance {
             early_events_end_as_in_natural_order,
             held_events_are_released_by_the_sweep_once,
             provider_cursors_are_kept_per_provider,
+            a_failed_refund_gives_back_what_it_took_once,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

@@ -38,6 +38,8 @@ pub enum EntryKind {
     Spend,
     /// Tokens taken back after a refund or a lost dispute (negative).
     Clawback,
+    /// Tokens given back because a refund that had taken them failed (positive).
+    Restore,
     /// A correction by a person (either sign), with who ([`JournalEntry::actor`]) and why
     /// ([`JournalEntry::memo`]); never below zero. See [`LedgerAdmin::adjust`].
     Adjustment,
@@ -51,6 +53,7 @@ impl EntryKind {
             EntryKind::Spend => "spend",
             EntryKind::Clawback => "clawback",
             EntryKind::Adjustment => "adjustment",
+            EntryKind::Restore => "restore",
         }
     }
 
@@ -61,6 +64,7 @@ impl EntryKind {
             EntryKind::Spend,
             EntryKind::Clawback,
             EntryKind::Adjustment,
+            EntryKind::Restore,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -199,6 +203,8 @@ pub struct EventReceipt {
     pub clawed_back: u64,
     /// Tokens reversed but not taken (cap-at-zero policy).
     pub written_off: u64,
+    /// Tokens given back because a refund that had taken them failed.
+    pub restored: u64,
     /// Why the event changed nothing, when it did not: a plain repeat of known facts, or an
     /// anomaly ([`NoEffect::is_anomaly`]) such as a duplicate charge, which the caller must not
     /// let pass silently. `None` for a redelivered event id (`duplicate`), which was decided the
@@ -216,6 +222,7 @@ impl EventReceipt {
             credited: 0,
             clawed_back: 0,
             written_off: 0,
+            restored: 0,
             no_effect: None,
         }
     }

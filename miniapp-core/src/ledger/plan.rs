@@ -21,6 +21,8 @@ pub struct EventPlan {
     pub clawed_back: u64,
     /// Tokens reversed but not taken.
     pub written_off: u64,
+    /// Tokens given back (a refund that had taken them failed).
+    pub restored: u64,
     /// Why the event changed nothing, when it did not ([`transition`]'s answer).
     pub no_effect: Option<NoEffect>,
 }
@@ -36,6 +38,7 @@ impl EventPlan {
             credited: self.credited,
             clawed_back: self.clawed_back,
             written_off: self.written_off,
+            restored: self.restored,
             no_effect: self.no_effect,
         }
     }
@@ -102,6 +105,20 @@ pub fn plan_event(
         next.tokens_reversed += decision.reverse;
         next.tokens_written_off += written_off;
     }
+    let mut restored = 0;
+    if decision.restore > 0 {
+        // What was written off was never taken: un-write it first, give back the rest.
+        let unwritten = decision.restore.min(next.tokens_written_off);
+        let give = decision.restore - unwritten;
+        if give > 0 {
+            let delta = to_delta(give)?;
+            balance.balance = checked(balance.balance.checked_add(delta))?;
+            entries.push((EntryKind::Restore, delta, balance.balance));
+        }
+        next.tokens_written_off -= unwritten;
+        next.tokens_reversed -= decision.restore;
+        restored = give;
+    }
     if next.facts != payment.facts || !entries.is_empty() {
         next.updated_at = now;
     }
@@ -113,6 +130,7 @@ pub fn plan_event(
         entries,
         clawed_back,
         written_off,
+        restored,
     })
 }
 

@@ -1,13 +1,16 @@
 -- The operator path (`full_bot admin`): adjustments by a person, with who and why, in the same
 -- append-only journal (balance = sum of the journal still holds), and resolutions of anomalies.
+-- And `restore`: tokens given back when a refund that had taken them failed.
 ALTER TABLE miniapp_journal ADD COLUMN actor TEXT CHECK (length(actor) BETWEEN 1 AND 64);
 ALTER TABLE miniapp_journal DROP CONSTRAINT miniapp_journal_kind_check;
 ALTER TABLE miniapp_journal ADD CONSTRAINT miniapp_journal_kind_check
-    CHECK (kind IN ('credit', 'spend', 'clawback', 'adjustment'));
+    CHECK (kind IN ('credit', 'spend', 'clawback', 'adjustment', 'restore'));
 ALTER TABLE miniapp_journal DROP CONSTRAINT miniapp_journal_check;
 ALTER TABLE miniapp_journal ADD CONSTRAINT miniapp_journal_delta_sign CHECK (
-    delta <> 0 AND CASE kind WHEN 'credit' THEN delta > 0 WHEN 'adjustment' THEN true
-                             ELSE delta < 0 END);
+    delta <> 0 AND CASE kind WHEN 'credit' THEN delta > 0 WHEN 'restore' THEN delta > 0
+                             WHEN 'adjustment' THEN true ELSE delta < 0 END);
+ALTER TABLE miniapp_journal ADD CONSTRAINT miniapp_journal_restore_has_payment CHECK (
+    kind <> 'restore' OR payment_id IS NOT NULL);
 -- An adjustment says who made it, why (memo), and under which key (a repeated command is a no-op).
 ALTER TABLE miniapp_journal ADD CONSTRAINT miniapp_journal_adjustment_attributed CHECK (
     kind <> 'adjustment' OR (actor IS NOT NULL AND memo IS NOT NULL AND idempotency_key IS NOT NULL));

@@ -1,13 +1,15 @@
 -- The operator path (`full_bot admin`): adjustments by a person, with who and why, in the same
 -- append-only journal (balance = sum of the journal still holds), and resolutions of anomalies.
+-- And `restore`: tokens given back when a refund that had taken them failed.
 -- SQLite cannot change a CHECK constraint, so the journal is rebuilt with its rows, ids,
 -- indexes and triggers (DROP TABLE fires no DELETE trigger; nothing references the journal).
 CREATE TABLE miniapp_journal_v8 (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id         INTEGER NOT NULL CHECK (user_id > 0),
-    kind            TEXT NOT NULL CHECK (kind IN ('credit', 'spend', 'clawback', 'adjustment')),
+    kind            TEXT NOT NULL CHECK (kind IN ('credit', 'spend', 'clawback', 'adjustment',
+                        'restore')),
     delta           INTEGER NOT NULL CHECK (delta <> 0 AND CASE kind WHEN 'credit' THEN delta > 0
-                        WHEN 'adjustment' THEN 1 ELSE delta < 0 END),
+                        WHEN 'restore' THEN delta > 0 WHEN 'adjustment' THEN 1 ELSE delta < 0 END),
     balance_after   INTEGER NOT NULL,
     payment_id      TEXT REFERENCES miniapp_payments (id),
     provider        TEXT,
@@ -19,6 +21,7 @@ CREATE TABLE miniapp_journal_v8 (
     CHECK (balance_after >= 0 OR kind = 'clawback'),
     CHECK (kind <> 'credit' OR (payment_id IS NOT NULL AND provider IS NOT NULL AND provider_ref IS NOT NULL)),
     CHECK (kind <> 'clawback' OR payment_id IS NOT NULL),
+    CHECK (kind <> 'restore' OR payment_id IS NOT NULL),
     CHECK (kind <> 'spend' OR idempotency_key IS NOT NULL),
     CHECK (kind <> 'adjustment' OR (actor IS NOT NULL AND memo IS NOT NULL AND idempotency_key IS NOT NULL))
 ) STRICT;

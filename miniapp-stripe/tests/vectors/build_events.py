@@ -67,6 +67,9 @@ DISPUTE = obj_id("dp", "dispute", "1", "TGn7c")
 TXN_DISPUTE_WITHDRAWAL = obj_id("txn", "txn-dispute-withdrawal", "1", "TGn7c")
 TXN_DISPUTE_REINSTATEMENT = obj_id("txn", "txn-dispute-reinstatement", "1", "TJ0sQ")
 CUSTOMER = "cus_" + rid("customer", 14)
+REFUND_FULL = obj_id("re", "refund-full", "3", "TEq5w")
+TXN_REFUND_FULL = obj_id("txn", "txn-refund-full", "3", "TEq5w")
+TXN_REFUND_FAILURE = obj_id("txn", "txn-refund-failure", "3", "TGa1b")
 
 # Timeline (unix seconds). The signature vectors are delivered at t=1795000000,
 # after every event below was created.
@@ -75,6 +78,7 @@ T_CHARGE_CREATED = 1793001128
 T_SESSION_PAID_COMPLETED = 1793001130
 T_REFUND_PARTIAL = 1793613007
 T_REFUND_FULL = 1793700061
+T_REFUND_FAILED = 1793959307
 T_DISPUTE_CREATED = 1794100000
 T_DISPUTE_DUE_BY = 1794873599
 T_DISPUTE_CLOSED = 1794990415
@@ -421,6 +425,40 @@ def charge(amount_refunded):
 
 
 # --------------------------------------------------------------------------
+# The full refund of that charge, failing after it succeeded (the card was closed)
+# --------------------------------------------------------------------------
+
+def refund(status):
+    failed = status == "failed"
+    return {
+        "id": REFUND_FULL,
+        "object": "refund",
+        "amount": 2500,
+        "balance_transaction": TXN_REFUND_FULL,
+        "charge": CH_CARD,
+        "created": T_REFUND_FULL,
+        "currency": "usd",
+        "destination_details": {
+            "card": {
+                "reference_status": "unavailable",
+                "reference_type": "acquirer_reference_number",
+                "type": "refund",
+            },
+            "type": "card",
+        },
+        "failure_balance_transaction": TXN_REFUND_FAILURE if failed else None,
+        "failure_reason": "expired_or_canceled_card" if failed else None,
+        "metadata": {},
+        "payment_intent": PI_CARD,
+        "reason": "requested_by_customer",
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": status,
+        "transfer_reversal": None,
+    }
+
+
+# --------------------------------------------------------------------------
 # Dispute on that charge
 # --------------------------------------------------------------------------
 
@@ -587,6 +625,15 @@ def build():
             "charge-refunded-full", "charge.refunded", T_REFUND_FULL, charge(2500),
             request=api_request("refund-full"),
             previous={"amount_refunded": 0, "refunded": False}),
+        "refund.created.json": event(
+            "refund-created", "refund.created", T_REFUND_FULL, refund("succeeded"),
+            request=api_request("refund-full")),
+        "charge.refund.updated.failed.json": event(
+            "charge-refund-updated-failed", "charge.refund.updated", T_REFUND_FAILED,
+            refund("failed"), previous={"failure_balance_transaction": None,
+                                        "failure_reason": None, "status": "succeeded"}),
+        "refund.failed.json": event(
+            "refund-failed", "refund.failed", T_REFUND_FAILED, refund("failed")),
         "charge.dispute.created.json": event(
             "dispute-created", "charge.dispute.created", T_DISPUTE_CREATED,
             dispute("needs_response")),
