@@ -384,6 +384,14 @@ pub async fn run_with_metrics(
     #[allow(unused_mut)]
     let mut router = crate::http::router(app.state.clone());
     let mut tasks = Vec::new();
+    if let (Some(_), Some(admin)) = (&app.metrics, &app.admin) {
+        tasks.push(tokio::spawn(crate::metrics::run_anomaly_gauges(
+            admin.clone(),
+            app.clock.clone(),
+            std::time::Duration::from_secs(60),
+            stopped(),
+        )));
+    }
     if let Some(metrics) = &app.metrics {
         let endpoint =
             crate::metrics::metrics_router(metrics.clone(), config.metrics_token.clone());

@@ -23,6 +23,7 @@
 //! | `miniapp_history_applied_total` | | events found only there (their webhooks were lost) |
 //! | `miniapp_notifications_total` | outcome | `sent`, `retry`, `failed`, `in_doubt` (may have reached Telegram; not resent) |
 //! | `miniapp_refunds_total` | provider, outcome | `refunded`, `retry`, `failed` |
+//! | `miniapp_anomalies` | kind | what `full_bot admin anomalies` lists now (`conflicted`, `events`, `refunds`, `unmatched`, `notifications`, the last including messages whose sender died mid-send), refreshed every minute; alert on it staying above 0 |
 //! | `miniapp_http_request_duration_seconds` | method, route, status | histogram; `route` is the matched route, `unmatched` for 404s |
 
 use std::sync::OnceLock;
@@ -234,6 +235,45 @@ pub(crate) fn catch_up(calls: usize, applied: usize) {
     let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
     metrics::counter!("miniapp_history_calls_total").increment(n(calls));
     metrics::counter!("miniapp_history_applied_total").increment(n(applied));
+}
+
+/// Sets the `miniapp_anomalies` gauges to what `admin` lists as of `now` (unix seconds).
+///
+/// # Errors
+/// [`crate::ledger::LedgerError`] when the ledger cannot be read; the gauges keep their values.
+pub async fn refresh_anomaly_gauges(
+    admin: &dyn crate::ledger::LedgerAdmin,
+    now: u64,
+) -> Result<(), crate::ledger::LedgerError> {
+    let a = admin.anomalies(now, 10_000).await?;
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    let set = |kind: &'static str, n: usize| {
+        metrics::gauge!("miniapp_anomalies", "kind" => kind).set(n as f64);
+    };
+    set("conflicted", a.conflicted.len());
+    set("events", a.events.len());
+    set("refunds", a.refunds.len());
+    set("unmatched", a.unmatched.len());
+    set("notifications", a.notifications.len());
+    Ok(())
+}
+
+/// Runs [`refresh_anomaly_gauges`] every `every` (the first time at once) until `shutdown`
+/// resolves: a few indexed queries a minute. `full_bot` runs it when metrics are on and the
+/// store has an operator view.
+pub async fn run_anomaly_gauges(
+    admin: std::sync::Arc<dyn crate::ledger::LedgerAdmin>,
+    clock: crate::clock::SharedClock,
+    every: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use crate::clock::ClockExt;
+    crate::reconcile::every_until(every, shutdown, || async {
+        if let Err(e) = refresh_anomaly_gauges(&*admin, clock.unix_now()).await {
+            tracing::warn!(error = %e, "anomaly gauges not refreshed");
+        }
+    })
+    .await;
 }
 
 pub(crate) fn notification(outcome: &'static str) {

@@ -272,6 +272,35 @@ where
         assert!(text.contains(needle), "{needle:?} in\n{text}");
     }
 
+    // The same counts as gauges, for alerts.
+    let metrics = miniapp::metrics::Metrics::install().unwrap();
+    let listed = store.anomalies(clock.unix_now(), 10_000).await.unwrap();
+    miniapp::metrics::refresh_anomaly_gauges(store, clock.unix_now())
+        .await
+        .unwrap();
+    let rendered = metrics.render();
+    for (kind, n) in [
+        ("conflicted", listed.conflicted.len()),
+        ("events", listed.events.len()),
+        ("refunds", listed.refunds.len()),
+        ("unmatched", listed.unmatched.len()),
+        ("notifications", listed.notifications.len()),
+    ] {
+        // Both stores' tests share the recorder; they list the same counts at this point.
+        let line = format!("miniapp_anomalies{{kind=\"{kind}\"}} {n}");
+        assert!(rendered.lines().any(|l| l == line), "{line}: {rendered}");
+    }
+    assert_eq!(
+        (
+            listed.conflicted.len(),
+            listed.events.len(),
+            listed.refunds.len(),
+            listed.unmatched.len()
+        ),
+        (0, 0, 2, 1),
+        "the refund resolution covers the event before it; both refunds are not done"
+    );
+
     let audit = store.audit().await.unwrap();
     assert!(audit.is_clean(), "{audit:?}");
     let ours = audit

@@ -207,8 +207,11 @@ impl Reconciler {
 /// Runs `pass` every `every` (the first time at once, which catches up after a restart) until
 /// `shutdown` resolves. A pass still running at shutdown is dropped: every ledger write it makes
 /// is its own transaction, and the queues hand out a claim again after its lease.
-async fn every_until<F, Fut>(every: Duration, shutdown: impl Future<Output = ()>, mut pass: F)
-where
+pub(crate) async fn every_until<F, Fut>(
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+    mut pass: F,
+) where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
