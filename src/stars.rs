@@ -310,48 +310,76 @@ impl PaymentProvider for TelegramStarsProvider {
 
     /// `getStarTransactions`, newest first, from the newest back to the stored cursor (the date
     /// of the newest transaction seen, inclusive: a transaction of that same second is read
-    /// again, harmlessly), at most 5 pages of 100 per call. Outgoing transactions to a user
-    /// are refunds (their id is the refunded charge's), incoming ones payments; both are events
-    /// with the ids the bot's own updates and `/refund` use. The first call only learns where
-    /// "now" is.
+    /// again, harmlessly), at most 5 pages of 100 per call. A scan that used up its pages before
+    /// reaching the cursor says `more` and resumes at the offset where it stopped (transactions
+    /// that arrive meanwhile push the older ones further, so resuming re-reads a few and skips
+    /// none); the cursor moves to the newest date only once the scan reached the old one.
+    /// Outgoing transactions to a user are refunds (their id is the refunded charge's),
+    /// incoming ones payments; both become events with the ids the bot's own updates and
+    /// `/refund` use. The first call only learns where "now" is. A page listed oldest first is
+    /// refused loudly rather than read with the wrong cursor.
     async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
-        let since: Option<i64> = match cursor {
-            Some(c) => Some(
-                c.parse()
-                    .map_err(|_| ProviderError::MalformedPayload(format!("cursor {c:?}")))?,
-            ),
-            None => None,
+        let bad = || ProviderError::MalformedPayload(format!("Stars history cursor {cursor:?}"));
+        let number = |s: &str| s.parse::<i64>().map_err(|_| bad());
+        // "since", or "since:offset:newest" while a scan is resumed.
+        let (since, start, mut newest) = match cursor.map(|c| c.split(':').collect::<Vec<_>>()) {
+            None => (None, 0, None),
+            Some(parts) => match parts.as_slice() {
+                [s] => (Some(number(s)?), 0, None),
+                [s, o, n] => (
+                    Some(number(s)?),
+                    u32::try_from(number(o)?).map_err(|_| bad())?,
+                    Some(number(n)?),
+                ),
+                _ => return Err(bad()),
+            },
         };
-        let mut newest: Option<i64> = None;
         let mut events = Vec::new();
-        'pages: for page in 0..5u32 {
+        let mut offset = start;
+        let mut reached = false;
+        for _ in 0..5 {
             let list = self
                 .bot
                 .get_star_transactions()
-                .offset(page * 100)
+                .offset(offset)
                 .limit(if since.is_some() { 100 } else { 1 })
                 .await
                 .map_err(provider_error)?;
+            if let (Some(first), Some(last)) = (list.transactions.first(), list.transactions.last())
+                && first.date < last.date
+            {
+                return Err(ProviderError::MalformedPayload(
+                    "getStarTransactions listed oldest first; the Stars catch-up reads newest first"
+                        .into(),
+                ));
+            }
             for tx in &list.transactions {
                 let date = tx.date.timestamp();
                 newest = newest.max(Some(date));
-                let Some(since) = since else {
-                    break 'pages;
-                };
-                if date < since {
-                    break 'pages;
+                match since {
+                    Some(since) if date >= since => events.extend(transaction_event(tx)),
+                    _ => {
+                        reached = true;
+                        break;
+                    }
                 }
-                events.extend(transaction_event(tx));
             }
-            if list.transactions.len() < 100 {
+            if reached || list.transactions.len() < 100 {
+                reached = true;
                 break;
             }
+            offset += 100;
         }
         events.reverse();
+        let cursor = match (reached, since, newest) {
+            (true, _, Some(newest)) => Some(newest.to_string()),
+            (false, Some(since), Some(newest)) => Some(format!("{since}:{offset}:{newest}")),
+            _ => None,
+        };
         Ok(HistoryBatch {
             events,
-            cursor: newest.map(|d| d.to_string()),
-            more: false,
+            cursor,
+            more: !reached,
         })
     }
 }

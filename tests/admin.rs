@@ -20,7 +20,7 @@ use miniapp::event::{EventKind, ProviderEvent};
 use miniapp::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef, UserId};
 use miniapp::ledger::{
     ClaimOutcome, LedgerAdmin, LedgerError, LedgerStore, LedgerStoreExt, NotificationOutbox,
-    OperatorNote, Resolution, adjustment_key,
+    OperatorNote, RefundQueue, Resolution, adjustment_key,
 };
 use miniapp::money::Money;
 use miniapp::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
@@ -62,7 +62,7 @@ struct Scene {
 /// One of each anomaly, then each resolved, on `store` whose clock is `clock`.
 async fn scenario<S>(store: &S, clock: &ManualClock) -> Scene
 where
-    S: LedgerStore + NotificationOutbox + LedgerAdmin,
+    S: LedgerStore + NotificationOutbox + RefundQueue + LedgerAdmin,
 {
     let user = fresh_user();
     // A conflicted payment: captured a cent short.
@@ -188,13 +188,64 @@ where
         (r.clawed_back, r.no_effect),
         (0, Some(NoEffect::ConflictedPayment))
     );
-    // Dismiss the duplicate (refunded by hand at the provider): its event and message go from
-    // the list, its queued refund stays until done.
+    // Credited by hand, its money bought tokens: --refund will not give it back behind them.
+    let refused = store
+        .resolve(&conflicted.id, Resolution::Refund, &note("alice", "asked"))
+        .await;
+    assert!(
+        matches!(refused, Err(LedgerError::NotAllowed(_))),
+        "{refused:?}"
+    );
+    // The duplicate's refund fails at the provider; --refund retries it, and only it.
+    let claimed = store.claim_refunds(clock.unix_now(), 60, 10).await.unwrap();
+    let dup = claimed
+        .iter()
+        .find(|r| r.payment_id == duplicated.id)
+        .unwrap();
+    store
+        .finish_refund(
+            &dup.provider,
+            &dup.charge_ref,
+            &ClaimOutcome::Failed {
+                error: "card closed".into(),
+            },
+            clock.unix_now(),
+        )
+        .await
+        .unwrap();
+    let a = store.anomalies(clock.unix_now(), 100).await.unwrap();
+    assert_eq!(
+        a.refunds
+            .iter()
+            .map(|r| r.state.as_str())
+            .collect::<Vec<_>>(),
+        ["failed"]
+    );
+    clock.advance(std::time::Duration::from_secs(1));
+    store
+        .resolve(
+            &duplicated.id,
+            Resolution::Refund,
+            &note("bob", "card replaced"),
+        )
+        .await
+        .unwrap();
+    let retried = store.payment_refunds(&duplicated.id).await.unwrap();
+    assert_eq!(
+        retried
+            .iter()
+            .map(|r| (r.charge_ref.as_str(), r.state.as_str()))
+            .collect::<Vec<_>>(),
+        [(format!("{pi2}_2").as_str(), "pending")],
+        "the extra charge again, never the credited one"
+    );
+    // Dismiss the duplicate's other anomalies: its event and message go from the list, its
+    // queued refund stays until done.
     store
         .resolve(
             &duplicated.id,
             Resolution::Dismiss,
-            &note("bob", "refunded by hand"),
+            &note("bob", "told the buyer by hand"),
         )
         .await
         .unwrap();
@@ -208,16 +259,30 @@ where
     assert_eq!(reasons, [(&conflicted.id, "conflicted_payment")]);
     assert_eq!(a.refunds.len(), 1);
     assert!(a.notifications.is_empty());
-    // Refund the conflicted payment: its charge is queued, for what was captured.
+    // A conflicted payment nobody was credited for: --refund gives back what was captured.
+    let uncredited = pending_payment(store, user, 200, Money::usd_cents(1000)).await;
+    let pi3 = format!("pi_{}", uncredited.id);
+    apply(
+        store,
+        &event(
+            &uncredited,
+            "paid",
+            &pi3,
+            EventKind::Succeeded {
+                amount: Money::usd_cents(999),
+            },
+        ),
+    )
+    .await;
     store
         .resolve(
-            &conflicted.id,
+            &uncredited.id,
             Resolution::Refund,
             &note("alice", "buyer asked"),
         )
         .await
         .unwrap();
-    let refunds = store.payment_refunds(&conflicted.id).await.unwrap();
+    let refunds = store.payment_refunds(&uncredited.id).await.unwrap();
     assert_eq!(refunds.len(), 1);
     assert_eq!(
         (
@@ -225,7 +290,7 @@ where
             refunds[0].amount,
             refunds[0].reason.as_str()
         ),
-        (pi1.as_str(), Money::usd_cents(2499), "operator")
+        (pi3.as_str(), Money::usd_cents(999), "operator")
     );
 
     // Adjustments: journal lines with who and why, once per key, never below zero.
@@ -266,8 +331,7 @@ where
         "credit +500",
         "by alice",
         "no effect: conflicted_payment",
-        "resolutions (2)",
-        "operator",
+        "resolutions (1)",
     ] {
         assert!(text.contains(needle), "{needle:?} in\n{text}");
     }
@@ -297,8 +361,8 @@ where
             listed.refunds.len(),
             listed.unmatched.len()
         ),
-        (0, 0, 2, 1),
-        "the refund resolution covers the event before it; both refunds are not done"
+        (0, 1, 2, 1),
+        "the refund of the hand-credited payment after its resolution; two refunds not done"
     );
 
     let audit = store.audit().await.unwrap();

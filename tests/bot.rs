@@ -1577,4 +1577,39 @@ async fn a_stars_refund_nobody_told_us_about_is_caught_up_from_the_transactions(
         store.provider_cursor(&stars_id).await.unwrap().as_deref(),
         Some("1795000449")
     );
+
+    // A busy stretch: 700 transactions arrive after a second payment's refund. One call reads 5
+    // pages and stops short of the cursor; the next resumes where it stopped, and the refund
+    // under them is still found.
+    let p2 = stars_payment(&api, &store, user).await;
+    dispatch(
+        &api,
+        &deps,
+        successful_payment(user.get(), p2.id.as_str(), 1250, "charge_second"),
+    )
+    .await;
+    assert_eq!(store.balance(user).await.unwrap().balance, 500);
+    let partner2 = json!({"type": "user", "transaction_type": "invoice_payment",
+        "invoice_payload": p2.id.as_str(), "user": {"id": user.get(), "is_bot": false, "first_name": "Anna"}});
+    let refund2 =
+        json!({"id": "charge_second", "amount": 1250, "date": 1_795_001_000, "receiver": partner2});
+    let mut busy: Vec<Value> = (0..700)
+        .map(|i| json!({"id": format!("charge_y{i}"), "amount": 1, "date": 1_795_002_000 + i,
+            "source": {"type": "user", "transaction_type": "invoice_payment", "invoice_payload": "not-ours",
+                       "user": {"id": 7, "is_bot": false, "first_name": "D"}}}))
+        .rev()
+        .collect();
+    busy.push(refund2);
+    busy.append(&mut api.state.lock().unwrap().star_transactions);
+    api.state.lock().unwrap().star_transactions = busy;
+    let caught = miniapp::reconcile::catch_up_history(&reconciler)
+        .await
+        .unwrap();
+    assert_eq!(caught.applied, 1, "{caught:?}");
+    assert_eq!(store.balance(user).await.unwrap().balance, 0);
+    assert_eq!(
+        store.provider_cursor(&stars_id).await.unwrap().as_deref(),
+        Some("1795002699"),
+        "the cursor moves to the newest only once the scan reached the old one"
+    );
 }

@@ -120,9 +120,14 @@ where
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
+        // A failed refund stays listed until it is retried or a person dismisses it (refunded
+        // it by hand) after it failed.
         let refunds: Vec<QueuedRefundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {REFUND_COLUMNS} FROM miniapp_refund_queue \
-             WHERE state IN ('pending', 'claimed', 'failed') ORDER BY created_at DESC LIMIT $1"
+            "SELECT {REFUND_COLUMNS} FROM miniapp_refund_queue q \
+             WHERE state IN ('pending', 'claimed', 'failed') AND NOT (state = 'failed' AND \
+             EXISTS (SELECT 1 FROM miniapp_resolutions r WHERE r.payment_id = q.payment_id \
+             AND r.action = 'dismiss' AND r.created_at >= COALESCE(q.finished_at, q.created_at))) \
+             ORDER BY created_at DESC LIMIT $1"
         )))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -193,8 +198,21 @@ where
         .map_err(map_err)?;
         let payment = row.ok_or(LedgerError::UnknownPayment)?.into_payment()?;
         let balance = locked_balance(&mut tx, payment.user_id.get()).await?;
-        let credit = plan_resolution(&payment, &balance, resolution)?;
-        if let Some((tokens, balance_after)) = credit {
+        let failed: CountRow = sqlx::query_as(
+            "SELECT COUNT(*) AS n FROM miniapp_refund_queue WHERE payment_id = $1 \
+             AND state = 'failed'",
+        )
+        .bind(payment.id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let plan = plan_resolution(
+            &payment,
+            &balance,
+            resolution,
+            u64::try_from(failed.n).unwrap_or(0),
+        )?;
+        if let Some((tokens, balance_after)) = plan.credit {
             // The one credit this payment can have (the unique credit indexes hold it to that),
             // with its notification, as an ordinary credit does.
             sqlx::query(
@@ -241,7 +259,7 @@ where
             .await
             .map_err(map_err)?;
         }
-        if resolution == Resolution::Refund
+        if plan.refund_own_charge
             && let (Some(charge), Some(paid)) = (&payment.payment_ref, payment.facts.paid)
         {
             sqlx::query(
@@ -260,6 +278,8 @@ where
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        }
+        if plan.retry_failed_refunds {
             sqlx::query(
                 "UPDATE miniapp_refund_queue SET state = 'pending', not_before = 0, \
                  claimed_until = NULL WHERE payment_id = $1 AND state = 'failed'",

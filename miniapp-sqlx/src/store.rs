@@ -486,7 +486,9 @@ where
     ) -> Result<Vec<HeldEvent>, LedgerError> {
         let rows: Vec<HeldRow> = sqlx::query_as(
             "SELECT h.provider, h.event, h.received_at FROM miniapp_held_events h \
-             WHERE ($1 IS NULL OR (h.provider = $1 AND h.provider_ref = $2)) \
+             WHERE (($1 IS NULL AND EXISTS (SELECT 1 FROM miniapp_payments p \
+             WHERE p.provider = h.provider AND p.payment_ref = h.provider_ref)) \
+             OR (h.provider = $1 AND h.provider_ref = $2)) \
              AND h.received_at >= $3 AND NOT EXISTS (SELECT 1 FROM miniapp_provider_events e \
              WHERE e.provider = h.provider AND e.event_id = h.event_id) \
              ORDER BY h.received_at, h.provider, h.event_id LIMIT $4",
@@ -498,7 +500,17 @@ where
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.into_iter().map(HeldRow::into_held).collect()
+        // One row this binary cannot read (written by a newer one, say) must not hide the rest.
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match row.into_held() {
+                Ok(held) => Some(held),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a held event could not be read; skipped");
+                    None
+                }
+            })
+            .collect())
     }
 
     async fn spend(&self, request: &SpendRequest) -> Result<SpendReceipt, LedgerError> {

@@ -141,8 +141,8 @@ pub async fn assert_consistent(store: &dyn LedgerStore, user: UserId) {
             EntryKind::Restore => assert!(e.delta > 0, "restores are positive"),
             EntryKind::Adjustment => {
                 assert!(
-                    running >= 0,
-                    "an adjustment never takes the balance below zero"
+                    e.delta > 0 || running >= 0,
+                    "a negative adjustment never takes the balance below zero"
                 );
                 assert!(e.actor.is_some(), "an adjustment says who made it");
             }
@@ -1965,5 +1965,53 @@ pub async fn a_failed_refund_gives_back_what_it_took_once(store: &dyn LedgerStor
         (0, 0)
     );
     assert_eq!(balance_of(store, user).await, 100);
+    assert_consistent(store, user).await;
+}
+
+/// A user in debt (refunds after spending, debt policy) can still be credited, and a failed
+/// refund can still give tokens back, when the balance stays below zero afterwards: only a
+/// clawback may take a balance below zero, but any positive entry may leave a debt smaller.
+pub async fn positive_entries_may_leave_a_debt_smaller(store: &dyn LedgerStore) {
+    let user = fresh_user();
+    let price = Money::usd_cents(5000);
+    let p1 = pending_payment(store, user, 1000, price).await;
+    let p2 = pending_payment(store, user, 1000, price).await;
+    apply(store, &paid(&p1), RefundPolicy::Debt).await;
+    apply(store, &paid(&p2), RefundPolicy::Debt).await;
+    spend(store, user, 2000).await.expect("spend");
+    for p in [&p1, &p2] {
+        let full = EventKind::Refunded {
+            total_refunded: price,
+        };
+        apply(store, &event(p, "refund", full), RefundPolicy::Debt).await;
+    }
+    assert_eq!(balance_of(store, user).await, -2000);
+    let failed = apply(
+        store,
+        &event(
+            &p1,
+            "refund_failed",
+            EventKind::RefundUpdated {
+                refund: ProviderRef::new("re_p1").unwrap(),
+                amount: price,
+                failed: true,
+            },
+        ),
+        RefundPolicy::Debt,
+    )
+    .await;
+    assert_eq!(failed.restored, 1000);
+    assert_eq!(balance_of(store, user).await, -1000);
+    let p3 = pending_payment(store, user, 500, Money::usd_cents(2500)).await;
+    let credited = apply(store, &paid(&p3), RefundPolicy::Debt).await;
+    assert_eq!(credited.credited, 500);
+    assert_eq!(balance_of(store, user).await, -500);
+    assert!(
+        matches!(
+            spend(store, user, 1).await,
+            Err(LedgerError::InsufficientFunds { .. })
+        ),
+        "still in debt: no spending"
+    );
     assert_consistent(store, user).await;
 }

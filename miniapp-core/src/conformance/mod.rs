@@ -72,6 +72,7 @@ macro_rules! ledger_conformance {
             held_events_are_released_by_the_sweep_once,
             provider_cursors_are_kept_per_provider,
             a_failed_refund_gives_back_what_it_took_once,
+            positive_entries_may_leave_a_debt_smaller,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

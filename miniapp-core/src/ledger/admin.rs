@@ -269,8 +269,8 @@ pub fn adjustment_key(user: UserId, delta: i64, reason: &str) -> IdempotencyKey 
 /// The journal line an adjustment of `delta` makes on `balance`.
 ///
 /// # Errors
-/// [`LedgerError::NotAllowed`] for a zero delta; [`LedgerError::InsufficientFunds`] when it
-/// would take the balance below zero (only a clawback may).
+/// [`LedgerError::NotAllowed`] for a zero delta; [`LedgerError::InsufficientFunds`] when a
+/// negative one would take the balance below zero (only a clawback may).
 pub fn plan_adjustment(balance: &Balance, delta: i64) -> Result<i64, LedgerError> {
     if delta == 0 {
         return Err(LedgerError::NotAllowed("an adjustment of 0 tokens".into()));
@@ -279,7 +279,9 @@ pub fn plan_adjustment(balance: &Balance, delta: i64) -> Result<i64, LedgerError
         .balance
         .checked_add(delta)
         .ok_or_else(|| LedgerError::NotAllowed("adjustment out of range".into()))?;
-    if after < 0 {
+    // A negative adjustment may not take the balance below zero; a positive one may leave a
+    // debt smaller.
+    if delta < 0 && after < 0 {
         return Err(LedgerError::InsufficientFunds {
             balance: balance.balance,
             requested: delta.unsigned_abs(),
@@ -288,17 +290,36 @@ pub fn plan_adjustment(balance: &Balance, delta: i64) -> Result<i64, LedgerError
     Ok(after)
 }
 
-/// Checks that `resolution` applies to `payment`, and for [`Resolution::Credit`] returns the
-/// credit to make (tokens, balance after).
+/// What a resolution does, decided by [`plan_resolution`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolutionPlan {
+    /// The credit to make: (tokens, balance after).
+    pub credit: Option<(i64, i64)>,
+    /// Queue the refund of the payment's own charge (a conflicted payment nobody was credited
+    /// for: the money goes back, no tokens to take).
+    pub refund_own_charge: bool,
+    /// Make the payment's failed refunds (of duplicate charges) due again.
+    pub retry_failed_refunds: bool,
+}
+
+/// Checks that `resolution` applies to `payment`, which has `failed_refunds` refunds in the
+/// queue that failed, and says what it does.
+///
+/// [`Resolution::Refund`] never refunds a charge whose money bought tokens: it retries the
+/// payment's failed refunds, and refunds the payment's own charge only when the payment is
+/// `conflicted` and nobody was credited for it. A paid, credited payment is refunded at the
+/// provider; its refund event takes the tokens back.
 ///
 /// # Errors
 /// [`LedgerError::NotAllowed`]: crediting a payment that is not `conflicted` or was credited;
-/// refunding one that took no money.
+/// refunding when there is nothing of that kind to refund.
 pub fn plan_resolution(
     payment: &Payment,
     balance: &Balance,
     resolution: Resolution,
-) -> Result<Option<(i64, i64)>, LedgerError> {
+    failed_refunds: u64,
+) -> Result<ResolutionPlan, LedgerError> {
     match resolution {
         Resolution::Credit => {
             if payment.status != PaymentStatus::Conflicted || payment.tokens_credited > 0 {
@@ -308,18 +329,30 @@ pub fn plan_resolution(
                 )));
             }
             let tokens = payment.tokens.as_i64();
-            Ok(Some((tokens, balance.balance.saturating_add(tokens))))
+            Ok(ResolutionPlan {
+                credit: Some((tokens, balance.balance.saturating_add(tokens))),
+                ..ResolutionPlan::default()
+            })
         }
         Resolution::Refund => {
-            if payment.facts.paid.is_none() || payment.payment_ref.is_none() {
+            let refund_own_charge = payment.status == PaymentStatus::Conflicted
+                && payment.tokens_credited == 0
+                && payment.facts.paid.is_some()
+                && payment.payment_ref.is_some();
+            if !refund_own_charge && failed_refunds == 0 {
                 return Err(LedgerError::NotAllowed(format!(
-                    "{} took no money ({}): nothing to refund",
+                    "{} ({}) has no failed refund to retry, and its money bought tokens: refund it \
+                     at the provider (the refund takes the tokens back)",
                     payment.id, payment.status
                 )));
             }
-            Ok(None)
+            Ok(ResolutionPlan {
+                refund_own_charge,
+                retry_failed_refunds: failed_refunds > 0,
+                ..ResolutionPlan::default()
+            })
         }
-        Resolution::Dismiss => Ok(None),
+        Resolution::Dismiss => Ok(ResolutionPlan::default()),
     }
 }
 
@@ -422,18 +455,38 @@ mod tests {
     fn only_a_conflicted_uncredited_payment_can_be_credited() {
         let mut p = crate::payment::example_pending_payment();
         let b = Balance::empty(p.user_id);
-        assert!(plan_resolution(&p, &b, Resolution::Credit).is_err());
-        assert!(plan_resolution(&p, &b, Resolution::Refund).is_err());
-        assert!(plan_resolution(&p, &b, Resolution::Dismiss).is_ok());
+        assert!(plan_resolution(&p, &b, Resolution::Credit, 0).is_err());
+        assert!(plan_resolution(&p, &b, Resolution::Refund, 0).is_err());
+        assert!(plan_resolution(&p, &b, Resolution::Dismiss, 0).is_ok());
         p.status = PaymentStatus::Conflicted;
         p.facts.paid = Some(Money::usd_cents(1));
         p.payment_ref = "pi_1".parse().ok();
         assert_eq!(
-            plan_resolution(&p, &b, Resolution::Credit).unwrap(),
+            plan_resolution(&p, &b, Resolution::Credit, 0)
+                .unwrap()
+                .credit,
             Some((500, 500))
         );
-        assert!(plan_resolution(&p, &b, Resolution::Refund).is_ok());
+        let refund = plan_resolution(&p, &b, Resolution::Refund, 0).unwrap();
+        assert!(refund.refund_own_charge && !refund.retry_failed_refunds);
         p.tokens_credited = 500;
-        assert!(plan_resolution(&p, &b, Resolution::Credit).is_err());
+        assert!(plan_resolution(&p, &b, Resolution::Credit, 0).is_err());
+        assert!(
+            plan_resolution(&p, &b, Resolution::Refund, 0).is_err(),
+            "credited by hand: its money bought tokens"
+        );
+    }
+
+    #[test]
+    fn a_refund_resolution_of_a_paid_payment_only_retries_its_failed_refunds() {
+        let mut p = crate::payment::example_pending_payment();
+        let b = Balance::empty(p.user_id);
+        p.status = PaymentStatus::Succeeded;
+        p.facts.paid = Some(p.price);
+        p.payment_ref = "pi_1".parse().ok();
+        p.tokens_credited = 500;
+        assert!(plan_resolution(&p, &b, Resolution::Refund, 0).is_err());
+        let retry = plan_resolution(&p, &b, Resolution::Refund, 1).unwrap();
+        assert!(!retry.refund_own_charge && retry.retry_failed_refunds);
     }
 }

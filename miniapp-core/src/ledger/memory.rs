@@ -461,7 +461,12 @@ impl LedgerStore for InMemoryLedger {
         Ok(s.held
             .iter()
             .filter(|h| h.received_at >= received_from)
-            .filter(|h| charge.is_none_or(|(p, r)| h.provider == *p && h.event.provider_ref == *r))
+            .filter(|h| match charge {
+                Some((p, r)) => h.provider == *p && h.event.provider_ref == *r,
+                None => s
+                    .refs
+                    .contains_key(&(h.provider.clone(), h.event.provider_ref.clone())),
+            })
             .filter(|h| !s.events.contains(&(h.provider.clone(), h.event.id.clone())))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .cloned()

@@ -21,8 +21,8 @@ use crate::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
 
 pub use admin::{
     AdjustReceipt, Anomalies, AuditReport, CreditMismatch, LedgerAdmin, OperatorNote,
-    ProviderTotal, QueuedRefund, RecordedEvent, Resolution, ResolutionRecord, UnsentNotification,
-    adjustment_key, plan_adjustment, plan_resolution,
+    ProviderTotal, QueuedRefund, RecordedEvent, Resolution, ResolutionPlan, ResolutionRecord,
+    UnsentNotification, adjustment_key, plan_adjustment, plan_resolution,
 };
 pub use memory::InMemoryLedger;
 pub use plan::{EventPlan, plan_event, plan_spend};
@@ -391,8 +391,9 @@ impl LedgerError {
 ///   (user, idempotency key): a repeat returns the first entry with `replayed: true`, a repeat
 ///   with another amount is [`LedgerError::IdempotencyConflict`], and insufficient funds is
 ///   [`LedgerError::InsufficientFunds`] with nothing recorded.
-/// - The balance never goes below zero except through [`EntryKind::Clawback`], and always equals
-///   the sum of the user's journal deltas. Journal entries are never changed or deleted.
+/// - No entry but a [`EntryKind::Clawback`] takes the balance below zero (a positive entry may
+///   leave a debt smaller: a user who owes tokens can still be credited), and the balance always
+///   equals the sum of the user's journal deltas. Journal entries are never changed or deleted.
 /// - [`LedgerStore::hold_event`] keeps an event durably, once per (provider, event id);
 ///   [`LedgerStore::held_events`] lists only those whose id [`LedgerStore::apply_event`] has not
 ///   recorded, so applying a held event is what releases it (exactly once, by the event id).
@@ -468,7 +469,9 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
 
     /// Held events whose id has not been applied since, received at or after `received_from`
     /// (unix seconds), oldest first, at most `limit`: those naming `charge` (a provider and its
-    /// charge reference), or all of them.
+    /// charge reference), or, without one, those whose charge a payment now knows (the ones
+    /// that can be applied: events of other products on the same account never crowd them
+    /// out).
     async fn held_events(
         &self,
         charge: Option<(&ProviderId, &ProviderRef)>,
@@ -711,11 +714,14 @@ pub trait LedgerStoreExt: LedgerStore {
             }
             Err(e) => return Err(e),
         };
+        // The event itself is committed: a failure to release what was held for its charge
+        // must not fail it (its provider would redeliver it forever); the sweep's
+        // `release_held` applies them, and reports the error, later.
         let released = match &receipt.payment.payment_ref {
-            Some(charge) => {
-                let held = self.held_events(Some((provider, charge)), 0, 100).await?;
-                self.apply_held(held, policy).await?
-            }
+            Some(charge) => match self.held_events(Some((provider, charge)), 0, 100).await {
+                Ok(held) => self.apply_held(held, policy).await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            },
             None => Vec::new(),
         };
         Ok(Applied::Matched { receipt, released })

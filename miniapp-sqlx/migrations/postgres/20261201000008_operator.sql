@@ -9,6 +9,12 @@ ALTER TABLE miniapp_journal DROP CONSTRAINT miniapp_journal_check;
 ALTER TABLE miniapp_journal ADD CONSTRAINT miniapp_journal_delta_sign CHECK (
     delta <> 0 AND CASE kind WHEN 'credit' THEN delta > 0 WHEN 'restore' THEN delta > 0
                              WHEN 'adjustment' THEN true ELSE delta < 0 END);
+-- Only a clawback takes a balance below zero; a positive entry (a credit, a restore, an
+-- adjustment) may leave a debt smaller but still below zero. The first schema refused that, so a
+-- user in debt could not be credited for a payment.
+ALTER TABLE miniapp_journal DROP CONSTRAINT miniapp_journal_check1;
+ALTER TABLE miniapp_journal ADD CONSTRAINT miniapp_journal_below_zero
+    CHECK (balance_after >= 0 OR kind = 'clawback' OR delta > 0);
 ALTER TABLE miniapp_journal ADD CONSTRAINT miniapp_journal_restore_has_payment CHECK (
     kind <> 'restore' OR payment_id IS NOT NULL);
 -- An adjustment says who made it, why (memo), and under which key (a repeated command is a no-op).

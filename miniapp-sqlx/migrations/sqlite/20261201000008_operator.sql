@@ -18,7 +18,9 @@ CREATE TABLE miniapp_journal_v8 (
     memo            TEXT,
     created_at      INTEGER NOT NULL,
     actor           TEXT CHECK (length(actor) BETWEEN 1 AND 64),
-    CHECK (balance_after >= 0 OR kind = 'clawback'),
+    -- Only a clawback takes a balance below zero; a positive entry may leave a debt smaller (the
+    -- first schema refused that, so a user in debt could not be credited).
+    CHECK (balance_after >= 0 OR kind = 'clawback' OR delta > 0),
     CHECK (kind <> 'credit' OR (payment_id IS NOT NULL AND provider IS NOT NULL AND provider_ref IS NOT NULL)),
     CHECK (kind <> 'clawback' OR payment_id IS NOT NULL),
     CHECK (kind <> 'restore' OR payment_id IS NOT NULL),
