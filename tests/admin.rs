@@ -138,6 +138,11 @@ where
         a.unmatched.iter().map(|h| &h.event.id).collect::<Vec<_>>(),
         [&stray.id]
     );
+    let days_later = store.anomalies(now + 4 * 24 * 3600, 100).await.unwrap();
+    assert!(
+        days_later.unmatched.is_empty(),
+        "no longer retried after three days: not listed forever"
+    );
     assert_eq!(
         a.notifications
             .iter()

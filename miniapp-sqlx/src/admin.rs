@@ -22,6 +22,10 @@ use crate::store::{SqlLedgerStore, locked, locked_balance};
 
 /// Held events younger than this are in transit (their success is on its way), not anomalies.
 const UNMATCHED_AFTER_SECS: u64 = 3600;
+/// Held events older than this are no longer retried (Stripe retries a webhook for three days,
+/// so their success never comes): events of another product on the same account, which stop
+/// being listed then instead of staying an anomaly nobody can resolve.
+const UNMATCHED_UNTIL_SECS: u64 = 3 * 24 * 3600;
 
 const EVENT_COLUMNS: &str =
     "e.provider, e.event_id, e.payment_id, e.kind, e.provider_ref, e.no_effect, e.received_at";
@@ -135,12 +139,14 @@ where
         .map_err(map_err)?;
         let unmatched: Vec<HeldRow> = sqlx::query_as(
             "SELECT h.provider, h.event, h.received_at FROM miniapp_held_events h \
-             WHERE h.received_at < $1 AND NOT EXISTS (SELECT 1 FROM miniapp_provider_events e \
+             WHERE h.received_at < $1 AND h.received_at >= $3 AND NOT EXISTS \
+             (SELECT 1 FROM miniapp_provider_events e \
              WHERE e.provider = h.provider AND e.event_id = h.event_id) \
              ORDER BY h.received_at DESC LIMIT $2",
         )
         .bind(signed(now.saturating_sub(UNMATCHED_AFTER_SECS))?)
         .bind(limit)
+        .bind(signed(now.saturating_sub(UNMATCHED_UNTIL_SECS))?)
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
@@ -168,10 +174,11 @@ where
                 .into_iter()
                 .map(QueuedRefundRow::into_queued)
                 .collect::<Result<_, _>>()?,
+            // A row this binary cannot read must not hide every other anomaly.
             unmatched: unmatched
                 .into_iter()
-                .map(HeldRow::into_held)
-                .collect::<Result<_, _>>()?,
+                .filter_map(|row| row.into_held().ok())
+                .collect(),
             notifications: notifications
                 .into_iter()
                 .map(UnsentRow::into_unsent)

@@ -79,7 +79,8 @@ pub struct Anomalies {
     pub events: Vec<RecordedEvent>,
     /// Refunds not done: pending, in progress or failed.
     pub refunds: Vec<QueuedRefund>,
-    /// Refunds and disputes held for over an hour: their charge is no payment's (yet).
+    /// Refunds and disputes held for over an hour and less than three days (retried meanwhile):
+    /// their charge is no payment's (yet).
     pub unmatched: Vec<HeldEvent>,
     /// Payment-success messages that failed or may not have been delivered.
     pub notifications: Vec<UnsentNotification>,
