@@ -714,15 +714,20 @@ pub trait LedgerStoreExt: LedgerStore {
             }
             Err(e) => return Err(e),
         };
-        // The event itself is committed: a failure to release what was held for its charge
-        // must not fail it (its provider would redeliver it forever); the sweep's
-        // `release_held` applies them, and reports the error, later.
-        let released = match &receipt.payment.payment_ref {
-            Some(charge) => match self.held_events(Some((provider, charge)), 0, 100).await {
-                Ok(held) => self.apply_held(held, policy).await.unwrap_or_default(),
-                Err(_) => Vec::new(),
-            },
-            None => Vec::new(),
+        // Only a newly applied success can teach a payment its charge, so only it looks for
+        // held events (one query, not one per webhook). The event itself is committed: a
+        // failure to release must not fail it (its provider would redeliver it forever); the
+        // sweep's `release_held` applies what is left, and reports the error, later.
+        let teaches_charge =
+            !receipt.duplicate && matches!(event.kind, crate::event::EventKind::Succeeded { .. });
+        let released = match (&receipt.payment.payment_ref, teaches_charge) {
+            (Some(charge), true) => {
+                match self.held_events(Some((provider, charge)), 0, 100).await {
+                    Ok(held) => self.apply_held(held, policy).await.unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
         };
         Ok(Applied::Matched { receipt, released })
     }
