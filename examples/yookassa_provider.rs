@@ -17,7 +17,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use miniapp::event::{EventKind, ProviderEvent};
+use miniapp::event::{EventKind, FailureReason, ProviderEvent};
 use miniapp::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef};
 use miniapp::money::{Currency, Money};
 use miniapp::payment::Payment;
@@ -26,6 +26,25 @@ use miniapp::provider::{
 };
 use serde::Deserialize;
 use serde_json::json;
+
+/// YooKassa's `cancellation_details.reason` of a failed payment, in the core's words. A suspected
+/// fraud is a plain decline: the buyer is not told why the bank said no.
+fn failure_reason(reason: &str) -> FailureReason {
+    match reason {
+        "insufficient_funds" => FailureReason::InsufficientFunds,
+        "card_expired" => FailureReason::ExpiredCard,
+        "invalid_csc" => FailureReason::IncorrectCvc,
+        "3d_secure_failed" => FailureReason::AuthenticationFailed,
+        "issuer_unavailable" | "internal_timeout" => FailureReason::ProcessingError,
+        "general_decline"
+        | "call_issuer"
+        | "fraud_suspected"
+        | "payment_method_restricted"
+        | "payment_method_limit_exceeded"
+        | "country_forbidden" => FailureReason::CardDeclined,
+        _ => FailureReason::Other,
+    }
+}
 
 /// YooKassa's API amounts: `{"value": "100.00", "currency": "RUB"}`.
 #[derive(Debug, Deserialize)]
@@ -191,7 +210,10 @@ impl YooKassaProvider {
                 let kind = match p.cancellation_details.as_ref().map(|d| d.reason.as_str()) {
                     Some("expired_on_confirmation" | "expired_on_capture") => EventKind::Expired,
                     Some("canceled_by_merchant" | "canceled_by_user") => EventKind::Canceled,
-                    _ => EventKind::Failed, // declined, insufficient funds, fraud suspected, …
+                    // declined, insufficient funds, fraud suspected, …
+                    other => EventKind::Failed {
+                        reason: other.map(failure_reason),
+                    },
                 };
                 events.push(event(kind.name().into(), kind)?);
             }
@@ -272,7 +294,7 @@ impl PaymentProvider for YooKassaProvider {
             "payment.canceled" => events.iter().any(|e| {
                 matches!(
                     e.kind,
-                    EventKind::Canceled | EventKind::Failed | EventKind::Expired
+                    EventKind::Canceled | EventKind::Failed { .. } | EventKind::Expired
                 )
             }),
             _ => events
@@ -641,6 +663,31 @@ mod tests {
         assert_eq!(body["capture"], true);
         assert_eq!(body["confirmation"]["type"], "redirect");
         assert_eq!(body["metadata"]["payment_id"], r.payment_id.as_str());
+    }
+
+    #[tokio::test]
+    async fn a_failed_payment_says_why() {
+        let h = harness().await;
+        let r = conformance::checkout_request(Money::new(45_000, Currency::RUB));
+        let c = h.provider.create_checkout(&r).await.unwrap();
+        // The harness's failure is YooKassa's `canceled` with reason `insufficient_funds`.
+        let webhook = h.webhook(&r, &c, Scenario::Failed).await;
+        let events = h
+            .provider
+            .parse_webhook(&webhook, SystemTime::now())
+            .await
+            .unwrap();
+        let kinds: Vec<_> = events.into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [EventKind::Failed {
+                reason: Some(FailureReason::InsufficientFunds)
+            }]
+        );
+        assert_eq!(
+            failure_reason("fraud_suspected"),
+            FailureReason::CardDeclined
+        );
     }
 
     #[tokio::test]

@@ -309,6 +309,10 @@ pub fn build_with_stores(
             max_open_payments: config.max_open_payments,
             rate_limit_per_minute: config.rate_limit_per_minute,
             trust_forwarded_for: config.trust_forwarded_for,
+            bot_url: config
+                .bot_username
+                .as_deref()
+                .and_then(HttpSettings::bot_url_for),
             ..HttpSettings::default()
         },
         routes: sandbox.iter().map(SandboxProvider::routes).collect(),
@@ -461,6 +465,13 @@ pub async fn run_with_metrics(
         if let Err(e) = crate::bot::set_menu_button(&bot, &deps).await {
             tracing::warn!(error = %e, "could not set the menu button");
         }
+        if app.state.bot_url().is_none() {
+            tasks.push(tokio::spawn(learn_bot_username(
+                bot.clone(),
+                app.state.clone(),
+                stopped(),
+            )));
+        }
         tasks.push(tokio::spawn(crate::bot::run_notifier(
             bot.clone(),
             app.outbox.clone(),
@@ -577,6 +588,37 @@ async fn until_stopped<E>(
             () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
         }
     }
+}
+
+/// How long start-up waits for `getMe` to name the bot ([`learn_bot_username`]).
+#[cfg(feature = "teloxide")]
+const GET_ME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Asks Telegram for the bot's username (`getMe`, in the background, for at most
+/// [`GET_ME_TIMEOUT`]) so the page can link back to the bot (`BOT_USERNAME` unset). A failure is
+/// logged and leaves the page without the link; nothing else waits for it.
+#[cfg(feature = "teloxide")]
+async fn learn_bot_username(bot: teloxide::Bot, state: AppState, stop: impl Future<Output = ()>) {
+    use teloxide::requests::Requester;
+    let me = tokio::select! {
+        me = tokio::time::timeout(GET_ME_TIMEOUT, bot.get_me()) => me,
+        () = stop => return,
+    };
+    let why = match me {
+        Ok(Ok(me)) => match me.user.username.as_deref() {
+            Some(username) if state.learn_bot_username(username) => {
+                tracing::info!(username, "the page links back to the bot");
+                return;
+            }
+            _ => "getMe named no usable username".to_owned(),
+        },
+        Ok(Err(e)) => format!("getMe failed: {e}"),
+        Err(_) => format!("getMe did not answer within {GET_ME_TIMEOUT:?}"),
+    };
+    tracing::warn!(
+        reason = %why,
+        "the page offers no link back to the bot outside Telegram; set BOT_USERNAME"
+    );
 }
 
 /// The `secret_token` of the bot's webhook: `TELEGRAM_WEBHOOK_SECRET`, or else derived from the

@@ -43,6 +43,10 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// `TELEGRAM_BOT_TOKEN`; without it the app runs in development mode.
     pub bot_token: Option<BotToken>,
+    /// `BOT_USERNAME` (`my_shop_bot`, a leading `@` allowed and dropped): the page links to
+    /// `https://t.me/<username>` when it is opened outside Telegram. Unset with a bot token, the
+    /// app asks Telegram (`getMe`) after start-up.
+    pub bot_username: Option<String>,
     /// `DATABASE_URL`, default `sqlite://miniapp.db` (a file next to where you run it).
     pub database_url: String,
     /// `DATABASE_MAX_CONNECTIONS`: the PostgreSQL pool size, default twice the CPU count plus
@@ -142,6 +146,17 @@ impl Config {
         let public_base_url = get("PUBLIC_BASE_URL").map(|u| check_url(&u)).transpose()?;
         let bot_token = get("TELEGRAM_BOT_TOKEN")
             .map(|t| BotToken::new(t).map_err(|e| err(format!("TELEGRAM_BOT_TOKEN: {e}"))))
+            .transpose()?;
+        let bot_username = get("BOT_USERNAME")
+            .map(|u| {
+                crate::http::HttpSettings::bot_url_for(&u)
+                    .map(|_| u.strip_prefix('@').unwrap_or(&u).to_owned())
+                    .ok_or_else(|| {
+                        err(format!(
+                            "BOT_USERNAME {u:?} is not a bot username like my_shop_bot (5 to 32 characters of A-Z, a-z, 0-9 and _, starting with a letter)"
+                        ))
+                    })
+            })
             .transpose()?;
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://miniapp.db".into());
         if !(database_url.starts_with("sqlite:")
@@ -385,6 +400,7 @@ impl Config {
             bind_addr,
             public_base_url,
             bot_token,
+            bot_username,
             database_url,
             database_max_connections,
             init_data_max_age,
@@ -438,6 +454,7 @@ impl fmt::Debug for Config {
                 &self.public_base_url.as_deref().map(redact_url),
             )
             .field("bot_token", &self.bot_token)
+            .field("bot_username", &self.bot_username)
             .field("database_url", &redact_url(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
             .field("init_data_max_age", &self.init_data_max_age)
@@ -820,6 +837,26 @@ mod tests {
         ] {
             let e = config(&[(var, value)]).unwrap_err();
             assert!(e.0.contains(var), "{e}");
+        }
+    }
+
+    #[test]
+    fn bot_username_is_checked_and_loses_its_at() {
+        assert_eq!(config(&[]).unwrap().bot_username, None);
+        for given in ["my_shop_bot", "@my_shop_bot", " my_shop_bot "] {
+            let c = config(&[("BOT_USERNAME", given)]).unwrap();
+            assert_eq!(c.bot_username.as_deref(), Some("my_shop_bot"), "{given:?}");
+        }
+        for bad in [
+            "bot",
+            "https://t.me/my_shop_bot",
+            "my shop bot",
+            "1shop_bot",
+            "@@my_shop_bot",
+            &"b".repeat(33),
+        ] {
+            let e = config(&[("BOT_USERNAME", bad)]).unwrap_err();
+            assert!(e.0.contains("BOT_USERNAME"), "{bad:?}: {e}");
         }
     }
 

@@ -69,6 +69,8 @@ struct Options {
     share_with: Option<SqliteLedgerStore>,
     /// The clock of the app and its store (the system clock when `None`).
     clock: Option<Arc<ManualClock>>,
+    /// `HttpSettings::bot_url`.
+    bot_url: Option<String>,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             connect_info: false,
             share_with: None,
             clock: None,
+            bot_url: None,
         }
     }
 }
@@ -118,6 +121,7 @@ async fn spawn_app_with(options: Options) -> TestApp {
             reconcile_after: options.reconcile_after,
             request_timeout: options.request_timeout,
             rate_limit_per_minute: options.rate_limit_per_minute,
+            bot_url: options.bot_url,
             ..HttpSettings::default()
         },
         routes: vec![sandbox.routes()],
@@ -304,6 +308,16 @@ async fn the_sandbox_purchase_credits_once_and_status_shows_the_balance() {
         (Some("25.00"), Some("link"))
     );
 
+    // While open, the status carries the checkout: a page that came back with only the id can
+    // still reopen it.
+    let (_, open) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(
+        (open["payment_url"].as_str(), open["opens"].as_str()),
+        (created["payment_url"].as_str(), Some("link"))
+    );
+
     let (status, first) = app.pay(&id).await;
     assert_eq!((status, first["duplicates"].as_u64()), (200, Some(0)));
     let (status, again) = app.pay(&id).await;
@@ -326,6 +340,7 @@ async fn the_sandbox_purchase_credits_once_and_status_shows_the_balance() {
         (Some("succeeded"), Some(500), Some(500))
     );
     assert_eq!(s["amount"], "25.00");
+    assert_eq!(s.get("payment_url"), None, "a paid payment offers no checkout");
     assert!(s["created_at"].as_str().unwrap().ends_with('Z'));
     let (_, b) = app.get("/api/miniapp/balance", Some(user)).await;
     assert_eq!(
@@ -547,21 +562,44 @@ async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
         (Some("succeeded"), Some(500))
     );
 
-    for (card, _reason) in [
-        ("4000 0000 0000 0002", "declined"),
-        ("4000000000009995", "insufficient funds"),
+    assert_eq!(
+        s.get("failure_code"),
+        None,
+        "a paid payment has no failure code"
+    );
+
+    let mut codes = Vec::new();
+    for (card, reason) in [
+        ("4000 0000 0000 0002", "card_declined"),
+        ("4000000000009995", "insufficient_funds"),
     ] {
         let id = app.buy(user, 100, "5").await["payment_id"]
             .as_str()
             .unwrap()
             .to_owned();
-        assert_eq!(
-            pay(id.clone(), card, "12/40")
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-            200
+        let declined = pay(id.clone(), card, "12/40").await.unwrap();
+        assert_eq!(declined.status().as_u16(), 200, "{reason}: recorded");
+        let page = declined.text().await.unwrap();
+        assert!(
+            page.contains(&format!(r#"value="{card}""#)),
+            "{reason}: the card number is kept: {page}"
+        );
+        assert!(
+            page.contains(r#"value="12/40""#),
+            "{reason}: the expiry is kept"
+        );
+        assert!(!page.contains(r#"value="123""#), "{reason}: never the CVC");
+        let invalid = |field: &str| {
+            let at = page.find(&format!(r#"id="{field}""#)).unwrap();
+            page[at..at + page[at..].find('>').unwrap()].contains(r#"aria-invalid="true""#)
+        };
+        assert!(
+            invalid("card_number") && !invalid("expiry") && !invalid("cvc"),
+            "{reason}: the card number, and only it, is marked invalid"
+        );
+        assert!(
+            page.contains(r#"data-testid="sandbox-return""#),
+            "{reason}: the way back"
         );
         let (_, s) = app
             .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
@@ -570,7 +608,184 @@ async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
             (s["status"].as_str(), s["balance"].as_i64()),
             (Some("failed"), Some(500))
         );
+        assert_eq!(s["failure_code"], reason, "{card}");
+        codes.push(s["failure_code"].clone());
     }
+    assert_ne!(
+        codes[0], codes[1],
+        "a declined card and insufficient funds tell the buyer different things"
+    );
+}
+
+/// The sandbox checkout page in Russian: by `lang`, by `Accept-Language`, and kept across the
+/// form's post; an unknown `lang` is ignored.
+#[tokio::test]
+async fn the_sandbox_page_speaks_russian_by_lang_and_by_accept_language() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let id = app.buy(user, 500, "25").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = |query: &'static str, accept: Option<&'static str>| {
+        let mut r = app
+            .http
+            .get(format!("{}/sandbox/checkout/{id}{query}", app.url));
+        if let Some(a) = accept {
+            r = r.header("Accept-Language", a);
+        }
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    let russian = |p: &str| {
+        p.contains(r#"<html lang="ru">"#)
+            && p.contains("Номер карты")
+            && p.contains("500 токенов")
+            && p.contains(r#"<input type="hidden" name="lang" value="ru">"#)
+            && !p.contains("Card number")
+    };
+    let english = |p: &str| {
+        p.contains(r#"<html lang="en">"#) && p.contains("Card number") && p.contains("500 tokens")
+    };
+    let by_lang = page("?lang=ru", None).await;
+    assert!(russian(&by_lang), "{by_lang}");
+    // Integer minor units for Intl.NumberFormat, and a plain Russian fallback.
+    assert!(
+        by_lang.contains(r#"data-amount-minor="2500""#)
+            && by_lang.contains(r#"data-currency="USD""#)
+            && by_lang.contains(r#"data-exponent="2""#)
+            && by_lang.contains("25,00 USD"),
+        "{by_lang}"
+    );
+    let by_header = page("", Some("ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7")).await;
+    assert!(russian(&by_header), "{by_header}");
+    assert!(
+        english(&page("?lang=en", Some("ru-RU,ru;q=0.9")).await),
+        "lang wins over the header"
+    );
+    assert!(
+        english(&page("?lang=de", None).await),
+        "only en or ru; English by default"
+    );
+    assert!(english(&page("", Some("de-DE,de;q=0.9")).await));
+
+    // The hidden field keeps the language across the post, whatever the browser says.
+    let refused = app
+        .http
+        .post(format!("{}/sandbox/checkout/{id}", app.url))
+        .header("Accept-Language", "en-US")
+        .form(&[
+            ("card_number", "4242 4242 4242 4242"),
+            ("expiry", "01/20"),
+            ("cvc", "123"),
+            ("lang", "ru"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(
+        russian(&text) && text.contains("Срок действия карты истёк"),
+        "{text}"
+    );
+
+    // The result page too.
+    let paid = app
+        .http
+        .post(format!("{}/sandbox/checkout/{id}", app.url))
+        .form(&[
+            ("card_number", "4242 4242 4242 4242"),
+            ("expiry", "12/40"),
+            ("cvc", "123"),
+            ("lang", "ru"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        paid.contains(r#"<html lang="ru">"#) && paid.contains("Оплата прошла"),
+        "{paid}"
+    );
+}
+
+/// After an error the form comes back with what was typed, escaped, never the CVC, with the error
+/// above the button and the offending field marked.
+#[tokio::test]
+async fn the_sandbox_form_keeps_what_was_typed_escaped() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let id = app.buy(user, 100, "5").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |card: &'static str, expiry: &'static str, name: &'static str| {
+        let r = app
+            .http
+            .post(format!("{}/sandbox/checkout/{id}", app.url))
+            .form(&[
+                ("card_number", card),
+                ("expiry", expiry),
+                ("cvc", "987"),
+                ("name", name),
+            ]);
+        async move {
+            let r = r.send().await.unwrap();
+            let csp = r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (r.status().as_u16(), csp, r.text().await.unwrap())
+        }
+    };
+    let (status, csp, page) = post("1234\"><b>", "12/40", "<script>alert('x')</script> & Co").await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains(r#"value="&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co""#),
+        "the name comes back escaped: {page}"
+    );
+    assert!(!page.contains("<script>alert"), "never as markup");
+    assert!(
+        page.contains(r#"value="1234&quot;&gt;&lt;b&gt;""#),
+        "{page}"
+    );
+    assert!(!page.contains("987"), "never the CVC");
+    let invalid = |field: &str| {
+        let at = page.find(&format!(r#"id="{field}""#)).unwrap();
+        let tag = &page[at..at + page[at..].find('>').unwrap()];
+        tag.contains(r#"aria-invalid="true""#)
+    };
+    assert!(invalid("card_number") && !invalid("expiry") && !invalid("cvc"));
+    let error = page.find(r#"data-testid="sandbox-error""#).unwrap();
+    let button = page.find(r#"<button type="submit""#).unwrap();
+    assert!(error < button, "the error is above the button");
+    assert!(page[error..button].contains("Use one of the sandbox test cards"));
+    // The page's only script runs by the nonce of this response's policy.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap();
+    assert!(
+        page.contains(&format!(r#"<script nonce="{nonce}">"#)),
+        "{csp}"
+    );
+    assert_eq!(page.matches("<script").count(), 1);
+
+    // A past expiry: the expiry is the field in error, the values are kept, nothing happened.
+    let (status, _, page) = post("4242 4242 4242 4242", "01/20", "Jane").await;
+    assert_eq!(status, 422);
+    assert!(page.contains(r#"value="4242 4242 4242 4242""#) && page.contains(r#"value="01/20""#));
+    assert!(page.contains(r#"value="Jane""#));
+    let at = page.find(r#"id="expiry""#).unwrap();
+    assert!(page[at..at + page[at..].find('>').unwrap()].contains(r#"aria-invalid="true""#));
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(s["status"], "pending");
+    assert_eq!(s.get("failure_code"), None, "no event, no reason");
 }
 
 /// A provider that cannot be reached, and that reports a paid payment when asked.
@@ -925,8 +1140,8 @@ async fn health_page_and_unknown_routes() {
         .await
         .unwrap();
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
-    assert!(page.text().await.unwrap().contains("payment.js"));
-    for asset in ["styles.css", "payment.js"] {
+    assert!(page.text().await.unwrap().contains("styles.css"));
+    for asset in ["styles.css", "favicon.svg"] {
         assert_eq!(
             app.http
                 .get(format!("{}/miniapp/{asset}", app.url))
@@ -1869,4 +2084,320 @@ async fn a_purchase_and_its_webhooks_are_counted() {
         after.contains(r#"route="/api/miniapp/create-payment",status="200""#),
         "{after}"
     );
+}
+
+/// A raw `GET` on a fresh connection: the path goes out byte for byte (reqwest would resolve
+/// `..` segments before sending). Returns the status line and the body.
+async fn raw_get(app: &TestApp, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_page_is_served_from_the_binary_with_its_headers() {
+    let app = spawn_app().await;
+    let get = |path: &str| app.http.get(format!("{}{path}", app.url)).send();
+    for (path, content_type) in [
+        ("/miniapp/", "text/html; charset=utf-8"),
+        ("/miniapp/index.html", "text/html; charset=utf-8"),
+        ("/miniapp/styles.css", "text/css; charset=utf-8"),
+        ("/miniapp/favicon.svg", "image/svg+xml"),
+        ("/favicon.ico", "image/svg+xml"),
+    ] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let h = r.headers();
+        assert_eq!(h["content-type"], content_type, "{path}");
+        assert_eq!(h["cache-control"], "no-cache", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+    }
+    let icon = get("/favicon.ico").await.unwrap().text().await.unwrap();
+    assert!(icon.starts_with("<svg"), "{icon}");
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/miniapp", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status().as_u16(), 308);
+    assert_eq!(redirect.headers()["location"], "miniapp/");
+}
+
+#[tokio::test]
+async fn every_module_under_static_js_is_served_as_javascript() {
+    let app = spawn_app().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/js");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return; // no modules (yet)
+    };
+    for entry in entries {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !name.ends_with(".js") {
+            continue;
+        }
+        let r = app
+            .http
+            .get(format!("{}/miniapp/js/{name}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "js/{name}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8",
+            "js/{name}"
+        );
+        let served = r.bytes().await.unwrap();
+        assert_eq!(served, std::fs::read(dir.join(&name)).unwrap(), "js/{name}");
+    }
+}
+
+#[tokio::test]
+async fn traversal_hidden_files_and_the_sandbox_templates_are_not_served() {
+    let app = spawn_app().await;
+    for path in [
+        "/miniapp/../Cargo.toml",
+        "/miniapp/js/../../Cargo.toml",
+        "/miniapp/%2e%2e/Cargo.toml",
+        "/miniapp/..%2fCargo.toml",
+        "/miniapp/js/..%2f..%2fsrc%2flib.rs",
+        "/miniapp/..%5cCargo.toml",
+        "/miniapp//etc/passwd",
+        "/miniapp/./index.html",
+        "/miniapp/sandbox.html",
+        "/miniapp/sandbox_result.html",
+        "/miniapp/js",
+        "/miniapp/js/",
+        "/miniapp/nope.js",
+        "/miniapp/index.html.bak",
+    ] {
+        let (status, body) = raw_get(&app, path).await;
+        assert!(status.starts_with("HTTP/1.1 404"), "{path}: {status}");
+        let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        assert_eq!(code(&body), "not_found", "{path}: {body}");
+    }
+    let (status, _) = raw_get(&app, "/miniapp/favicon.svg").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+}
+
+#[tokio::test]
+async fn packages_name_the_bot_url_only_when_it_is_known() {
+    let app = spawn_app().await;
+    let (_, body) = app.get("/api/miniapp/packages", None).await;
+    assert_eq!(body["bot_url"], Value::Null, "{body}");
+    assert!(!app.state.learn_bot_username("not a username"));
+    assert!(app.state.learn_bot_username("learned_bot"));
+    assert!(!app.state.learn_bot_username("other_bot"), "learned once");
+    let (_, body) = app.get("/api/miniapp/packages", None).await;
+    assert_eq!(body["bot_url"], "https://t.me/learned_bot");
+
+    let configured = spawn_app_with(Options {
+        bot_url: HttpSettings::bot_url_for("@my_shop_bot"),
+        ..Options::default()
+    })
+    .await;
+    assert!(
+        !configured.state.learn_bot_username("learned_bot"),
+        "the configured link wins"
+    );
+    let (status, body) = configured.get("/api/miniapp/packages", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["bot_url"], "https://t.me/my_shop_bot");
+
+    for bad in [
+        "http://t.me/my_shop_bot",
+        "https://t.me/my_shop_bot/",
+        "https://evil.example/my_shop_bot",
+        "https://t.me/@my_shop_bot",
+        "javascript:alert(1)",
+    ] {
+        let e = AppState::new(StateParts {
+            ledger: Arc::new(miniapp::ledger::InMemoryLedger::default()),
+            catalog: Catalog::default(),
+            methods: vec![EnabledMethod {
+                offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
+                provider: app.sandbox.clone(),
+                opens: Opens::Link,
+            }],
+            auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
+            settings: HttpSettings {
+                bot_url: Some(bad.to_owned()),
+                ..HttpSettings::default()
+            },
+            routes: vec![],
+            clock: SystemClock::shared(),
+        })
+        .unwrap_err();
+        assert_eq!(
+            e,
+            miniapp::http::StateError::InvalidBotUrl(bad.to_owned()),
+            "{bad}"
+        );
+    }
+}
+
+/// A handoff key as the page makes it: 24 random bytes in base64url are 32 characters.
+fn handoff_key(user: i64) -> String {
+    format!("k{user:0>20}-ABCdef_xyz")
+}
+
+impl TestApp {
+    async fn handoff(&self, user: &str, key: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}/api/miniapp/handoff", self.url))
+            .query(&[("user_id", user), ("key", key)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn the_handoff_hands_over_the_checkout_of_the_tap_that_created_it() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let key = handoff_key(user);
+    assert_eq!(key.len(), 32);
+    let (status, body) = app.handoff(&user.to_string(), &key).await;
+    assert_eq!(
+        (status, body.clone()),
+        (200, json!({"success": true, "state": "preparing"}))
+    );
+
+    let (status, created) = app
+        .post_with_key(
+            "/api/miniapp/create-payment",
+            user,
+            &key,
+            order(500, json!("25.00"), "USD", "card"),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let (status, body) = app.handoff(&user.to_string(), &key).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"success": true, "state": "ready", "payment_url": created["payment_url"]})
+    );
+
+    // Another user's id with the right key, or the right user with another key: nothing.
+    let (_, body) = app.handoff(&fresh_user().to_string(), &key).await;
+    assert_eq!(body, json!({"success": true, "state": "preparing"}));
+    let (_, body) = app.handoff(&user.to_string(), &handoff_key(user + 1)).await;
+    assert_eq!(body, json!({"success": true, "state": "preparing"}));
+
+    let (status, paid) = app.pay(created["payment_id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{paid}");
+    let (status, body) = app.handoff(&user.to_string(), &key).await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"success": true, "state": "closed", "status": "succeeded"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_handoff_with_a_short_key_or_a_bad_user_is_refused() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    // A payment made with a short key can never be handed off: its URL stays unguessable.
+    let short = "tap-1";
+    let (status, _) = app
+        .post_with_key(
+            "/api/miniapp/create-payment",
+            user,
+            short,
+            order(100, json!(5), "USD", "card"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let good = handoff_key(user);
+    for (user_id, key) in [
+        (user.to_string(), short.to_owned()),
+        (user.to_string(), "a".repeat(31)),
+        (user.to_string(), "a".repeat(129)),
+        (user.to_string(), format!("{}!", "a".repeat(32))),
+        (user.to_string(), format!("{} ", "a".repeat(32))),
+        (user.to_string(), String::new()),
+        ("0".to_owned(), good.clone()),
+        ("-5".to_owned(), good.clone()),
+        ("12abc".to_owned(), good.clone()),
+        (String::new(), good.clone()),
+    ] {
+        let (status, body) = app.handoff(&user_id, &key).await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "invalid_request"),
+            "{user_id:?} {key:?}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            key.is_empty() || !message.contains(&key),
+            "the key is not echoed: {message}"
+        );
+    }
+    let r = app
+        .http
+        .get(format!("{}/api/miniapp/handoff?user_id={user}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(app.rows().await.0, 1, "nothing recorded");
+}
+
+#[tokio::test]
+async fn handoff_polls_are_rate_limited_per_address() {
+    let app = spawn_app_with(Options {
+        rate_limit_per_minute: 1,
+        connect_info: true,
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user().to_string();
+    let key = handoff_key(1);
+    // Five times the per-user rate per address, invalid requests included.
+    for i in 0..5 {
+        let key = if i == 0 { "short" } else { key.as_str() };
+        let (status, _) = app.handoff(&user, key).await;
+        assert_ne!(status, 429, "poll {i}");
+    }
+    let (status, body) = app.handoff(&user, &key).await;
+    assert_eq!((status, code(&body)), (429, "rate_limited"), "{body}");
+    // Creates are counted apart: the polls did not use them up.
+    let (status, body) = app
+        .post(
+            "/api/miniapp/create-payment",
+            Some(fresh_user()),
+            order(100, json!(5), "USD", "card"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -537,6 +537,25 @@ async fn two_instances_in_webhook_mode_accept_the_same_updates() {
         instances.push((url, task));
         stops.push(stop);
     }
+    // Without BOT_USERNAME, each instance learns the page's link back to the bot with getMe.
+    for (url, _) in &instances {
+        let learned = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let packages: Value = reqwest::get(format!("{url}/api/miniapp/packages"))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if packages["bot_url"] == "https://t.me/shop_bot" {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(learned.is_ok(), "bot_url learned with getMe");
+    }
     let set = api.calls("SetWebhook");
     assert_eq!(set.len(), 2, "each instance registers the webhook");
     assert_eq!(

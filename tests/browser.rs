@@ -61,6 +61,63 @@ async fn stars_state() -> AppState {
     .unwrap()
 }
 
+/// The sandbox, 5 s slow to open a checkout: a provider under load. Only latency is added; every
+/// answer is the sandbox's own.
+#[derive(Debug)]
+struct SlowProvider(Arc<SandboxProvider>);
+
+#[async_trait::async_trait]
+impl miniapp::provider::PaymentProvider for SlowProvider {
+    fn id(&self) -> &miniapp::ids::ProviderId {
+        self.0.id()
+    }
+
+    async fn create_checkout(
+        &self,
+        request: &miniapp::provider::CheckoutRequest,
+    ) -> Result<miniapp::provider::Checkout, miniapp::provider::ProviderError> {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        self.0.create_checkout(request).await
+    }
+
+    async fn parse_webhook(
+        &self,
+        request: &miniapp::provider::WebhookRequest,
+        now: std::time::SystemTime,
+    ) -> Result<Vec<miniapp::event::ProviderEvent>, miniapp::provider::ProviderError> {
+        self.0.parse_webhook(request, now).await
+    }
+
+    async fn fetch_status(
+        &self,
+        payment: &miniapp::payment::Payment,
+    ) -> Result<Vec<miniapp::event::ProviderEvent>, miniapp::provider::ProviderError> {
+        self.0.fetch_status(payment).await
+    }
+
+    fn is_test(&self) -> bool {
+        true
+    }
+}
+
+fn slow_state() -> AppState {
+    let sandbox = Arc::new(SandboxProvider::new(None).unwrap());
+    AppState::new(StateParts {
+        ledger: Arc::new(InMemoryLedger::new()),
+        catalog: Catalog::default(),
+        methods: vec![EnabledMethod {
+            offer: MethodOffer::new(PaymentMethod::card(), Currency::USD),
+            provider: Arc::new(SlowProvider(sandbox.clone())),
+            opens: Opens::Link,
+        }],
+        auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
+        settings: HttpSettings::default(),
+        routes: vec![sandbox.routes()],
+        clock: miniapp::clock::SystemClock::shared(),
+    })
+    .unwrap()
+}
+
 fn missing(what: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true but {what} is missing: the browser tests must run in CI");
@@ -126,7 +183,10 @@ async fn payment_page_in_headless_chromium() {
             opens: Opens::Link,
         }],
         auth: Auth::Bot(BotToken::new(TOKEN).unwrap()),
-        settings: HttpSettings::default(),
+        settings: HttpSettings {
+            bot_url: HttpSettings::bot_url_for("miniapp_browser_bot"),
+            ..HttpSettings::default()
+        },
         routes: vec![sandbox.routes()],
         clock: miniapp::clock::SystemClock::shared(),
     })
@@ -143,16 +203,21 @@ async fn payment_page_in_headless_chromium() {
     let base_url = serve_under_prefix(telegram).await;
     let dev_url = serve(dev.state).await;
     let stars_url = serve(stars_state().await).await;
+    let slow_url = serve(slow_state()).await;
     let screenshots = root.join("target/browser-screenshots");
 
     let output = tokio::process::Command::new("node")
         .arg("--test")
         .arg("--test-reporter=tap")
-        .arg(root.join("tests/browser/page.test.mjs"))
+        .args(
+            ["page", "telegram", "look"]
+                .map(|name| root.join(format!("tests/browser/{name}.test.mjs"))),
+        )
         .env("BASE_URL", &base_url)
         .env("DEV_BASE_URL", &dev_url)
         .env("STARS_BASE_URL", &stars_url)
         .env("STARS_SECRET", STARS_SECRET)
+        .env("SLOW_BASE_URL", &slow_url)
         .env("BOT_TOKEN", TOKEN)
         .env("SCREENSHOT_DIR", &screenshots)
         .current_dir(root)
@@ -169,7 +234,24 @@ async fn payment_page_in_headless_chromium() {
         stdout.contains("# fail 0") && !stdout.contains("# pass 0"),
         "the node runner ran the tests and none failed"
     );
-    for shot in ["main.png", "success.png"] {
+    for shot in [
+        "main.png",
+        "waiting.png",
+        "success.png",
+        "failed.png",
+        "error-320.png",
+        "session-expired.png",
+        "returned-outside.png",
+        "sandbox.png",
+        "sandbox-ru.png",
+        "main-ru.png",
+        "main-telegram-light.png",
+        "main-browser-light.png",
+        "main-320-en.png",
+        "main-320-ru.png",
+        "waiting-320-ru.png",
+        "history-320-en.png",
+    ] {
         assert!(screenshots.join(shot).exists(), "{shot} saved");
     }
 }

@@ -181,9 +181,10 @@ async fn payments_mounted_under_a_prefix_of_an_existing_app_and_bot() {
         .send()
         .await
         .unwrap();
-    assert!(page.text().await.unwrap().contains("payment.js"));
+    assert!(page.text().await.unwrap().contains("styles.css"));
+    // The module that computes the API's URL (`static/js/api.js`).
     let script = http
-        .get(format!("{base}/shop/miniapp/payment.js"))
+        .get(format!("{base}/shop/miniapp/js/api.js"))
         .send()
         .await
         .unwrap()

@@ -56,7 +56,7 @@ fn runs_with_no_configuration_and_stops_on_sigterm() {
     rt.block_on(async {
         let page = reqwest::get(&url).await.unwrap();
         assert_eq!(page.status().as_u16(), 200);
-        assert!(page.text().await.unwrap().contains("payment.js"));
+        assert!(page.text().await.unwrap().contains("styles.css"));
         let health: serde_json::Value = reqwest::get(format!("{base}/healthz"))
             .await
             .unwrap()

@@ -1,5 +1,7 @@
 //! What a payment provider tells us, normalised: the input of the payment state machine.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{PaymentId, ProviderEventId, ProviderRef};
@@ -32,8 +34,19 @@ pub enum EventKind {
     },
     /// The payment is still open on the provider's side (e.g. an asynchronous method).
     Pending,
-    /// The payment attempt failed for good.
-    Failed,
+    /// The payment failed for good: the checkout cannot be paid any more.
+    Failed {
+        /// Why, when the provider says ([`FailureReason`]); kept with the payment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<FailureReason>,
+    },
+    /// One attempt at paying failed, but the checkout stays open for another one (Stripe's
+    /// `payment_intent.payment_failed`: the buyer may try another card in the same Checkout).
+    /// It closes nothing; it only tells the payment why the attempt failed.
+    AttemptFailed {
+        /// Why the attempt failed.
+        reason: FailureReason,
+    },
     /// The checkout expired unpaid.
     Expired,
     /// The user or the merchant canceled it before payment.
@@ -69,7 +82,8 @@ impl EventKind {
         match self {
             EventKind::Succeeded { .. } => "succeeded",
             EventKind::Pending => "pending",
-            EventKind::Failed => "failed",
+            EventKind::Failed { .. } => "failed",
+            EventKind::AttemptFailed { .. } => "attempt_failed",
             EventKind::Expired => "expired",
             EventKind::Canceled => "canceled",
             EventKind::Refunded { .. } => "refunded",
@@ -77,6 +91,93 @@ impl EventKind {
             EventKind::DisputeOpened => "dispute_opened",
             EventKind::DisputeClosed { .. } => "dispute_closed",
         }
+    }
+}
+
+/// Why a payment (or one attempt at it) failed, in words a buyer may be shown: stable
+/// snake_case codes ([`FailureReason::code`]) for the API and storage.
+///
+/// Providers map their own codes onto these. Reasons a buyer must not be told (a card reported
+/// stolen, a payment suspected of fraud) map to [`FailureReason::CardDeclined`], as card networks
+/// and Stripe recommend.
+///
+/// ```
+/// use miniapp_core::event::FailureReason;
+/// assert_eq!(FailureReason::InsufficientFunds.code(), "insufficient_funds");
+/// assert_eq!(FailureReason::parse("expired_card"), Some(FailureReason::ExpiredCard));
+/// assert_eq!(FailureReason::parse("stolen_card"), None); // not one of ours
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureReason {
+    /// The card issuer declined the payment (and said nothing a buyer should be told).
+    CardDeclined,
+    /// Not enough money on the card.
+    InsufficientFunds,
+    /// The card has expired.
+    ExpiredCard,
+    /// The security code (CVC) is wrong.
+    IncorrectCvc,
+    /// The buyer did not complete, or failed, the bank's authentication (3-D Secure).
+    AuthenticationFailed,
+    /// The provider or the issuer failed to process the payment; trying again may work.
+    ProcessingError,
+    /// Any other reason. Also what a stored code this version does not know reads back as.
+    #[serde(other)]
+    Other,
+}
+
+impl FailureReason {
+    /// Every reason, for tables and tests.
+    pub const ALL: [FailureReason; 7] = [
+        FailureReason::CardDeclined,
+        FailureReason::InsufficientFunds,
+        FailureReason::ExpiredCard,
+        FailureReason::IncorrectCvc,
+        FailureReason::AuthenticationFailed,
+        FailureReason::ProcessingError,
+        FailureReason::Other,
+    ];
+
+    /// The stable snake_case code used in the API and in storage.
+    ///
+    /// ```
+    /// use miniapp_core::event::FailureReason;
+    /// assert_eq!(FailureReason::CardDeclined.code(), "card_declined");
+    /// assert_eq!(FailureReason::AuthenticationFailed.to_string(), "authentication_failed");
+    /// ```
+    pub fn code(self) -> &'static str {
+        match self {
+            FailureReason::CardDeclined => "card_declined",
+            FailureReason::InsufficientFunds => "insufficient_funds",
+            FailureReason::ExpiredCard => "expired_card",
+            FailureReason::IncorrectCvc => "incorrect_cvc",
+            FailureReason::AuthenticationFailed => "authentication_failed",
+            FailureReason::ProcessingError => "processing_error",
+            FailureReason::Other => "other",
+        }
+    }
+
+    /// Parses [`FailureReason::code`] back; `None` for any other string (a provider's own code is
+    /// mapped by its provider, not here). Readers of stored codes that must not fail use
+    /// `.unwrap_or(FailureReason::Other)`, as deserialisation does.
+    ///
+    /// ```
+    /// use miniapp_core::event::FailureReason;
+    /// for reason in FailureReason::ALL {
+    ///     assert_eq!(FailureReason::parse(reason.code()), Some(reason));
+    /// }
+    /// assert_eq!(FailureReason::parse("Card_Declined"), None);
+    /// ```
+    pub fn parse(code: &str) -> Option<FailureReason> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
     }
 }
 
@@ -113,5 +214,48 @@ impl EventKind {
                 | EventKind::DisputeOpened
                 | EventKind::DisputeClosed { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn failure_reasons_serialise_as_their_codes() {
+        for reason in FailureReason::ALL {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.code()));
+            assert_eq!(
+                serde_json::from_str::<FailureReason>(&json).unwrap(),
+                reason
+            );
+        }
+        // A code a newer version wrote reads back as `other`, never as an error.
+        assert_eq!(
+            serde_json::from_str::<FailureReason>("\"do_not_honor\"").unwrap(),
+            FailureReason::Other
+        );
+    }
+
+    #[test]
+    fn a_failure_without_reason_keeps_its_old_shape() {
+        let bare = EventKind::Failed { reason: None };
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"type":"failed"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<EventKind>(r#"{"type":"failed"}"#).unwrap(),
+            bare
+        );
+        let declined = EventKind::Failed {
+            reason: Some(FailureReason::CardDeclined),
+        };
+        let json = serde_json::to_string(&declined).unwrap();
+        assert_eq!(json, r#"{"type":"failed","reason":"card_declined"}"#);
+        assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), declined);
     }
 }

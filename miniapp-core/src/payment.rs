@@ -17,7 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::PaymentMethod;
-use crate::event::{EventKind, ProviderEvent};
+use crate::event::{EventKind, FailureReason, ProviderEvent};
 use crate::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
 use crate::money::{Money, TokenAmount};
 
@@ -145,6 +145,12 @@ pub struct PaymentFacts {
     /// Refunds reported one by one ([`EventKind::RefundUpdated`]), by the provider's refund id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refunds: BTreeMap<String, RefundFact>,
+    /// Why the payment, or an attempt at it, failed ([`EventKind::Failed`],
+    /// [`EventKind::AttemptFailed`]): the first reason reported is kept, and a later failure
+    /// without a reason does not erase it. Informative only: it moves no money, and a payment that
+    /// was paid after a failed attempt keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<FailureReason>,
 }
 
 /// One refund as its provider reported it; both fields only grow (a refund that failed stays
@@ -378,7 +384,13 @@ pub fn transition(payment: &Payment, event: &ProviderEvent) -> Decision {
             no_effect = Some(NoEffect::OtherCharge);
         }
         EventKind::Pending => {}
-        EventKind::Failed => facts.closure = facts.closure.max(Some(Closure::Failed)),
+        EventKind::Failed { reason } => {
+            facts.closure = facts.closure.max(Some(Closure::Failed));
+            facts.failure_reason = facts.failure_reason.or(*reason);
+        }
+        EventKind::AttemptFailed { reason } => {
+            facts.failure_reason = facts.failure_reason.or(Some(*reason));
+        }
         EventKind::Expired | EventKind::Canceled if closes_another_checkout(payment, event) => {
             no_effect = Some(NoEffect::OtherCheckout);
         }

@@ -81,7 +81,7 @@ impl PaymentProvider for SignedProvider {
         let amount = Money::new(body.amount, currency);
         let kind = match body.status.as_str() {
             "paid" => EventKind::Succeeded { amount },
-            "failed" => EventKind::Failed,
+            "failed" => EventKind::Failed { reason: None },
             "expired" => EventKind::Expired,
             "refunded" => EventKind::Refunded {
                 total_refunded: amount,

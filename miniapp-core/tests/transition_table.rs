@@ -1,7 +1,7 @@
 //! Every (status, event) pair of the payment state machine, as a table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
-use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::event::{EventKind, FailureReason, ProviderEvent};
 use miniapp_core::ids::{ProviderEventId, ProviderRef};
 use miniapp_core::money::{Currency, Money};
 use miniapp_core::payment::{
@@ -53,8 +53,8 @@ fn in_status(status: PaymentStatus) -> Payment {
     p
 }
 
-const EVENTS: [&str; 13] = [
-    "S", "SA", "SC", "P", "F", "E", "C", "RH", "RF", "RX", "DO", "DW", "DL",
+const EVENTS: [&str; 14] = [
+    "S", "SA", "SC", "P", "F", "E", "C", "RH", "RF", "RX", "DO", "DW", "DL", "A",
 ];
 
 fn event(code: &str) -> EventKind {
@@ -69,7 +69,10 @@ fn event(code: &str) -> EventKind {
             amount: Money::new(5000, Currency::EUR),
         },
         "P" => EventKind::Pending,
-        "F" => EventKind::Failed,
+        "F" => EventKind::Failed { reason: None },
+        "A" => EventKind::AttemptFailed {
+            reason: FailureReason::CardDeclined,
+        },
         "E" => EventKind::Expired,
         "C" => EventKind::Canceled,
         "RH" => EventKind::Refunded {
@@ -89,10 +92,10 @@ fn event(code: &str) -> EventKind {
 }
 
 /// (status after, tokens credited, tokens reversed) for each event column, per starting status.
-fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
+fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 14] {
     let n = |s| (s, 0, 0);
     match status {
-        //              S                   SA             SC             P          F          E           C            RH         RF         RX         DO         DW         DL
+        //              S                   SA             SC             P          F          E           C            RH         RF         RX         DO         DW         DL         A
         Created => [
             (Succeeded, 1000, 0),
             n(Conflicted),
@@ -101,6 +104,7 @@ fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
             n(Failed),
             n(Expired),
             n(Canceled),
+            n(Created),
             n(Created),
             n(Created),
             n(Created),
@@ -122,6 +126,7 @@ fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
             n(Pending),
             n(Pending),
             n(Pending),
+            n(Pending),
         ],
         Succeeded => [
             n(Succeeded),
@@ -137,6 +142,7 @@ fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
             n(Disputed),
             n(Succeeded),
             (Refunded, 0, 1000),
+            n(Succeeded),
         ],
         PartiallyRefunded => [
             n(PartiallyRefunded),
@@ -152,8 +158,9 @@ fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
             n(Disputed),
             n(PartiallyRefunded),
             (Refunded, 0, 500),
+            n(PartiallyRefunded),
         ],
-        Refunded => [n(Refunded); 13],
+        Refunded => [n(Refunded); 14],
         Disputed => [
             n(Disputed),
             n(Disputed),
@@ -168,11 +175,13 @@ fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
             n(Disputed),
             n(Succeeded),
             (Refunded, 0, 1000),
+            n(Disputed),
         ],
         Failed => [
             (Succeeded, 1000, 0),
             n(Conflicted),
             n(Conflicted),
+            n(Failed),
             n(Failed),
             n(Failed),
             n(Failed),
@@ -198,6 +207,7 @@ fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
             n(Expired),
             n(Expired),
             n(Expired),
+            n(Expired),
         ],
         Canceled => [
             (Succeeded, 1000, 0),
@@ -213,8 +223,9 @@ fn expected(status: PaymentStatus) -> [(PaymentStatus, u64, u64); 13] {
             n(Canceled),
             n(Canceled),
             n(Canceled),
+            n(Canceled),
         ],
-        Conflicted => [n(Conflicted); 13],
+        Conflicted => [n(Conflicted); 14],
         other => panic!("no expectations for {other:?}"),
     }
 }

@@ -1,6 +1,7 @@
 //! Rows as stored, and their checked conversion into core types.
 
 use miniapp_core::catalog::PaymentMethod;
+use miniapp_core::event::FailureReason;
 use miniapp_core::ids::{IdempotencyKey, PaymentId, ProviderId, ProviderRef, UserId};
 use miniapp_core::ledger::{
     Balance, CreditMismatch, EntryKind, HeldEvent, JournalEntry, LedgerError, ProviderTotal,
@@ -15,7 +16,8 @@ macro_rules! payment_columns {
         "id, user_id, provider, method, tokens, price_minor, currency, exponent, email, \
          idempotency_key, checkout_ref, checkout_url, payment_ref, status, paid_minor, \
          paid_currency, closure, refunded_minor, dispute, tokens_credited, tokens_reversed, \
-         tokens_written_off, created_at, updated_at, language, checkout_attempt, refund_facts"
+         tokens_written_off, created_at, updated_at, language, checkout_attempt, refund_facts, \
+         failure_reason"
     };
 }
 
@@ -58,6 +60,7 @@ pub(crate) struct PaymentRow {
     language: Option<String>,
     checkout_attempt: i64,
     refund_facts: String,
+    failure_reason: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -205,6 +208,11 @@ impl PaymentRow {
                 dispute,
                 refunds: serde_json::from_str(&self.refund_facts)
                     .map_err(|_| corrupt("refund facts"))?,
+                // Informative, and written by whichever version reported it: a code this one
+                // does not know is `other`, never a corrupt row.
+                failure_reason: self
+                    .failure_reason
+                    .map(|code| FailureReason::parse(&code).unwrap_or(FailureReason::Other)),
             },
             status: PaymentStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
             tokens_credited: unsigned(self.tokens_credited, "credited tokens")?,
@@ -230,6 +238,7 @@ pub(crate) struct PaymentUpdate {
     pub(crate) tokens_written_off: i64,
     pub(crate) updated_at: i64,
     pub(crate) refund_facts: String,
+    pub(crate) failure_reason: Option<&'static str>,
 }
 
 impl PaymentUpdate {
@@ -248,6 +257,7 @@ impl PaymentUpdate {
             updated_at: signed(p.updated_at)?,
             refund_facts: serde_json::to_string(&p.facts.refunds)
                 .map_err(|e| LedgerError::Corrupt(e.to_string()))?,
+            failure_reason: p.facts.failure_reason.map(FailureReason::code),
         })
     }
 }

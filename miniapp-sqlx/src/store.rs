@@ -402,7 +402,7 @@ where
                 "UPDATE miniapp_payments SET status = $2, payment_ref = $3, paid_minor = $4, \
                  paid_currency = $5, closure = $6, refunded_minor = $7, dispute = $8, \
                  tokens_credited = $9, tokens_reversed = $10, tokens_written_off = $11, \
-                 updated_at = $12, refund_facts = $13 WHERE id = $1",
+                 updated_at = $12, refund_facts = $13, failure_reason = $14 WHERE id = $1",
             )
             .bind(payment.id.as_str())
             .bind(u.status)
@@ -417,6 +417,7 @@ where
             .bind(u.tokens_written_off)
             .bind(u.updated_at)
             .bind(u.refund_facts.as_str())
+            .bind(u.failure_reason)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

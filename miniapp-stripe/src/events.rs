@@ -1,6 +1,6 @@
 //! Stripe event bodies mapped to the core's [`ProviderEvent`]s.
 
-use miniapp_core::event::{EventKind, ProviderEvent};
+use miniapp_core::event::{EventKind, FailureReason, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderRef};
 use miniapp_core::money::{Currency, Money};
 use miniapp_core::provider::ProviderError;
@@ -58,6 +58,59 @@ struct CurrencyConversion {
 pub(crate) struct Metadata {
     #[serde(default)]
     payment_id: Option<String>,
+}
+
+/// The parts of a PaymentIntent we read (`payment_intent.payment_failed`, or expanded on a
+/// Session).
+#[derive(Debug, Deserialize)]
+struct PaymentIntent {
+    id: String,
+    #[serde(default)]
+    metadata: Metadata,
+    #[serde(default)]
+    last_payment_error: Option<PaymentError>,
+}
+
+/// A PaymentIntent's `last_payment_error`: what the last attempt failed with.
+#[derive(Debug, Deserialize)]
+struct PaymentError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    decline_code: Option<String>,
+}
+
+impl PaymentError {
+    /// The reason a buyer may be told. The issuer's `decline_code` says more than the error
+    /// `code` (`card_declined` with `insufficient_funds`), so it goes first. Declines the buyer
+    /// must not be told about (`lost_card`, `stolen_card`, `fraudulent`, `pickup_card`, …) are a
+    /// plain `card_declined`, as Stripe recommends.
+    fn reason(&self) -> FailureReason {
+        if let Some(decline) = self.decline_code.as_deref() {
+            return match decline {
+                "insufficient_funds" => FailureReason::InsufficientFunds,
+                "expired_card" => FailureReason::ExpiredCard,
+                "incorrect_cvc" | "invalid_cvc" => FailureReason::IncorrectCvc,
+                "authentication_required" => FailureReason::AuthenticationFailed,
+                // Stripe's advice for these: the payment should be attempted again.
+                "processing_error"
+                | "issuer_not_available"
+                | "try_again_later"
+                | "reenter_transaction" => FailureReason::ProcessingError,
+                _ => FailureReason::CardDeclined,
+            };
+        }
+        match self.code.as_deref() {
+            Some("card_declined") => FailureReason::CardDeclined,
+            Some("expired_card") => FailureReason::ExpiredCard,
+            Some("incorrect_cvc" | "invalid_cvc") => FailureReason::IncorrectCvc,
+            Some("processing_error") => FailureReason::ProcessingError,
+            Some("authentication_required" | "payment_intent_authentication_failure") => {
+                FailureReason::AuthenticationFailed
+            }
+            _ => FailureReason::Other,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -143,6 +196,13 @@ impl Session {
         our_payment(&self.metadata, self.client_reference_id.as_deref())
     }
 
+    /// Why the last attempt at paying failed, when the payment intent is expanded and says.
+    pub(crate) fn failure_reason(&self) -> Option<FailureReason> {
+        let error = self.payment_intent.as_ref()?.get("last_payment_error")?;
+        let error: PaymentError = serde_json::from_value(error.clone()).ok()?;
+        Some(error.reason())
+    }
+
     /// The reference a credit is keyed by: the payment intent (shared by every event about the
     /// money), or the session when there is none yet.
     pub(crate) fn payment_ref(&self) -> Result<ProviderRef, ProviderError> {
@@ -204,8 +264,29 @@ pub fn map_event(body: &[u8]) -> Result<Vec<ProviderEvent>, ProviderError> {
             one(s.payment_id(), s.payment_ref()?, kind)
         }
         "checkout.session.async_payment_failed" => {
+            // The session is complete and unpaid for good. Its payment intent is an id here, so
+            // the reason comes with the intent's own `payment_intent.payment_failed`.
             let s: Session = serde_json::from_value(object).map_err(malformed)?;
-            one(s.payment_id(), s.payment_ref()?, EventKind::Failed)
+            let reason = s.failure_reason();
+            one(
+                s.payment_id(),
+                s.payment_ref()?,
+                EventKind::Failed { reason },
+            )
+        }
+        "payment_intent.payment_failed" => {
+            // One attempt failed (a declined card, a failed 3-D Secure): the Checkout Session
+            // stays open and the buyer may pay with another card, so the payment stays open too.
+            let pi: PaymentIntent = serde_json::from_value(object).map_err(malformed)?;
+            let reason = pi
+                .last_payment_error
+                .as_ref()
+                .map_or(FailureReason::Other, PaymentError::reason);
+            one(
+                our_payment(&pi.metadata, None),
+                reference(&pi.id)?,
+                EventKind::AttemptFailed { reason },
+            )
         }
         "checkout.session.expired" => {
             // The session is what expired: its id, so that the expiry of a session left over

@@ -69,6 +69,7 @@
 //! | `checkout.session.completed` with `unpaid` | `Pending` (no credit) |
 //! | `checkout.session.async_payment_succeeded` | `Succeeded` |
 //! | `checkout.session.async_payment_failed` | `Failed` |
+//! | `payment_intent.payment_failed` | `AttemptFailed { reason }`: the Session stays open, the buyer may retry |
 //! | `checkout.session.expired` | `Expired` |
 //! | `charge.refunded` | `Refunded { amount_refunded }` (cumulative), found by metadata or payment intent |
 //! | `charge.dispute.created` | `DisputeOpened`, found by payment intent |
@@ -77,6 +78,18 @@
 //!
 //! A payment's credit is keyed by its payment intent id (`pi_…`), which every event about the
 //! money shares.
+//!
+//! # Failure reasons
+//! A failed attempt's [`FailureReason`](miniapp_core::event::FailureReason) comes from the
+//! payment intent's `last_payment_error` (in `payment_intent.payment_failed`, and in the
+//! reconciliation read of the session): its `decline_code` first — `insufficient_funds`,
+//! `expired_card`, `incorrect_cvc`/`invalid_cvc`, `authentication_required`, `processing_error`
+//! (and `issuer_not_available`, `try_again_later`, `reenter_transaction`: worth retrying) map to
+//! their reasons, every other decline (`generic_decline`, `do_not_honor`, `lost_card`,
+//! `stolen_card`, `fraudulent`, …) to `card_declined`, so a buyer is never told "stolen" or
+//! "fraudulent"; without a decline code, its `code` — `card_declined`, `expired_card`,
+//! `incorrect_cvc`, `processing_error`, `authentication_required` and
+//! `payment_intent_authentication_failure` (→ `authentication_failed`); anything else is `other`.
 //!
 //! [`ProviderError::Rejected`]: miniapp_core::provider::ProviderError::Rejected
 //! [`ProviderError::InProgress`]: miniapp_core::provider::ProviderError::InProgress

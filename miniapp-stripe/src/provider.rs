@@ -396,8 +396,16 @@ impl PaymentProvider for StripeProvider {
                     EventKind::Refunded { total_refunded },
                 )?);
             }
-        } else if session.status.as_deref() == Some("expired") {
-            events.push(event("expired".into(), EventKind::Expired)?);
+        } else {
+            if let Some(reason) = session.failure_reason() {
+                events.push(event(
+                    "attempt_failed".into(),
+                    EventKind::AttemptFailed { reason },
+                )?);
+            }
+            if session.status.as_deref() == Some("expired") {
+                events.push(event("expired".into(), EventKind::Expired)?);
+            }
         }
         Ok(events)
     }
@@ -491,10 +499,11 @@ impl PaymentProvider for StripeProvider {
 }
 
 /// The event types [`map_event`] understands: what the catch-up asks Stripe's event list for.
-const HISTORY_TYPES: [&str; 11] = [
+const HISTORY_TYPES: [&str; 12] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
+    "payment_intent.payment_failed",
     "checkout.session.expired",
     "charge.refunded",
     "charge.refund.updated",

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use miniapp_core::conformance::{self, ProviderHarness, Scenario};
-use miniapp_core::event::EventKind;
+use miniapp_core::event::{EventKind, FailureReason};
 use miniapp_core::ids::{PaymentId, UserId};
 use miniapp_core::ledger::InMemoryLedger;
 use miniapp_core::money::{Currency, Money, TokenAmount};
@@ -744,6 +744,60 @@ async fn reconciliation_reads_the_session() {
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, [EventKind::Expired]);
+}
+
+#[tokio::test]
+async fn reconciliation_reads_why_the_last_attempt_failed() {
+    let server = Server::start().await;
+    let provider = server.provider();
+    let r = request();
+    let checkout = provider.create_checkout(&r).await.unwrap();
+    let mut payment = example_pending_payment();
+    payment.id = r.payment_id.clone();
+    payment.checkout_ref = Some(checkout.checkout_ref.clone());
+    let id = checkout.checkout_ref.to_string();
+    let set = |patch: serde_json::Value| {
+        let mut s = server.state.lock().unwrap();
+        let session = s.sessions.get_mut(&id).unwrap();
+        for (k, v) in patch.as_object().unwrap() {
+            session[k] = v.clone();
+        }
+    };
+    let declined = json!({"id": "pi_1", "status": "requires_payment_method", "latest_charge": null,
+        "last_payment_error": {"type": "card_error", "code": "card_declined", "decline_code": "stolen_card"}});
+    set(json!({"status": "open", "payment_status": "unpaid", "payment_intent": declined}));
+    let events = provider.fetch_status(&payment).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
+        [EventKind::AttemptFailed {
+            reason: FailureReason::CardDeclined
+        }],
+        "an open session with a declined attempt: the reason, and nothing closes"
+    );
+    assert_eq!(events[0].provider_ref.as_str(), "pi_1");
+    assert_eq!(
+        events,
+        provider.fetch_status(&payment).await.unwrap(),
+        "stable event ids"
+    );
+
+    set(json!({"status": "expired"}));
+    let kinds: Vec<_> = provider
+        .fetch_status(&payment)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::AttemptFailed {
+                reason: FailureReason::CardDeclined
+            },
+            EventKind::Expired
+        ]
+    );
 }
 
 /// Knows how Stripe's webhooks look and signs them with the endpoint secret.

@@ -1,7 +1,7 @@
 //! Mapping of Stripe event bodies (API version 2026-10-28.endive) to core events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
-use miniapp_core::event::EventKind;
+use miniapp_core::event::{EventKind, FailureReason};
 use miniapp_core::money::Money;
 use miniapp_core::provider::ProviderError;
 use miniapp_stripe::map_event;
@@ -59,9 +59,107 @@ fn async_outcomes_and_expiry() {
     );
     assert_eq!(
         single("checkout.session.async_payment_failed").kind,
-        EventKind::Failed
+        EventKind::Failed { reason: None },
+        "the session names its payment intent by id: no reason in this event"
     );
     assert_eq!(single("checkout.session.expired").kind, EventKind::Expired);
+}
+
+#[test]
+fn a_declined_attempt_carries_its_reason_and_leaves_the_checkout_open() {
+    let e = single("payment_intent.payment_failed");
+    assert_eq!(
+        e.kind,
+        EventKind::AttemptFailed {
+            reason: FailureReason::InsufficientFunds
+        },
+        "card_declined with decline_code insufficient_funds"
+    );
+    assert_eq!(e.payment_id.as_ref().map(|p| p.as_str()), Some(PAYMENT));
+    assert_eq!(
+        e.provider_ref.as_str(),
+        INTENT,
+        "the payment intent the success will name"
+    );
+}
+
+/// The vector's `last_payment_error` replaced by `error`, mapped.
+fn reason_for(error: serde_json::Value) -> EventKind {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&event("payment_intent.payment_failed")).unwrap();
+    body["data"]["object"]["last_payment_error"] = error;
+    let mut events = map_event(&serde_json::to_vec(&body).unwrap()).unwrap();
+    assert_eq!(events.len(), 1);
+    events.remove(0).kind
+}
+
+#[test]
+fn stripe_codes_map_to_reasons_a_buyer_may_be_told() {
+    use FailureReason::*;
+    let cases = [
+        // decline_code first
+        (
+            Some("card_declined"),
+            Some("insufficient_funds"),
+            InsufficientFunds,
+        ),
+        (Some("card_declined"), Some("generic_decline"), CardDeclined),
+        (Some("card_declined"), Some("do_not_honor"), CardDeclined),
+        // never "stolen" or "fraudulent": a generic decline
+        (Some("card_declined"), Some("lost_card"), CardDeclined),
+        (Some("card_declined"), Some("stolen_card"), CardDeclined),
+        (Some("card_declined"), Some("fraudulent"), CardDeclined),
+        (Some("card_declined"), Some("pickup_card"), CardDeclined),
+        (Some("card_declined"), Some("expired_card"), ExpiredCard),
+        (Some("card_declined"), Some("incorrect_cvc"), IncorrectCvc),
+        (
+            Some("card_declined"),
+            Some("processing_error"),
+            ProcessingError,
+        ),
+        (
+            Some("card_declined"),
+            Some("try_again_later"),
+            ProcessingError,
+        ),
+        (
+            Some("card_declined"),
+            Some("authentication_required"),
+            AuthenticationFailed,
+        ),
+        (
+            Some("card_declined"),
+            Some("a_code_stripe_adds_later"),
+            CardDeclined,
+        ),
+        // then code
+        (Some("card_declined"), None, CardDeclined),
+        (Some("expired_card"), None, ExpiredCard),
+        (Some("incorrect_cvc"), None, IncorrectCvc),
+        (Some("processing_error"), None, ProcessingError),
+        (Some("authentication_required"), None, AuthenticationFailed),
+        (
+            Some("payment_intent_authentication_failure"),
+            None,
+            AuthenticationFailed,
+        ),
+        (Some("incorrect_number"), None, Other),
+        (None, None, Other),
+    ];
+    for (code, decline_code, want) in cases {
+        let error =
+            serde_json::json!({"type": "card_error", "code": code, "decline_code": decline_code});
+        assert_eq!(
+            reason_for(error),
+            EventKind::AttemptFailed { reason: want },
+            "code {code:?}, decline_code {decline_code:?}"
+        );
+    }
+    assert_eq!(
+        reason_for(serde_json::Value::Null),
+        EventKind::AttemptFailed { reason: Other },
+        "a failure without an error object"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use miniapp_core::ids::{IdempotencyKey, PaymentId, UserId};
 use miniapp_core::init_data::sign;
 use miniapp_core::ledger::{HistoryQuery, JournalEntry, NewPayment};
 use miniapp_core::money::Money;
-use miniapp_core::payment::Payment;
+use miniapp_core::payment::{Payment, PaymentStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -77,6 +77,7 @@ pub(crate) async fn packages(State(state): State<AppState>) -> Response {
         "methods": methods,
         "sandbox": state.inner.methods.iter().any(|m| m.provider.is_test()),
         "dev_login": state.is_development(),
+        "bot_url": state.bot_url(),
     }))
     .into_response()
 }
@@ -287,7 +288,7 @@ pub(crate) async fn payment_status(
         // Reconciliation moved money: read the balance again.
         balance = state.inner.ledger.balance(caller.user).await?;
     }
-    Ok(Json(json!({
+    let mut reply = json!({
         "success": true,
         "payment_id": payment.id.as_str(),
         "status": payment.status.as_str(),
@@ -297,8 +298,25 @@ pub(crate) async fn payment_status(
         "credits": payment.tokens.get(),
         "created_at": rfc3339(payment.created_at),
         "balance": balance.balance,
-    }))
-    .into_response())
+    });
+    // Why the payment (or its last failed attempt) failed, while no money was taken: a payment
+    // that was paid after a declined attempt is not a failure.
+    if let Some(reason) = payment.facts.failure_reason
+        && payment.facts.paid.is_none()
+    {
+        reply["failure_code"] = json!(reason.code());
+    }
+    // While the payment is open, its checkout: a page that came back knowing only the payment
+    // id can still offer "open the payment page again".
+    if matches!(
+        payment.status,
+        PaymentStatus::Created | PaymentStatus::Pending
+    ) && let Some(url) = &payment.checkout_url
+    {
+        reply["payment_url"] = json!(url);
+        reply["opens"] = json!(state.method(payment.method.as_str()).map(|m| m.opens));
+    }
+    Ok(Json(reply).into_response())
 }
 
 /// `GET /api/miniapp/balance`
@@ -357,6 +375,109 @@ pub(crate) async fn history(
         "next_before": page.next_before,
     }))
     .into_response())
+}
+
+/// The lengths of key `GET /api/miniapp/handoff` accepts. The key is the only secret of the
+/// handoff (it has no init data), so a short, guessable one is refused: 32 characters are 128
+/// random bits as hex and more in base64url.
+const HANDOFF_KEY_LEN: std::ops::RangeInclusive<usize> = 32..=128;
+
+/// How many of a user's latest journal entries the handoff reads for a payment that closed
+/// paid (an open payment is found among the user's open payments).
+const HANDOFF_JOURNAL_DEPTH: u32 = 10;
+
+#[derive(Deserialize)]
+pub(crate) struct HandoffParams {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// `GET /api/miniapp/handoff?user_id=&key=`: the checkout of the payment that `user_id`
+/// created with `Idempotency-Key: key`, for a browser the page opened inside the user's tap
+/// (Telegram allows `openLink` only in a user gesture, before create-payment has answered).
+/// Never cached (`no-store`); the key is never logged.
+pub(crate) async fn handoff(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    params: Result<Query<HandoffParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let peer = peer.as_ref().map(|Extension(p)| p);
+    let mut response = match handoff_state(&state, peer, &headers, params).await {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    };
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+async fn handoff_state(
+    state: &AppState,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    headers: &HeaderMap,
+    params: Result<Query<HandoffParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Value, ApiError> {
+    if let Some(limits) = &state.inner.limits {
+        limits.check_handoff(headers, peer)?;
+    }
+    // The rejection's own text is not echoed: it may quote the query, key included.
+    let Query(params) = params
+        .map_err(|_| ApiError::invalid_request("the query must be user_id=<id>&key=<key>"))?;
+    let user = params
+        .user_id
+        .as_deref()
+        .and_then(|u| u.parse::<i64>().ok())
+        .and_then(UserId::new)
+        .ok_or_else(|| ApiError::invalid_request("user_id must be a positive integer"))?;
+    let key = params
+        .key
+        .as_deref()
+        .filter(|k| {
+            HANDOFF_KEY_LEN.contains(&k.len())
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .and_then(|k| IdempotencyKey::new(k).ok())
+        .ok_or_else(|| {
+            ApiError::invalid_request("key must be 32 to 128 characters of A-Z, a-z, 0-9, _ and -")
+        })?;
+    let ledger = &state.inner.ledger;
+    let now = state.unix_now();
+    let open = ledger
+        .open_payments(user, now.saturating_sub(OPEN_WINDOW_SECS))
+        .await?;
+    if let Some(p) = open
+        .iter()
+        .find(|p| p.idempotency_key.as_ref() == Some(&key))
+    {
+        return Ok(match &p.checkout_url {
+            Some(url) => json!({ "success": true, "state": "ready", "payment_url": url }),
+            None => json!({ "success": true, "state": "preparing" }),
+        });
+    }
+    // No longer open: a paid one is found through its credit among the latest journal entries.
+    let page = ledger
+        .history(user, HistoryQuery::latest(HANDOFF_JOURNAL_DEPTH))
+        .await?;
+    let mut read: Vec<&PaymentId> = Vec::new();
+    for id in page.entries.iter().filter_map(|e| e.payment_id.as_ref()) {
+        if read.contains(&id) {
+            continue;
+        }
+        read.push(id);
+        if let Some(p) = ledger.payment(id).await?
+            && p.user_id == user
+            && p.idempotency_key.as_ref() == Some(&key)
+        {
+            return Ok(json!({ "success": true, "state": "closed", "status": p.status.as_str() }));
+        }
+    }
+    Ok(json!({ "success": true, "state": "preparing" }))
 }
 
 #[derive(Deserialize, Default)]

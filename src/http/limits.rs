@@ -1,5 +1,6 @@
 //! Abuse limits of `create-payment`: a rate per verified user and per client address, and the
-//! number of open payments per user (checked in the handler against the ledger).
+//! number of open payments per user (checked in the handler against the ledger). The checkout
+//! handoff, which has no init data, is limited per client address by a limiter of its own.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -19,10 +20,13 @@ const ADDRESS_FACTOR: u32 = 5;
 /// Keys kept before forgotten ones are dropped: the limiters' memory stays bounded.
 const MAX_KEYS: usize = 100_000;
 
-/// The two rate limiters of `create-payment`.
+/// The rate limiters of `create-payment` and of the checkout handoff.
 pub(crate) struct RateLimits {
     per_user: DefaultKeyedRateLimiter<i64>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
+    /// `GET /api/miniapp/handoff` polls, per address: apart from `per_address`, so a page
+    /// polling for its checkout and unauthenticated creates do not use up each other's allowance.
+    handoff_per_address: DefaultKeyedRateLimiter<IpAddr>,
     trust_forwarded_for: bool,
     clock: DefaultClock,
 }
@@ -32,19 +36,22 @@ impl std::fmt::Debug for RateLimits {
         f.debug_struct("RateLimits")
             .field("users", &self.per_user.len())
             .field("addresses", &self.per_address.len())
+            .field("handoff_addresses", &self.handoff_per_address.len())
             .finish_non_exhaustive()
     }
 }
 
 impl RateLimits {
-    /// Limits of `per_minute` creates per user (and five times that per address), with the
-    /// whole minute's allowance available at once; `None` when `per_minute` is 0 (disabled).
+    /// Limits of `per_minute` creates per user (and five times that per address, and as many
+    /// handoff polls per address), with the whole minute's allowance available at once; `None`
+    /// when `per_minute` is 0 (disabled).
     pub(crate) fn new(per_minute: u32, trust_forwarded_for: bool) -> Option<RateLimits> {
         let user = NonZeroU32::new(per_minute)?;
         let address = NonZeroU32::new(per_minute.saturating_mul(ADDRESS_FACTOR))?;
         Some(RateLimits {
             per_user: RateLimiter::keyed(Quota::per_minute(user)),
             per_address: RateLimiter::keyed(Quota::per_minute(address)),
+            handoff_per_address: RateLimiter::keyed(Quota::per_minute(address)),
             trust_forwarded_for,
             clock: DefaultClock::default(),
         })
@@ -58,6 +65,28 @@ impl RateLimits {
         headers: &HeaderMap,
         peer: Option<&ConnectInfo<SocketAddr>>,
     ) -> Result<(), ApiError> {
+        self.check_in(&self.per_address, headers, peer)
+            .map_err(|wait| limited("too many payments started", wait))
+    }
+
+    /// Counts a checkout handoff poll from its address, as [`RateLimits::check_address`] does,
+    /// in a limiter of its own.
+    pub(crate) fn check_handoff(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<&ConnectInfo<SocketAddr>>,
+    ) -> Result<(), ApiError> {
+        self.check_in(&self.handoff_per_address, headers, peer)
+            .map_err(|wait| limited("too many requests", wait))
+    }
+
+    /// Counts a request from its address in `limiter`; how long to wait when it is over.
+    fn check_in(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<IpAddr>,
+        headers: &HeaderMap,
+        peer: Option<&ConnectInfo<SocketAddr>>,
+    ) -> Result<(), Duration> {
         let forwarded = self
             .trust_forwarded_for
             .then(|| forwarded_for(headers))
@@ -66,12 +95,12 @@ impl RateLimits {
             return Ok(());
         };
         let address = network_of(address);
-        if self.per_address.len() > MAX_KEYS {
-            self.per_address.retain_recent();
+        if limiter.len() > MAX_KEYS {
+            limiter.retain_recent();
         }
-        self.per_address
+        limiter
             .check_key(&address)
-            .map_err(|wait| limited(wait.wait_time_from(self.clock.now())))
+            .map_err(|wait| wait.wait_time_from(self.clock.now()))
     }
 
     /// Counts a request of a verified user.
@@ -79,9 +108,12 @@ impl RateLimits {
         if self.per_user.len() > MAX_KEYS {
             self.per_user.retain_recent();
         }
-        self.per_user
-            .check_key(&user)
-            .map_err(|wait| limited(wait.wait_time_from(self.clock.now())))
+        self.per_user.check_key(&user).map_err(|wait| {
+            limited(
+                "too many payments started",
+                wait.wait_time_from(self.clock.now()),
+            )
+        })
     }
 }
 
@@ -117,12 +149,12 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
         .ok()
 }
 
-fn limited(wait: Duration) -> ApiError {
+fn limited(what: &str, wait: Duration) -> ApiError {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        format!("too many payments started; try again in {seconds} s"),
+        format!("{what}; try again in {seconds} s"),
     )
     .with_retry_after(seconds.max(1))
 }
@@ -177,5 +209,15 @@ mod tests {
                 .is_err()
         );
         assert!(limits.check_address(&HeaderMap::new(), None).is_ok());
+        // Handoff polls have their own allowance: the exhausted create limit does not stop them.
+        for _ in 0..15 {
+            limits
+                .check_handoff(&HeaderMap::new(), Some(&peer))
+                .unwrap();
+        }
+        let e = limits
+            .check_handoff(&HeaderMap::new(), Some(&peer))
+            .unwrap_err();
+        assert_eq!(e.code(), "rate_limited");
     }
 }

@@ -59,8 +59,9 @@ pub fn payments_router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/miniapp", get(assets::redirect_to_page))
         .route("/miniapp/", get(assets::index))
-        .route("/miniapp/{file}", get(assets::file))
+        .route("/miniapp/{*path}", get(assets::file))
         .route("/api/miniapp/packages", get(api::packages))
+        .route("/api/miniapp/handoff", get(api::handoff))
         .route("/api/miniapp/create-payment", post(api::create_payment))
         .route(
             "/api/miniapp/payment-status/{payment_id}",
@@ -102,13 +103,15 @@ pub fn timeout_layer(timeout: std::time::Duration) -> tower_http::timeout::Timeo
     tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
 }
 
-/// The whole app as `full_bot` serves it: [`payments_router`], [`health_router`], the
+/// The whole app as `full_bot` serves it: [`payments_router`], [`health_router`], the page's
+/// icon at `/favicon.ico` (a host app owns its root, so [`payments_router`] leaves it out), the
 /// [`not_found`] fallback and the [`timeout_layer`] of `settings.request_timeout`, every error as
 /// JSON. Routes and shapes: `docs/http-api.md`.
 pub fn router(state: AppState) -> Router {
     let timeout = state.inner.settings.request_timeout;
     payments_router(state.clone())
         .merge(health_router(state))
+        .route("/favicon.ico", get(assets::favicon))
         .fallback(not_found)
         .layer(timeout_layer(timeout))
         .layer(axum::middleware::from_fn(crate::metrics::track_latency))

@@ -59,6 +59,11 @@ pub struct HttpSettings {
     /// Take the client address for rate limiting from the last `X-Forwarded-For` entry (set
     /// when the app runs behind its own reverse proxy) instead of the TCP peer. Default off.
     pub trust_forwarded_for: bool,
+    /// The bot's `https://t.me/<username>` link, which `GET /api/miniapp/packages` hands the
+    /// page as `bot_url`: the way back to the bot for a page opened outside Telegram. Build it
+    /// from a username with [`HttpSettings::bot_url_for`]; [`AppState::new`] refuses any other
+    /// shape ([`StateError::InvalidBotUrl`]). `None` (the default): the page offers no link.
+    pub bot_url: Option<String>,
 }
 
 impl HttpSettings {
@@ -67,6 +72,31 @@ impl HttpSettings {
     pub fn provider_deadline(&self) -> Duration {
         (self.request_timeout * 4 / 5).max(Duration::from_millis(1))
     }
+
+    /// `https://t.me/<username>` for a bot's username (a leading `@` is dropped), or `None` when
+    /// it is not a Telegram username: 5 to 32 characters of `A-Z a-z 0-9 _`, starting with a
+    /// letter.
+    ///
+    /// ```
+    /// use miniapp::http::HttpSettings;
+    /// assert_eq!(HttpSettings::bot_url_for("@shop_bot").as_deref(), Some("https://t.me/shop_bot"));
+    /// assert_eq!(HttpSettings::bot_url_for("t.me/x"), None);
+    /// ```
+    pub fn bot_url_for(username: &str) -> Option<String> {
+        let username = username.strip_prefix('@').unwrap_or(username);
+        let valid = (5..=32).contains(&username.len())
+            && username.starts_with(|c: char| c.is_ascii_alphabetic())
+            && username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        valid.then(|| format!("https://t.me/{username}"))
+    }
+}
+
+/// Whether `url` is what [`HttpSettings::bot_url_for`] makes.
+fn is_bot_url(url: &str) -> bool {
+    url.strip_prefix("https://t.me/")
+        .is_some_and(|username| HttpSettings::bot_url_for(username).as_deref() == Some(url))
 }
 
 impl Default for HttpSettings {
@@ -80,6 +110,7 @@ impl Default for HttpSettings {
             max_open_payments: 5,
             rate_limit_per_minute: 20,
             trust_forwarded_for: false,
+            bot_url: None,
         }
     }
 }
@@ -113,8 +144,10 @@ pub(crate) struct Inner {
     pub(crate) reconciler: Arc<crate::reconcile::Reconciler>,
     /// Checkouts being opened by this process.
     pub(crate) checkouts: super::checkout::CheckoutLocks,
-    /// Rate limits of `create-payment`, unless disabled.
+    /// Rate limits of `create-payment` and of the checkout handoff, unless disabled.
     pub(crate) limits: Option<super::limits::RateLimits>,
+    /// The bot's link learned after start-up (`getMe`), when the settings had none.
+    pub(crate) learned_bot_url: std::sync::OnceLock<String>,
 }
 
 /// Why an [`AppState`] could not be built.
@@ -135,6 +168,9 @@ pub enum StateError {
         /// Its currency.
         currency: String,
     },
+    /// [`HttpSettings::bot_url`] is not `https://t.me/<username>`.
+    #[error("bot_url {0:?} is not a link like https://t.me/my_shop_bot")]
+    InvalidBotUrl(String),
 }
 
 /// The parts of an [`AppState`].
@@ -178,6 +214,9 @@ impl AppState {
         } = parts;
         if methods.is_empty() {
             return Err(StateError::NoMethods);
+        }
+        if let Some(url) = settings.bot_url.as_deref().filter(|u| !is_bot_url(u)) {
+            return Err(StateError::InvalidBotUrl(url.to_owned()));
         }
         for (i, m) in methods.iter().enumerate() {
             if methods[..i]
@@ -230,6 +269,7 @@ impl AppState {
                 reconciler,
                 checkouts: super::checkout::CheckoutLocks::default(),
                 limits,
+                learned_bot_url: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -247,6 +287,27 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
+    }
+
+    /// The bot's link the page offers outside Telegram: [`HttpSettings::bot_url`], or else the
+    /// one learned from the bot's username after start-up ([`AppState::learn_bot_username`]).
+    pub fn bot_url(&self) -> Option<&str> {
+        self.inner
+            .settings
+            .bot_url
+            .as_deref()
+            .or_else(|| self.inner.learned_bot_url.get().map(String::as_str))
+    }
+
+    /// Sets [`AppState::bot_url`] from the bot's username once it is known (`getMe` after
+    /// start-up), unless the settings named one or a username was learned already. Returns
+    /// whether it was taken; an invalid username is not.
+    pub fn learn_bot_username(&self, username: &str) -> bool {
+        if self.inner.settings.bot_url.is_some() {
+            return false;
+        }
+        HttpSettings::bot_url_for(username)
+            .is_some_and(|url| self.inner.learned_bot_url.set(url).is_ok())
     }
 
     /// The clock every part of the state reads "now" from.

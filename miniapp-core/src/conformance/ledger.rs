@@ -256,7 +256,7 @@ pub async fn event_orderings_converge(store: &dyn LedgerStore) {
                 ("paid", EventKind::Succeeded { amount: price }),
                 ("dispute", EventKind::DisputeOpened),
                 ("won", EventKind::DisputeClosed { won: true }),
-                ("failed", EventKind::Failed),
+                ("failed", EventKind::Failed { reason: None }),
             ],
             PaymentStatus::Succeeded,
             1000,
@@ -307,7 +307,7 @@ pub async fn stale_events_are_noops(store: &dyn LedgerStore) {
     for (name, kind) in [
         ("pending", EventKind::Pending),
         ("expired", EventKind::Expired),
-        ("failed", EventKind::Failed),
+        ("failed", EventKind::Failed { reason: None }),
     ] {
         let r = apply(store, &event(&p, name, kind), RefundPolicy::Debt).await;
         assert_eq!(
@@ -405,7 +405,7 @@ pub async fn currency_mismatch_conflicts(store: &dyn LedgerStore) {
 pub async fn success_after_expiry_credits(store: &dyn LedgerStore) {
     for (name, closing) in [
         ("expired", EventKind::Expired),
-        ("failed", EventKind::Failed),
+        ("failed", EventKind::Failed { reason: None }),
         ("canceled", EventKind::Canceled),
     ] {
         let user = fresh_user();
@@ -2012,6 +2012,125 @@ pub async fn positive_entries_may_leave_a_debt_smaller(store: &dyn LedgerStore) 
             Err(LedgerError::InsufficientFunds { .. })
         ),
         "still in debt: no spending"
+    );
+    assert_consistent(store, user).await;
+}
+
+/// A failure's reason is stored with the payment and read back: every code round-trips; the
+/// first reason reported is kept (a later failure with another reason or none changes nothing);
+/// a failed attempt records its reason but leaves the checkout open, and a success after it is
+/// credited as usual.
+pub async fn failure_reason_is_kept_with_the_payment(store: &dyn LedgerStore) {
+    use crate::event::FailureReason;
+    let price = Money::usd_cents(500);
+    let user = fresh_user();
+    for reason in FailureReason::ALL {
+        let p = pending_payment(store, user, 100, price).await;
+        let failed = EventKind::Failed {
+            reason: Some(reason),
+        };
+        let r = apply(store, &event(&p, "failed", failed), RefundPolicy::Debt).await;
+        assert_eq!(
+            (r.payment.status, r.payment.facts.failure_reason),
+            (PaymentStatus::Failed, Some(reason)),
+            "the receipt carries {reason}"
+        );
+        let stored = store.payment(&p.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.facts.failure_reason,
+            Some(reason),
+            "{reason} is read back"
+        );
+        let (with_balance, _) = store.payment_with_balance(user, &p.id).await.unwrap();
+        assert_eq!(with_balance.facts.failure_reason, Some(reason));
+    }
+
+    // The first reason wins; a later report without one does not erase it.
+    let p = pending_payment(store, user, 100, price).await;
+    let first = EventKind::Failed {
+        reason: Some(FailureReason::InsufficientFunds),
+    };
+    apply(store, &event(&p, "first", first), RefundPolicy::Debt).await;
+    for (name, kind) in [
+        ("bare", EventKind::Failed { reason: None }),
+        (
+            "other",
+            EventKind::Failed {
+                reason: Some(FailureReason::CardDeclined),
+            },
+        ),
+        (
+            "attempt",
+            EventKind::AttemptFailed {
+                reason: FailureReason::ExpiredCard,
+            },
+        ),
+    ] {
+        let r = apply(store, &event(&p, name, kind), RefundPolicy::Debt).await;
+        assert_eq!(
+            r.no_effect,
+            Some(NoEffect::AlreadyKnown),
+            "{name}: nothing new"
+        );
+        let stored = store.payment(&p.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.status, stored.facts.failure_reason),
+            (
+                PaymentStatus::Failed,
+                Some(FailureReason::InsufficientFunds)
+            ),
+            "{name} after the first reason"
+        );
+    }
+
+    // A failure without a reason stores none; a reason reported later is learnt.
+    let p = pending_payment(store, user, 100, price).await;
+    apply(
+        store,
+        &event(&p, "bare", EventKind::Failed { reason: None }),
+        RefundPolicy::Debt,
+    )
+    .await;
+    let stored = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.facts.failure_reason),
+        (PaymentStatus::Failed, None)
+    );
+    let late = EventKind::Failed {
+        reason: Some(FailureReason::IncorrectCvc),
+    };
+    let r = apply(store, &event(&p, "late", late), RefundPolicy::Debt).await;
+    assert_eq!(r.no_effect, None, "a first reason is news");
+    let stored = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.facts.failure_reason,
+        Some(FailureReason::IncorrectCvc)
+    );
+
+    // A failed attempt keeps the checkout open: still pending, and paying it credits.
+    let p = pending_payment(store, user, 100, price).await;
+    let attempt = EventKind::AttemptFailed {
+        reason: FailureReason::CardDeclined,
+    };
+    let r = apply(store, &event(&p, "attempt", attempt), RefundPolicy::Debt).await;
+    assert_eq!((r.payment.status, r.credited), (PaymentStatus::Pending, 0));
+    let stored = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.facts.failure_reason),
+        (PaymentStatus::Pending, Some(FailureReason::CardDeclined))
+    );
+    let before = balance_of(store, user).await;
+    let r = apply(store, &paid(&p), RefundPolicy::Debt).await;
+    assert_eq!(
+        (r.payment.status, r.credited),
+        (PaymentStatus::Succeeded, 100),
+        "paid after a failed attempt"
+    );
+    assert_eq!(balance_of(store, user).await, before + 100);
+    let stored = store.payment(&p.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.facts.failure_reason,
+        Some(FailureReason::CardDeclined)
     );
     assert_consistent(store, user).await;
 }

@@ -73,6 +73,7 @@ macro_rules! ledger_conformance {
             provider_cursors_are_kept_per_provider,
             a_failed_refund_gives_back_what_it_took_once,
             positive_entries_may_leave_a_debt_smaller,
+            failure_reason_is_kept_with_the_payment,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

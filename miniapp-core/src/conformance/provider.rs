@@ -167,7 +167,8 @@ pub async fn other_webhooks_map_to_their_events(h: &dyn ProviderHarness) {
             .await
             .expect("authentic webhook");
         let found = events.iter().any(|e| match (scenario, &e.kind) {
-            (Scenario::Failed, EventKind::Failed) | (Scenario::Expired, EventKind::Expired) => true,
+            (Scenario::Failed, EventKind::Failed { .. })
+            | (Scenario::Expired, EventKind::Expired) => true,
             (Scenario::Refunded, EventKind::Refunded { total_refunded }) => {
                 *total_refunded == request.price
             }

@@ -61,6 +61,8 @@ PI_CARD = obj_id("pi", "pi-card", "3", "TC8yf")
 CH_CARD = obj_id("ch", "ch-card", "3", "TC8yf")
 TXN_CARD = obj_id("txn", "txn-card", "3", "TC8yf")
 PM_CARD = obj_id("pm", "pm-card", "1", "TC8ye")
+CH_DECLINED = obj_id("ch", "ch-declined", "3", "TC8yf")
+PM_DECLINED = obj_id("pm", "pm-declined", "1", "TC8ye")
 PI_ACH = obj_id("pi", "pi-ach", "3", "TDx2K")
 PMC = obj_id("pmc", "pmc-default", "1", "Rb0Ha")
 DISPUTE = obj_id("dp", "dispute", "1", "TGn7c")
@@ -74,6 +76,7 @@ TXN_REFUND_FAILURE = obj_id("txn", "txn-refund-failure", "3", "TGa1b")
 # Timeline (unix seconds). The signature vectors are delivered at t=1795000000,
 # after every event below was created.
 T_SESSION_PAID_CREATED = 1793001012
+T_PAYMENT_DECLINED = 1793001084
 T_CHARGE_CREATED = 1793001128
 T_SESSION_PAID_COMPLETED = 1793001130
 T_REFUND_PARTIAL = 1793613007
@@ -425,6 +428,120 @@ def charge(amount_refunded):
 
 
 # --------------------------------------------------------------------------
+# The first attempt at paying SESSION_PAID: a card with insufficient funds.
+# Checkout keeps the Session open and the PaymentIntent goes back to
+# requires_payment_method; the buyer then pays PI_CARD with another card.
+# --------------------------------------------------------------------------
+
+def declined_card():
+    return {
+        "id": PM_DECLINED,
+        "object": "payment_method",
+        "allow_redisplay": "limited",
+        "billing_details": {
+            "address": address("US", "94103"),
+            "email": "jenny.rosen@example.com",
+            "name": "Jenny Rosen",
+            "phone": None,
+            "tax_id": None,
+        },
+        "card": {
+            "brand": "visa",
+            "checks": {
+                "address_line1_check": None,
+                "address_postal_code_check": "pass",
+                "cvc_check": "pass",
+            },
+            "country": "US",
+            "display_brand": "visa",
+            "exp_month": 8,
+            "exp_year": 2031,
+            "fingerprint": rid("fingerprint-declined", 16),
+            "funding": "credit",
+            "generated_from": None,
+            "last4": "9995",
+            "networks": {"available": ["visa"], "preferred": None},
+            "regulated_status": "unregulated",
+            "three_d_secure_usage": {"supported": True},
+            "wallet": None,
+        },
+        "created": T_PAYMENT_DECLINED,
+        "customer": None,
+        "customer_account": None,
+        "livemode": False,
+        "metadata": {},
+        "radar_options": {},
+        "type": "card",
+    }
+
+
+def payment_intent_declined():
+    return {
+        "id": PI_CARD,
+        "object": "payment_intent",
+        "allowed_payment_method_types": None,
+        "amount": 2500,
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},
+        "amount_received": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": "automatic_async",
+        "client_secret": f"{PI_CARD}_secret_{rid('pi-card-secret', 25)}",
+        "confirmation_method": "automatic",
+        "created": T_PAYMENT_DECLINED - 3,
+        "currency": "usd",
+        "customer": None,
+        "customer_account": None,
+        "description": None,
+        "excluded_payment_method_types": None,
+        "last_payment_error": {
+            "advice_code": "try_again_later",
+            "charge": CH_DECLINED,
+            "code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "doc_url": "https://docs.stripe.com/error-codes/card-declined",
+            "message": "Your card has insufficient funds.",
+            "network_decline_code": "51",
+            "payment_method": declined_card(),
+            "type": "card_error",
+        },
+        "latest_charge": CH_DECLINED,
+        "livemode": False,
+        "managed_payments": {"enabled": False},
+        # Set through payment_intent_data[metadata] when the Session was created.
+        "metadata": dict(METADATA),
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {
+            "card": {
+                "installments": None,
+                "mandate_options": None,
+                "network": None,
+                "request_three_d_secure": "automatic",
+            },
+        },
+        "payment_method_types": ["card"],
+        "payment_record": None,
+        "processing": None,
+        "receipt_email": None,
+        "review": None,
+        "setup_future_usage": None,
+        "shipping": None,
+        "source": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "requires_payment_method",
+        "transfer_group": None,
+    }
+
+
+# --------------------------------------------------------------------------
 # The full refund of that charge, failing after it succeeded (the card was closed)
 # --------------------------------------------------------------------------
 
@@ -614,6 +731,9 @@ def build():
         "checkout.session.async_payment_failed.json": event(
             "cs-async-failed", "checkout.session.async_payment_failed",
             T_SESSION_ASYNC_SETTLED, session_async("unpaid")),
+        "payment_intent.payment_failed.json": event(
+            "pi-payment-failed", "payment_intent.payment_failed", T_PAYMENT_DECLINED,
+            payment_intent_declined(), request=api_request("checkout-confirm-declined")),
         "checkout.session.expired.json": event(
             "cs-expired", "checkout.session.expired",
             T_SESSION_EXPIRED_CREATED + 86400 + 47, session_expired()),
