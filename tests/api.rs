@@ -340,7 +340,11 @@ async fn the_sandbox_purchase_credits_once_and_status_shows_the_balance() {
         (Some("succeeded"), Some(500), Some(500))
     );
     assert_eq!(s["amount"], "25.00");
-    assert_eq!(s.get("payment_url"), None, "a paid payment offers no checkout");
+    assert_eq!(
+        s.get("payment_url"),
+        None,
+        "a paid payment offers no checkout"
+    );
     assert!(s["created_at"].as_str().unwrap().ends_with('Z'));
     let (_, b) = app.get("/api/miniapp/balance", Some(user)).await;
     assert_eq!(

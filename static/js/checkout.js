@@ -197,7 +197,7 @@ export function startPolling(payment, origin) {
   const poll = { gen: ++pollGeneration, timer: null, inFlight: false, again: false, started: Date.now(), invoiceClosed: null };
   state.poll = poll;
   state.payment = payment;
-  renderWaiting(origin === 'returned' ? t('waitingReturned') : waitingText(payment));
+  renderWaiting(origin === 'returned' ? t('waitingReturned') : waitingText(payment), '');
   show('waiting', true);
   checkStatus(poll);
 }
@@ -266,9 +266,10 @@ async function checkStatus(poll) {
       return;
     }
     const current = $('#status').textContent;
-    if (Date.now() - poll.started > STILL_WAITING_AFTER_MS) renderWaiting(t('stillWaiting'));
-    else if (current === t('connectionRetry') || current === t('waitingReturned')) renderWaiting(waitingText(payment));
-    else renderWaiting('');
+    const reason = reply.failure_code || '';
+    if (Date.now() - poll.started > STILL_WAITING_AFTER_MS) renderWaiting(t('stillWaiting'), reason);
+    else if (current === t('connectionRetry') || current === t('waitingReturned')) renderWaiting(waitingText(payment), reason);
+    else renderWaiting('', reason);
     changed();
     if (poll.again) {
       poll.again = false;

@@ -257,8 +257,15 @@ export function renderBlocked(kind) {
 // Waiting
 // ---------------------------------------------------------------------------------------------
 
-export function renderWaiting(text) {
+/** `reason`: why the last attempt failed while the checkout stays open (Stripe lets the buyer try
+ *  another card), as a `failure_code`. */
+export function renderWaiting(text, reason) {
   const payment = state.payment;
+  if (reason !== undefined) {
+    const line = reasonText(reason);
+    $('#waiting-reason').textContent = line;
+    $('#waiting-reason').hidden = !line;
+  }
   $('#waiting-summary').textContent = payment ? orderLine(payment.credits, payment.money) : '';
   if (text) $('#status').textContent = text;
   const canReopen = !!(payment && payment.url);

@@ -335,6 +335,26 @@ test('the waiting view is never a dead end: the MainButton reopens the checkout,
   });
 });
 
+test('a declined attempt on a checkout that stays open is told while waiting', { timeout: TEST_TIMEOUT }, async () => {
+  await withTelegramPage({}, async ({ page }) => {
+    await waitForView(page, 'main');
+    await selectPackage(page, 100);
+    await waitForMainButton(page, 'Pay $5.00');
+    const [response] = await Promise.all([page.waitForResponse((r) => isCreatePayment(r.request())), clickMainButton(page)]);
+    const reply = await response.json();
+    await waitForView(page, 'waiting');
+    assert.equal(await page.getByTestId('waiting-reason').isVisible(), false);
+    // Stripe keeps its checkout open after a decline and reports the attempt's reason.
+    await page.route(`**/api/miniapp/payment-status/${reply.payment_id}`, async (route) => {
+      const real = await (await route.fetch()).json();
+      await route.fulfill({ json: { ...real, status: 'pending', failure_code: 'insufficient_funds' } });
+    });
+    await page.getByTestId('waiting-reason').waitFor({ state: 'visible' });
+    assert.match(await page.getByTestId('waiting-reason').innerText(), /insufficient funds/i);
+    await waitForView(page, 'waiting');
+  });
+});
+
 test('Stars: the default when offered, XTR prices, no e-mail or card fine print, pays through openInvoice', { timeout: TEST_TIMEOUT }, async () => {
   await withTelegramPage({ beforeLoad: (page) => routeCatalog(page, withStars) }, async ({ page }) => {
     let status = 'pending';
