@@ -2327,6 +2327,50 @@ async fn the_handoff_hands_over_the_checkout_of_the_tap_that_created_it() {
 }
 
 #[tokio::test]
+async fn a_handoff_under_a_fresh_key_finds_the_open_payment_create_payment_reused() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let first = handoff_key(user);
+    let (_, created) = app
+        .post_with_key(
+            "/api/miniapp/create-payment",
+            user,
+            &first,
+            order(500, json!("25.00"), "USD", "card"),
+        )
+        .await;
+    // The Mini App reopened: the same order under a fresh key gets the same payment back.
+    let second = format!("{}-again", handoff_key(user));
+    let (status, again) = app
+        .post_with_key(
+            "/api/miniapp/create-payment",
+            user,
+            &second,
+            order(500, json!("25.00"), "USD", "card"),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["payment_id"], created["payment_id"], "reused");
+    let (_, body) = app.handoff(&user.to_string(), &second).await;
+    assert_eq!(
+        body,
+        json!({"success": true, "state": "ready", "payment_url": created["payment_url"]})
+    );
+    let (_, body) = app.handoff(&fresh_user().to_string(), &second).await;
+    assert_eq!(
+        body,
+        json!({"success": true, "state": "preparing"}),
+        "only its user"
+    );
+    app.pay(created["payment_id"].as_str().unwrap()).await;
+    let (_, body) = app.handoff(&user.to_string(), &second).await;
+    assert_eq!(
+        body,
+        json!({"success": true, "state": "closed", "status": "succeeded"})
+    );
+}
+
+#[tokio::test]
 async fn a_handoff_with_a_short_key_or_a_bad_user_is_refused() {
     let app = spawn_app().await;
     let user = fresh_user();

@@ -211,7 +211,19 @@ pub(crate) async fn create_payment(
             && now.saturating_sub(p.created_at) < REUSE_WINDOW_SECS
     });
     let payment = match reusable {
-        Some(p) if !replay => p.clone(),
+        Some(p) if !replay => {
+            // The handoff page asks by this request's key, which the reused payment does not
+            // carry.
+            if let Some(key) = &idempotency_key
+                && p.idempotency_key.as_ref() != Some(key)
+            {
+                state
+                    .inner
+                    .handoff_aliases
+                    .remember(caller.user, key.clone(), p.id.clone(), now);
+            }
+            p.clone()
+        }
         _ => {
             let limit = state.inner.settings.max_open_payments;
             // A payment whose checkout could not open within the reuse window never will
@@ -451,9 +463,10 @@ async fn handoff_state(
     let open = ledger
         .open_payments(user, now.saturating_sub(OPEN_WINDOW_SECS))
         .await?;
+    let alias = state.inner.handoff_aliases.lookup(user, &key, now);
     if let Some(p) = open
         .iter()
-        .find(|p| p.idempotency_key.as_ref() == Some(&key))
+        .find(|p| p.idempotency_key.as_ref() == Some(&key) || alias.as_ref() == Some(&p.id))
     {
         return Ok(match &p.checkout_url {
             Some(url) => json!({ "success": true, "state": "ready", "payment_url": url }),
@@ -472,7 +485,7 @@ async fn handoff_state(
         read.push(id);
         if let Some(p) = ledger.payment(id).await?
             && p.user_id == user
-            && p.idempotency_key.as_ref() == Some(&key)
+            && (p.idempotency_key.as_ref() == Some(&key) || alias.as_ref() == Some(&p.id))
         {
             return Ok(json!({ "success": true, "state": "closed", "status": p.status.as_str() }));
         }

@@ -18,6 +18,7 @@ mod assets;
 mod checkout;
 mod error;
 mod extract;
+mod handoff;
 mod limits;
 mod state;
 

@@ -144,6 +144,8 @@ pub(crate) struct Inner {
     pub(crate) reconciler: Arc<crate::reconcile::Reconciler>,
     /// Checkouts being opened by this process.
     pub(crate) checkouts: super::checkout::CheckoutLocks,
+    /// Fresh keys create-payment answered with an older payment of the same order.
+    pub(crate) handoff_aliases: super::handoff::HandoffAliases,
     /// Rate limits of `create-payment` and of the checkout handoff, unless disabled.
     pub(crate) limits: Option<super::limits::RateLimits>,
     /// The bot's link learned after start-up (`getMe`), when the settings had none.
@@ -268,6 +270,7 @@ impl AppState {
                 routes,
                 reconciler,
                 checkouts: super::checkout::CheckoutLocks::default(),
+                handoff_aliases: super::handoff::HandoffAliases::default(),
                 limits,
                 learned_bot_url: std::sync::OnceLock::new(),
             }),

@@ -5,7 +5,7 @@ import { api, newIdempotencyKey } from './api.js';
 import { selection } from './catalog.js';
 import { amountString, moneyFrom } from './format.js';
 import { errorText, language, SESSION_ERRORS, t } from './i18n.js';
-import { withLanguageFor } from './handoff.js';
+import { safeCheckoutUrl, withLanguageFor } from './handoff.js';
 import { changed, saveForReturn, state } from './state.js';
 import { $, clearBanner, emailValue, renderBalance, renderBlocked, renderResult, renderSuccess, renderWaiting, show, showBanner } from './views.js';
 
@@ -55,6 +55,9 @@ export function validateEmail() {
   input.setAttribute('aria-describedby', bad ? 'email-error email-hint' : 'email-hint');
   return bad ? null : value;
 }
+
+/** A checkout URL the page may open (handoff.js). */
+export const checkoutUrl = safeCheckoutUrl;
 
 /** The checkout URL in the buyer's language where it is our own page (handoff.js). */
 export function withLanguage(url) {
@@ -134,15 +137,19 @@ export async function pay() {
     return;
   }
   state.busy = false;
+  // The session ended meanwhile (the blocked screen says so): the payment stays open on the
+  // server and is reused by the next attempt for the same order.
+  if (state.view === 'blocked') return;
   const money = moneyFrom({ amount: reply.amount, amount_minor: reply.amount_minor, currency: reply.currency }) || sel.money;
-  let url;
-  try {
-    url = new URL(String(reply.payment_url), location.href).href;
-  } catch (e) {
-    url = String(reply.payment_url);
+  const url = checkoutUrl(reply.payment_url);
+  if (!url || typeof reply.payment_id !== 'string') {
+    changed();
+    reportError({ code: 'bad_response' });
+    return;
   }
   state.payment = {
-    id: String(reply.payment_id),
+    id: reply.payment_id,
+    methodId: sel.method.id,
     url,
     opens: reply.opens === 'invoice' || reply.opens === 'link' ? reply.opens : sel.method.opens,
     credits: Number.isSafeInteger(reply.credits) ? reply.credits : sel.credits,
@@ -234,12 +241,15 @@ async function checkStatus(poll) {
     poll.inFlight = false;
     if (poll.gen !== pollGeneration) return;
     if (SESSION_ERRORS.has(err.code)) endSession(err);
-    else if (err.isTransient()) {
-      renderWaiting(t('connectionRetry'));
-      scheduleCheck(poll);
-    } else {
+    else if (err.code === 'not_found') {
+      // Not this user's payment (a stale or foreign return link): nothing to retry.
       stopPolling();
-      showResult('error', err);
+      showResult('error', err, null, { retry: false });
+    } else {
+      // Whatever else went wrong, the payment's outcome is unknown: keep asking about the same
+      // payment. Offering a new attempt here could charge a buyer whose payment went through.
+      renderWaiting(err.isTransient() ? t('connectionRetry') : t('stillWaiting'));
+      scheduleCheck(poll);
     }
     return;
   }
@@ -250,8 +260,8 @@ async function checkStatus(poll) {
   if (Number.isSafeInteger(reply.credits)) payment.credits = reply.credits;
   const money = moneyFrom({ amount: reply.amount, amount_minor: reply.amount_minor, currency: reply.currency });
   if (money) payment.money = money;
-  if (!payment.url && typeof reply.payment_url === 'string' && reply.payment_url) {
-    payment.url = reply.payment_url;
+  if (!payment.url && checkoutUrl(reply.payment_url)) {
+    payment.url = checkoutUrl(reply.payment_url);
     if (reply.opens === 'invoice' || reply.opens === 'link') payment.opens = reply.opens;
   }
 
@@ -305,9 +315,9 @@ function showSuccess(reply) {
   if (!Number.isSafeInteger(reply.balance)) refreshBalance();
 }
 
-export function showResult(kind, err, reply) {
+export function showResult(kind, err, reply, options) {
   state.attempt = null;
-  renderResult(kind, err, reply);
+  renderResult(kind, err, reply, options);
   show('result', true);
   if (state.tg) state.tg.haptic(kind === 'failed' || kind === 'error' ? 'error' : 'warning');
 }
@@ -317,17 +327,17 @@ export function retry() {
   const last = state.payment;
   if (last) {
     if (last.credits) state.credits = last.credits;
-    if (last.money && state.catalog) {
-      const method = state.catalog.methods.find((m) => m.currency === last.money.currency);
-      if (method) state.methodId = method.id;
-    }
+    const methods = state.catalog ? state.catalog.methods : [];
+    const method = methods.find((m) => m.id === last.methodId) || (last.money && methods.find((m) => m.currency === last.money.currency));
+    if (method) state.methodId = method.id;
   }
   state.attempt = null;
   return last;
 }
 
-/** Reads the balance; a session error ends the page. */
-export async function refreshBalance() {
+/** Reads the balance; a session error ends the page. `quiet`: other errors are not reported
+ *  (a background refresh must not pop up an alert each time the app comes back offline). */
+export async function refreshBalance(quiet) {
   if (!state.initData) return null;
   try {
     const reply = await api('GET', '/balance');
@@ -336,7 +346,7 @@ export async function refreshBalance() {
     return null;
   } catch (err) {
     if (SESSION_ERRORS.has(err.code)) endSession(err);
-    else if (state.view === 'main') reportError(err);
+    else if (state.view === 'main' && !quiet) reportError(err);
     return err;
   }
 }

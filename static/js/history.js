@@ -42,10 +42,15 @@ async function loadPage(first) {
     const reply = await api('GET', '/history' + query);
     const list = $('#history-list');
     if (first) list.textContent = '';
+    const had = list.children.length;
     (Array.isArray(reply.entries) ? reply.entries : []).forEach((e) => list.appendChild(entryItem(e)));
     next = Number.isSafeInteger(reply.next_before) ? reply.next_before : null;
     $('#history-empty').hidden = list.children.length > 0;
+    const moreHadFocus = document.activeElement === $('#history-more');
     $('#history-more').hidden = next === null;
+    // "Show more" vanishes on the last page: focus goes to the list, not to the page's start.
+    if (moreHadFocus && next === null) list.focus({ preventScroll: true });
+    else if (!first && had < list.children.length) list.children[had].scrollIntoView({ block: 'nearest' });
   } catch (err) {
     if (SESSION_ERRORS.has(err.code)) endSession(err);
     else {

@@ -8,10 +8,10 @@
 
 import { api, ApiError, setSession } from './api.js';
 import { defaultMethod, normalizeCatalog, selection } from './catalog.js';
-import { endSession, openCheckout, pay, pollNow, refreshBalance, retry, showResult, startPolling, stopPolling, validateEmail } from './checkout.js';
+import { checkoutUrl, endSession, openCheckout, pay, pollNow, refreshBalance, retry, showResult, startPolling, stopPolling, validateEmail } from './checkout.js';
 import { formatMoney } from './format.js';
 import { bindHistory, openHistory } from './history.js';
-import { applyTexts, setLanguage, t } from './i18n.js';
+import { applyTexts, SESSION_ERRORS, setLanguage, t } from './i18n.js';
 import { onChange, state, takeSaved } from './state.js';
 import { connectTelegram } from './telegram.js';
 import { applyTheme, followSystemScheme } from './theme.js';
@@ -184,7 +184,7 @@ function bindEvents() {
     if (document.hidden) return;
     if (state.view === 'waiting') pollNow();
     // A page left open for a day finds out here that its session has expired.
-    else if (state.view === 'main') refreshBalance();
+    else if (state.view === 'main') refreshBalance(true);
   });
   window.addEventListener('pageshow', (event) => {
     if (event.persisted && state.view === 'waiting') pollNow();
@@ -270,7 +270,7 @@ async function start() {
     const method = state.catalog.methods.find((m) => m.id === state.methodId);
     startPolling({ id: returnedId, url: '', opens: method ? method.opens : 'link', credits: null, money: null }, 'returned');
   } else if (saved && saved.payment && typeof saved.payment.id === 'string') {
-    startPolling(saved.payment, 'returned');
+    startPolling({ ...saved.payment, url: checkoutUrl(saved.payment.url) || '' }, 'returned');
   } else {
     show('main');
   }
@@ -278,5 +278,6 @@ async function start() {
 
 start().catch((e) => {
   console.error(e);
-  if (e && e.code === 'expired_init_data') endSession(e);
+  if (e && SESSION_ERRORS.has(e.code)) endSession(e);
+  else showResult('error', e && e.code ? e : new ApiError('generic', '', 0));
 });

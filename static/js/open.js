@@ -5,7 +5,7 @@
 
 import { API } from './api.js';
 import { applyTheme, followSystemScheme } from './theme.js';
-import { withLanguageFor } from './handoff.js';
+import { safeCheckoutUrl, withLanguageFor } from './handoff.js';
 
 const TEXTS = {
   en: {
@@ -14,7 +14,7 @@ const TEXTS = {
     closedTitle: 'This payment is finished',
     closed: 'Return to Telegram: the payment page there shows the result.',
     failedTitle: 'The payment page could not be opened',
-    failed: 'Return to Telegram and try again. No money was taken.',
+    failed: 'Return to Telegram: the payment page there can open it again.',
     bad: 'This link is incomplete. Return to Telegram and press Pay again.',
   },
   ru: {
@@ -23,7 +23,7 @@ const TEXTS = {
     closedTitle: 'Этот платёж завершён',
     closed: 'Вернитесь в Telegram: там страница оплаты покажет результат.',
     failedTitle: 'Не удалось открыть страницу оплаты',
-    failed: 'Вернитесь в Telegram и попробуйте снова. Деньги не списаны.',
+    failed: 'Вернитесь в Telegram: там страницу оплаты можно открыть снова.',
     bad: 'Ссылка неполная. Вернитесь в Telegram и нажмите «Оплатить» ещё раз.',
   },
 };
@@ -74,9 +74,10 @@ async function run() {
   for (;;) {
     try {
       const reply = await ask(user, key);
-      if (reply.state === 'ready' && typeof reply.payment_url === 'string') {
+      const target = reply.state === 'ready' ? safeCheckoutUrl(reply.payment_url) : null;
+      if (target) {
         document.body.setAttribute('data-state', 'redirecting');
-        location.replace(withLanguageFor(reply.payment_url, lang));
+        location.replace(withLanguageFor(target, lang));
         return;
       }
       if (reply.state === 'closed') {

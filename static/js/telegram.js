@@ -108,7 +108,12 @@ function createBridge(params) {
     (listeners[type] || []).slice().forEach((fn) => safe(() => fn(data)));
   }
 
+  // Set when Telegram's SDK took over: the bridge then stays silent (in an iframe its message
+  // listener would otherwise deliver every event a second time).
+  let retired = false;
+
   function receiveEvent(type, data) {
+    if (retired) return;
     if (typeof data === 'string') data = safe(() => JSON.parse(data)) || data;
     data = data || {};
     if (type === 'main_button_pressed') emit('main');
@@ -140,8 +145,13 @@ function createBridge(params) {
   }
   postEvent('web_app_request_theme');
 
+  const has = (v) => versionAtLeast(params.tgWebAppVersion || '6.0', v);
+
   return {
     kind: 'bridge',
+    retire: () => {
+      retired = true;
+    },
     initData: params.tgWebAppData,
     initDataUnsafe,
     version: params.tgWebAppVersion || '6.0',
@@ -160,8 +170,8 @@ function createBridge(params) {
               is_active: s.active,
               is_progress_visible: s.progress,
               text: s.text,
-              color: theme.button_color || '#2481cc',
-              text_color: theme.button_text_color || '#ffffff',
+              color: s.color || theme.button_color || '#2481cc',
+              text_color: s.textColor || theme.button_text_color || '#ffffff',
             }
           : { is_visible: false },
       );
@@ -171,6 +181,7 @@ function createBridge(params) {
     notify: (type) => postEvent('web_app_trigger_haptic_feedback', { type: 'notification', notification_type: type }),
     selection: () => postEvent('web_app_trigger_haptic_feedback', { type: 'selection_change' }),
     popup(message, title, cb) {
+      if (!has('6.2')) throw new Error('popups unsupported');
       popups.push(cb);
       const p = { message, buttons: [{ id: 'ok', type: 'ok' }] };
       if (title) p.title = title;
@@ -211,7 +222,10 @@ function wrapSdk(sdk) {
       const mb = sdk.MainButton;
       if (!mb) return;
       if (typeof mb.setParams === 'function') {
-        mb.setParams(s.visible ? { text: s.text, is_visible: true, is_active: s.active } : { is_visible: false });
+        const p = s.visible ? { text: s.text, is_visible: true, is_active: s.active } : { is_visible: false };
+        if (s.visible && s.color) p.color = s.color;
+        if (s.visible && s.textColor) p.text_color = s.textColor;
+        mb.setParams(p);
       } else {
         mb.setText(s.text);
         if (s.active) mb.enable();
@@ -271,6 +285,7 @@ export function connectTelegram(sdkUrl) {
   const sent = { main: '', back: null, closing: null };
   const want = { main: { text: '', visible: false, active: false, progress: false }, back: false, closing: false };
   let popupOpen = false;
+  let colors = { color: '', textColor: '' };
 
   function subscribe(target) {
     Object.keys(handlers).forEach((type) => target.on(type, (data) => handlers[type].slice().forEach((fn) => safe(() => fn(data)))));
@@ -313,15 +328,23 @@ export function connectTelegram(sdkUrl) {
     onMain: (fn) => handlers.main.push(fn),
     onBack: (fn) => handlers.back.push(fn),
     onTheme: (fn) => handlers.theme.push(fn),
-    /** The MainButton's whole state in one update: {text, visible, active, progress}. */
+    /** The MainButton's whole state in one update: {text, visible, active, progress}, in the
+     *  colours set by setButtonColors. */
     setMainButton(state) {
       want.main = {
         text: String(state.text || '').trim().slice(0, 64),
         visible: !!state.visible && !!String(state.text || '').trim(),
         active: state.active !== false,
         progress: !!state.progress,
+        color: colors.color,
+        textColor: colors.textColor,
       };
       sync();
+    },
+    /** The button colours the page computed (readable at 4.5:1), used from the next update. */
+    setButtonColors(color, textColor) {
+      colors = { color, textColor };
+      if (want.main.visible) tg.setMainButton(want.main);
     },
     setBackButton(visible) {
       want.back = !!visible;
@@ -362,7 +385,9 @@ export function connectTelegram(sdkUrl) {
     script.onload = () => {
       const late = usableSdk();
       if (!late) return;
+      if (impl.retire) impl.retire();
       impl = wrapSdk(late);
+      popupOpen = false;
       subscribe(impl);
       sent.main = '';
       sent.back = null;

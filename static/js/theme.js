@@ -49,8 +49,9 @@ function toHex(rgb) {
   return '#' + rgb.map((c) => Math.round(Math.max(0, Math.min(255, c))).toString(16).padStart(2, '0')).join('');
 }
 
+// Rounded to whole channels, so a colour is checked exactly as it will be drawn.
 function mix(a, b, weightOfB) {
-  return a.map((c, i) => c + (b[i] - c) * weightOfB);
+  return a.map((c, i) => Math.round(c + (b[i] - c) * weightOfB));
 }
 
 function luminance(rgb) {
@@ -162,6 +163,7 @@ export function applyTheme(tg) {
   root.style.colorScheme = scheme;
   const meta = document.querySelector('meta[name="theme-color"]');
   if (meta) meta.setAttribute('content', toHex(page));
+  if (tg) tg.setButtonColors(toHex(button), toHex(buttonText));
   return scheme;
 }
 

@@ -218,7 +218,7 @@ export function renderSuccess(credits, money) {
  * Returns what the controls need: whether the same order can be retried, whether only a
  * reload helps.
  */
-export function renderResult(kind, err, reply) {
+export function renderResult(kind, err, reply, options) {
   const texts = t('status');
   const pair = texts[kind] || texts.unknown;
   $('#result-title').textContent = err && kind === 'error' && state.catalog ? t('errorTitle') : pair[0];
@@ -233,7 +233,7 @@ export function renderResult(kind, err, reply) {
   $('#result-view-icon').className = 'result-icon ' + (kind === 'refunded' || kind === 'partially_refunded' ? 'is-info' : 'is-error');
   // Without a catalog or a session the page cannot go on: offer a reload.
   const fatal = kind === 'error' && (!state.catalog || !state.initData);
-  const canRetry = !fatal && ['failed', 'expired', 'canceled', 'error'].includes(kind) && !!(payment && payment.credits);
+  const canRetry = !fatal && !(options && options.retry === false) && ['failed', 'expired', 'canceled', 'error'].includes(kind) && !!(payment && payment.credits);
   state.result = { kind, canRetry, fatal };
   $('#retry-button').textContent = fatal ? t('reload') : canRetry ? t('retry') : t('back');
   $('#back-button').textContent = t('otherPackage');

@@ -345,6 +345,18 @@ export async function inViewport(locator) {
   });
 }
 
+// WCAG contrast of two #rrggbb colours.
+export function contrastOf(a, b) {
+  const lum = (hex) => {
+    const n = parseInt(hex.slice(1), 16);
+    const l = [(n >> 16) & 255, (n >> 8) & 255, n & 255].map((v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+  };
+  const x = lum(a);
+  const y = lum(b);
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+}
+
 // Every visible text on the page whose contrast with what it is drawn on is below 4.5:1,
 // computed from the rendered styles (colours composed over their ancestors' backgrounds).
 export async function lowContrastTexts(page) {

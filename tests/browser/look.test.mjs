@@ -40,6 +40,20 @@ for (const [name, theme] of THEMES) {
       await page.getByTestId('history-button').click();
       await waitForView(page, 'history');
       assert.deepEqual(await lowContrastTexts(page), [], `history view in ${name}`);
+      await page.evaluate(() => window.__tg.clickBackButton());
+      await waitForView(page, 'main');
+
+      // Waiting, then a decline with its reason.
+      await page.evaluate(() => window.__tg.clickMainButton());
+      await waitForView(page, 'waiting');
+      assert.deepEqual(await lowContrastTexts(page), [], `waiting view in ${name}`);
+      await page.route('**/api/miniapp/payment-status/**', async (route) => {
+        const real = await (await route.fetch()).json();
+        await route.fulfill({ json: { ...real, status: 'failed', failure_code: 'card_declined' } });
+      });
+      await waitForView(page, 'result');
+      await page.getByTestId('result-reason').waitFor();
+      assert.deepEqual(await lowContrastTexts(page), [], `result view in ${name}`);
     });
   });
 }
@@ -120,7 +134,7 @@ test('Russian: texts, plurals and money through Intl in the user\'s locale', { t
   });
 });
 
-test('at 320 px width nothing scrolls sideways, in both languages and every state', { timeout: TEST_TIMEOUT }, async () => {
+test('at 320 px width nothing scrolls sideways, in both languages, in the main, waiting and history views', { timeout: TEST_TIMEOUT }, async () => {
   const overflow = (page) => page.evaluate(() => {
     const width = document.documentElement.clientWidth;
     const wide = [...document.querySelectorAll('body *')]

@@ -311,7 +311,7 @@ test('create-payment error codes read as sentences, not codes', { timeout: TEST_
   });
 });
 
-test('the waiting view is never a dead end: the MainButton reopens the checkout, even after a reload', { timeout: TEST_TIMEOUT }, async () => {
+test('the waiting view is never a dead end: the MainButton reopens the checkout, also on a page that came back with only the payment id', { timeout: TEST_TIMEOUT }, async () => {
   await withTelegramPage({}, async ({ page, context, user, initData }) => {
     await waitForView(page, 'main');
     await selectPackage(page, 100);
@@ -332,6 +332,30 @@ test('the waiting view is never a dead end: the MainButton reopens the checkout,
     await back.goto(`${BASE_URL}/miniapp/?payment_id=${encodeURIComponent(reply.payment_id)}`);
     await waitForView(back, 'waiting');
     await waitForMainButton(back, 'Open the payment page again');
+  });
+});
+
+test('a status reply that cannot be read keeps the page waiting on the same payment, never offering a new one', { timeout: TEST_TIMEOUT }, async () => {
+  await withTelegramPage({}, async ({ page }) => {
+    await waitForView(page, 'main');
+    await selectPackage(page, 100);
+    await waitForMainButton(page, 'Pay $5.00');
+    const creates = [];
+    page.on('request', (r) => { if (isCreatePayment(r)) creates.push(r); });
+    await clickMainButton(page);
+    await waitForView(page, 'waiting');
+    // A captive portal or a proxy's HTML page instead of our JSON: the outcome is unknown.
+    let broken = 0;
+    await page.route('**/api/miniapp/payment-status/**', (route) => {
+      broken += 1;
+      return route.fulfill({ status: 200, contentType: 'text/html', body: '<html>Sign in to the Wi-Fi</html>' });
+    });
+    await page.waitForFunction(() => /Still waiting/.test(document.querySelector('[data-testid="status"]').textContent));
+    assert.ok(broken >= 1);
+    await waitForView(page, 'waiting');
+    await waitForMainButton(page, 'Open the payment page again');
+    await page.unroute('**/api/miniapp/payment-status/**');
+    assert.equal(creates.length, 1, 'no second payment');
   });
 });
 
@@ -455,8 +479,13 @@ test('Stars end to end: the invoice callback is a hint; the page shows the balan
     await waitForView(page, 'waiting');
     assert.equal(await page.evaluate(() => window.__tg.closingConfirmation()), true, 'closing asks for confirmation while a payment is open');
 
-    // The client says "paid" before the server knows: the page keeps waiting for the server.
-    await page.evaluate(() => window.__tg.closeInvoice('paid'));
+    // The client says "paid" before the server knows: the page asks the server, which says
+    // pending, and keeps waiting.
+    const [asked] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname.includes('/api/miniapp/payment-status/')),
+      page.evaluate(() => window.__tg.closeInvoice('paid')),
+    ]);
+    assert.equal((await asked.json()).status, 'pending');
     await waitForView(page, 'waiting');
     assert.equal(await page.getByTestId('balance').textContent(), '0');
 
