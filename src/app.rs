@@ -60,6 +60,9 @@ pub struct App {
     pub sandbox: bool,
     /// The clock shared by the state, the stores, the providers and the background tasks.
     pub clock: SharedClock,
+    /// The PostgreSQL store, for the listener of status changes ([`Stores::postgres`]).
+    #[cfg(feature = "postgres")]
+    pub postgres: Option<crate::sqlx::PgLedgerStore>,
 }
 
 /// The ledger, its notification outbox and its refund queue: one store behind three traits.
@@ -73,6 +76,10 @@ pub struct Stores {
     pub refunds: Arc<dyn RefundQueue>,
     /// The operator's view ([`crate::admin`], the owner's `/payment`); the SQL stores have it.
     pub admin: Option<Arc<dyn LedgerAdmin>>,
+    /// The PostgreSQL store, whose one LISTEN connection wakes this instance's waiting status
+    /// requests for changes committed by any instance ([`crate::http::forward_status_changes`]).
+    #[cfg(feature = "postgres")]
+    pub postgres: Option<crate::sqlx::PgLedgerStore>,
 }
 
 impl Stores {
@@ -85,6 +92,8 @@ impl Stores {
             outbox: store.clone(),
             refunds: store,
             admin: None,
+            #[cfg(feature = "postgres")]
+            postgres: None,
         }
     }
 
@@ -99,6 +108,8 @@ impl Stores {
             outbox: store.clone(),
             refunds: store.clone(),
             admin: Some(store),
+            #[cfg(feature = "postgres")]
+            postgres: None,
         }
     }
 }
@@ -163,7 +174,11 @@ pub async fn open_ledger(
             .await
             .map_err(db)?;
         store.migrate().await.map_err(db)?;
-        Ok(Stores::with_admin(store.with_clock(clock)))
+        let store = store.with_clock(clock);
+        Ok(Stores {
+            postgres: Some(store.clone()),
+            ..Stores::with_admin(store)
+        })
     }
     #[cfg(not(feature = "postgres"))]
     Err(AppError::Database(
@@ -209,6 +224,8 @@ pub fn build_with_stores(
         outbox,
         refunds,
         admin,
+        #[cfg(feature = "postgres")]
+        postgres,
     } = stores;
     let (auth, dev_token) = match &config.bot_token {
         Some(token) => (Auth::Bot(token.clone()), None),
@@ -333,6 +350,8 @@ pub fn build_with_stores(
         dev_token,
         sandbox: sandbox.is_some(),
         clock,
+        #[cfg(feature = "postgres")]
+        postgres,
     })
 }
 
@@ -419,6 +438,13 @@ pub async fn run_with_metrics(
             // Behind its bearer token (`build_with_stores` refuses neither-nor).
             None => router = router.merge(endpoint),
         }
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(store) = &app.postgres {
+        tasks.push(tokio::spawn(crate::http::forward_status_changes(
+            app.state.clone(),
+            store.clone(),
+        )));
     }
     tasks.push(tokio::spawn(crate::reconcile::run_sweeper(
         app.state.reconciler().clone(),
@@ -553,9 +579,14 @@ pub async fn run_with_metrics(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
+    .with_graceful_shutdown({
+        let state = app.state.clone();
+        async move {
+            shutdown.await;
+            // Long polls answer now instead of holding the shutdown for up to 30 s.
+            state.stop_waiting();
+            let _ = stop_tx.send(true);
+        }
     });
     serve.await?;
     for task in tasks {

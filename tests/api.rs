@@ -2449,3 +2449,129 @@ async fn handoff_polls_are_rate_limited_per_address() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// `payment-status?wait=&status=`: at once when the status already differs, held until the
+/// change commits otherwise (woken by the commit, not by a poll), and a plain answer when the
+/// wait ends.
+#[tokio::test]
+async fn a_waiting_status_request_is_answered_by_the_commit() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let created = app.buy(user, 500, "25.00").await;
+    let id = created["payment_id"].as_str().unwrap().to_owned();
+
+    // Already different: no wait.
+    let started = std::time::Instant::now();
+    let (status, s) = app
+        .get(
+            &format!("/api/miniapp/payment-status/{id}?wait=30&status=created"),
+            Some(user),
+        )
+        .await;
+    assert_eq!((status, s["status"].as_str()), (200, Some("pending")));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered at once"
+    );
+
+    // The same status: held until the webhook commits the success.
+    let waiting = {
+        let url = format!("/api/miniapp/payment-status/{id}?wait=30&status=pending");
+        let app = &app;
+        async move { app.get(&url, Some(user)).await }
+    };
+    let paying = async {
+        // The request is registered before the commit: its subscription is what it waits on.
+        while app.state.waiting_requests() == 0 {
+            tokio::task::yield_now().await;
+        }
+        app.pay(&id).await
+    };
+    let started = std::time::Instant::now();
+    let ((status, s), (paid, _)) = tokio::join!(waiting, paying);
+    assert_eq!(paid, 200);
+    assert_eq!(
+        (status, s["status"].as_str(), s["balance"].as_i64()),
+        (200, Some("succeeded"), Some(500))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "woken by the commit, not by the end of its 30 s wait"
+    );
+
+    // Nothing changes: the plain answer when the wait ends.
+    let other = app.buy(user, 100, "5.00").await;
+    let other = other["payment_id"].as_str().unwrap();
+    let (status, s) = app
+        .get(
+            &format!("/api/miniapp/payment-status/{other}?wait=1&status=pending"),
+            Some(user),
+        )
+        .await;
+    assert_eq!((status, s["status"].as_str()), (200, Some("pending")));
+}
+
+#[tokio::test]
+async fn a_status_wait_that_is_not_understood_is_refused() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let id = app.buy(user, 100, "5.00").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for query in [
+        "wait=0&status=pending",
+        "wait=31&status=pending",
+        "wait=ten&status=pending",
+        "wait=5",
+        "wait=5&status=paid",
+    ] {
+        let (status, body) = app
+            .get(
+                &format!("/api/miniapp/payment-status/{id}?{query}"),
+                Some(user),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{query}"
+        );
+    }
+    // Another user's payment still answers like a missing one, waiting or not.
+    let (status, _) = app
+        .get(
+            &format!("/api/miniapp/payment-status/{id}?wait=5&status=pending"),
+            Some(fresh_user()),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn stopping_answers_the_waiting_requests_at_once() {
+    let app = spawn_app().await;
+    let user = fresh_user();
+    let id = app.buy(user, 100, "5.00").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = {
+        let url = format!("/api/miniapp/payment-status/{id}?wait=30&status=pending");
+        let app = &app;
+        async move { app.get(&url, Some(user)).await }
+    };
+    let stopping = async {
+        while app.state.waiting_requests() == 0 {
+            tokio::task::yield_now().await;
+        }
+        app.state.stop_waiting();
+    };
+    let started = std::time::Instant::now();
+    let ((status, s), ()) = tokio::join!(waiting, stopping);
+    assert_eq!((status, s["status"].as_str()), (200, Some("pending")));
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "not held for the whole wait"
+    );
+}

@@ -92,6 +92,6 @@ mod postgres;
 mod sqlite;
 
 #[cfg(feature = "postgres")]
-pub use postgres::{POSTGRES_MIGRATOR, PgLedgerStore};
+pub use postgres::{POSTGRES_MIGRATOR, PgLedgerStore, STATUS_CHANNEL, StatusChanges};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SQLITE_MIGRATOR, SqliteLedgerStore};

@@ -45,3 +45,42 @@ impl SqlLedgerStore<sqlx::Postgres> {
         Ok(SqlLedgerStore::new(pool))
     }
 }
+
+/// The channel every status change is announced on, at commit, by a trigger on the payments
+/// table (migration `…12_status_notify`): the payload is the payment's id.
+pub const STATUS_CHANNEL: &str = "miniapp_payment_status";
+
+/// Status changes committed by any process on the database (other instances, the operator's
+/// CLI), from one listening connection ([`PgLedgerStore::status_changes`]).
+#[derive(Debug)]
+pub struct StatusChanges {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl StatusChanges {
+    /// The next payment whose status changed; `None` for a payload that is no payment id.
+    ///
+    /// A lost connection is re-established by the next call, and what was announced meanwhile
+    /// is lost: a waiter re-reads the status when its wait ends.
+    ///
+    /// # Errors
+    /// [`LedgerError::Unavailable`] while the database cannot be reached (call again later).
+    pub async fn next(&mut self) -> Result<Option<miniapp_core::ids::PaymentId>, LedgerError> {
+        let notification = self.listener.recv().await.map_err(map_err)?;
+        Ok(miniapp_core::ids::PaymentId::new(notification.payload()).ok())
+    }
+}
+
+impl SqlLedgerStore<sqlx::Postgres> {
+    /// Listens for status changes on one connection of its own (not one of the pool's).
+    ///
+    /// # Errors
+    /// [`LedgerError::Unavailable`] when the database cannot be reached.
+    pub async fn status_changes(&self) -> Result<StatusChanges, LedgerError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(map_err)?;
+        listener.listen(STATUS_CHANNEL).await.map_err(map_err)?;
+        Ok(StatusChanges { listener })
+    }
+}

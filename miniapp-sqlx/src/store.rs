@@ -41,6 +41,8 @@ use crate::rows::{
 pub struct SqlLedgerStore<DB: Dialect> {
     pub(crate) pool: Pool<DB>,
     clock: SharedClock,
+    /// Shared by clones: a hook registered on one clone hears the changes made through all.
+    hooks: std::sync::Arc<miniapp_core::ledger::StatusHooks>,
 }
 
 impl<DB: Dialect> Clone for SqlLedgerStore<DB> {
@@ -48,6 +50,7 @@ impl<DB: Dialect> Clone for SqlLedgerStore<DB> {
         SqlLedgerStore {
             pool: self.pool.clone(),
             clock: self.clock.clone(),
+            hooks: self.hooks.clone(),
         }
     }
 }
@@ -67,6 +70,7 @@ impl<DB: Dialect> SqlLedgerStore<DB> {
         SqlLedgerStore {
             pool,
             clock: SystemClock::shared(),
+            hooks: std::sync::Arc::default(),
         }
     }
 
@@ -262,8 +266,12 @@ where
                 map_err(e)
             }
         })?;
+        let before = payment.status;
         let payment = updated.into_payment()?;
         tx.commit().await.map_err(map_err)?;
+        if payment.status != before {
+            self.hooks.announce(&payment.id);
+        }
         Ok(payment)
     }
 
@@ -423,6 +431,9 @@ where
             .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
+        if plan.payment.status != payment.status {
+            self.hooks.announce(&payment.id);
+        }
         Ok(plan.into_receipt(payment.status))
     }
 
@@ -712,6 +723,11 @@ where
             .await
             .map(|_| ())
             .map_err(map_err)
+    }
+
+    fn watch_status(&self, hook: miniapp_core::ledger::StatusHook) -> bool {
+        self.hooks.add(hook);
+        true
     }
 
     async fn history(&self, user: UserId, query: HistoryQuery) -> Result<HistoryPage, LedgerError> {

@@ -15,6 +15,7 @@ use miniapp_core::payment::{Payment, PaymentStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::AppState;
 use super::checkout::ensure_checkout;
@@ -277,19 +278,92 @@ pub(crate) async fn create_payment(
     Ok(Json(payment_reply(&state, &payment)).into_response())
 }
 
-/// `GET /api/miniapp/payment-status/{payment_id}`
+/// The longest `wait` of `payment-status`, in seconds.
+pub(crate) const MAX_STATUS_WAIT_SECS: u64 = 30;
+
+#[derive(Deserialize, Default)]
+pub(crate) struct StatusParams {
+    wait: Option<String>,
+    status: Option<String>,
+}
+
+/// `?wait=<1..30>&status=<status>`: `Some` when the request may wait for `status` to change.
+fn status_wait(params: &StatusParams) -> Result<Option<(Duration, PaymentStatus)>, ApiError> {
+    let Some(wait) = &params.wait else {
+        return Ok(None);
+    };
+    let secs = wait
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=MAX_STATUS_WAIT_SECS).contains(s))
+        .ok_or_else(|| {
+            ApiError::invalid_request("wait must be a whole number of seconds, 1 to 30")
+        })?;
+    let status = params
+        .status
+        .as_deref()
+        .and_then(PaymentStatus::parse)
+        .ok_or_else(|| {
+            ApiError::invalid_request(
+                "with wait, status must be the status the page knows (e.g. pending)",
+            )
+        })?;
+    Ok(Some((Duration::from_secs(secs), status)))
+}
+
+/// `GET /api/miniapp/payment-status/{payment_id}[?wait=<1..30>&status=<status>]`
+///
+/// With `wait`, a payment still in `status` is answered when its status changes (woken by the
+/// ledger's commit, on PostgreSQL from any instance) or when `wait` seconds pass, whichever is
+/// first; the answer is always a fresh read. Without it, the product document's plain poll.
 pub(crate) async fn payment_status(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    params: Result<Query<StatusParams>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let caller = authenticate(&state, &headers, None)?;
+    let Query(params) = params
+        .map_err(|_| ApiError::invalid_request("the query must be wait=<1..30>&status=<status>"))?;
+    let wait = status_wait(&params)?;
     let id = PaymentId::new(id).map_err(|_| ApiError::not_found())?;
-    let (payment, mut balance) = state
+    let reply = status_reply(&state, caller.user, &id).await?;
+    let Some((wait, known)) = wait else {
+        return Ok(Json(reply.1).into_response());
+    };
+    if reply.0 != known {
+        return Ok(Json(reply.1).into_response());
+    }
+    // Subscribe, then read once more: a change committed between the first read and the
+    // subscription would otherwise be missed until the wait ends.
+    let notify = state.inner.waiters.waiter(&id);
+    let woken = notify.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let _waiting = state.inner.waiters.enter();
+    let (payment, _) = state
         .inner
         .ledger
         .payment_with_balance(caller.user, &id)
         .await?;
+    if payment.status == known {
+        tokio::select! {
+            () = woken => {}
+            () = tokio::time::sleep(wait) => {}
+            () = state.inner.waiters.closing() => {}
+        }
+    }
+    let (_, reply) = status_reply(&state, caller.user, &id).await?;
+    Ok(Json(reply).into_response())
+}
+
+/// A fresh read of the payment (reconciled with its provider when it is due) and its answer.
+async fn status_reply(
+    state: &AppState,
+    user: UserId,
+    id: &PaymentId,
+) -> Result<(PaymentStatus, Value), ApiError> {
+    let (payment, mut balance) = state.inner.ledger.payment_with_balance(user, id).await?;
     let status_before = payment.status;
     let payment = state
         .inner
@@ -298,7 +372,7 @@ pub(crate) async fn payment_status(
         .await;
     if payment.status != status_before {
         // Reconciliation moved money: read the balance again.
-        balance = state.inner.ledger.balance(caller.user).await?;
+        balance = state.inner.ledger.balance(user).await?;
     }
     let mut reply = json!({
         "success": true,
@@ -328,7 +402,7 @@ pub(crate) async fn payment_status(
         reply["payment_url"] = json!(url);
         reply["opens"] = json!(state.method(payment.method.as_str()).map(|m| m.opens));
     }
-    Ok(Json(reply).into_response())
+    Ok((payment.status, reply))
 }
 
 /// `GET /api/miniapp/balance`

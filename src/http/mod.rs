@@ -21,6 +21,7 @@ mod extract;
 mod handoff;
 mod limits;
 mod state;
+mod watch;
 
 use axum::Json;
 use axum::Router;
@@ -39,6 +40,8 @@ pub use api::{DEV_USER_ID, dev_user};
 pub use error::{ApiError, json_errors};
 pub use extract::{MAX_BODY, MAX_WEBHOOK_BODY};
 pub use state::{AppState, Auth, EnabledMethod, HttpSettings, Opens, StateError, StateParts};
+#[cfg(feature = "postgres")]
+pub use watch::forward_status_changes;
 
 /// The payment routes, ready to be mounted in any app: the page (`/miniapp/`), the API
 /// (`/api/miniapp/…`), the webhooks, and the routes the providers bring along
@@ -104,6 +107,37 @@ pub fn timeout_layer(timeout: std::time::Duration) -> tower_http::timeout::Timeo
     tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
 }
 
+/// [`timeout_layer`] for a request, lengthened by the `wait` a status long poll asked for (a host
+/// app that mounts [`payments_router`] behind its own timeout should do the same, or the page's
+/// long polls end early and it simply asks again).
+async fn deadline(
+    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let wait = long_poll_wait(request.uri());
+    match tokio::time::timeout(timeout + wait, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
+/// The `wait` of a `payment-status` long poll in `uri`, or zero.
+fn long_poll_wait(uri: &axum::http::Uri) -> std::time::Duration {
+    if !uri.path().contains("/api/miniapp/payment-status/") {
+        return std::time::Duration::ZERO;
+    }
+    let secs = uri
+        .query()
+        .into_iter()
+        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+        .find(|(k, _)| k == "wait")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(api::MAX_STATUS_WAIT_SECS);
+    std::time::Duration::from_secs(secs)
+}
+
 /// The whole app as `full_bot` serves it: [`payments_router`], [`health_router`], the page's
 /// icon at `/favicon.ico` (a host app owns its root, so [`payments_router`] leaves it out), the
 /// [`not_found`] fallback and the [`timeout_layer`] of `settings.request_timeout`, every error as
@@ -114,7 +148,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health_router(state))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(not_found)
-        .layer(timeout_layer(timeout))
+        .layer(axum::middleware::from_fn_with_state(timeout, deadline))
         .layer(axum::middleware::from_fn(crate::metrics::track_latency))
         // Outermost, so the timeout's empty 408 gets the JSON shape too.
         .layer(axum::middleware::map_response(error::json_errors))

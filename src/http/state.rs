@@ -146,6 +146,8 @@ pub(crate) struct Inner {
     pub(crate) checkouts: super::checkout::CheckoutLocks,
     /// Fresh keys create-payment answered with an older payment of the same order.
     pub(crate) handoff_aliases: super::handoff::HandoffAliases,
+    /// Requests waiting for a status change (`payment-status?wait=`).
+    pub(crate) waiters: Arc<super::watch::StatusWaiters>,
     /// Rate limits of `create-payment` and of the checkout handoff, unless disabled.
     pub(crate) limits: Option<super::limits::RateLimits>,
     /// The bot's link learned after start-up (`getMe`), when the settings had none.
@@ -255,6 +257,9 @@ impl AppState {
                 .with_deadline(settings.provider_deadline())
                 .with_clock(clock),
         );
+        let waiters = Arc::new(super::watch::StatusWaiters::default());
+        let woken = waiters.clone();
+        ledger.watch_status(Arc::new(move |id| woken.wake(id)));
         let limits = super::limits::RateLimits::new(
             settings.rate_limit_per_minute,
             settings.trust_forwarded_for,
@@ -271,10 +276,33 @@ impl AppState {
                 reconciler,
                 checkouts: super::checkout::CheckoutLocks::default(),
                 handoff_aliases: super::handoff::HandoffAliases::default(),
+                waiters,
                 limits,
                 learned_bot_url: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Answers every request waiting for a status change (`payment-status?wait=`) now, and every
+    /// later one at once: call it when the server starts shutting down, so a graceful shutdown
+    /// does not wait out the long polls. [`crate::app::run`] does.
+    pub fn stop_waiting(&self) {
+        self.inner.waiters.close();
+    }
+
+    /// How many `payment-status?wait=` requests are waiting now (subscribed to their payment's
+    /// changes).
+    pub fn waiting_requests(&self) -> usize {
+        self.inner.waiters.waiting()
+    }
+
+    /// Whether [`forward_status_changes`](crate::http::forward_status_changes) is listening to
+    /// PostgreSQL now (changes committed by other instances wake this one's waiting requests).
+    pub fn status_listener_connected(&self) -> bool {
+        self.inner
+            .waiters
+            .listening
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The ledger.

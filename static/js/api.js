@@ -36,8 +36,9 @@ export async function api(method, path, options) {
   }
   let res;
   try {
-    res = await fetch(API + path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
+    res = await fetch(API + path, { method, headers, body, credentials: 'same-origin', cache: 'no-store', signal: opts.signal });
   } catch (e) {
+    if (opts.signal && opts.signal.aborted) throw new ApiError('aborted', '', 0);
     throw new ApiError('network', String((e && e.message) || e), 0);
   }
   let data = null;

@@ -13,6 +13,10 @@ const POLL_FAST_MS = 2000;
 const POLL_SLOW_MS = 5000;
 const POLL_SLOW_AFTER_MS = 5 * 60 * 1000;
 const STILL_WAITING_AFTER_MS = 60 * 1000;
+// A long poll (`payment-status?wait=`) is held by the server until the status changes. One that
+// comes back sooner with nothing new means a server that does not hold: poll plainly instead.
+const LONG_POLL_SECS = 25;
+const HELD_AT_LEAST_MS = 1000;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PENDING = new Set(['created', 'pending']);
 
@@ -201,7 +205,13 @@ function waitingText(payment) {
 
 export function startPolling(payment, origin) {
   stopPolling();
-  const poll = { gen: ++pollGeneration, timer: null, inFlight: false, again: false, started: Date.now(), invoiceClosed: null };
+  const poll = {
+    gen: ++pollGeneration, timer: null, inFlight: false, again: false, started: Date.now(), invoiceClosed: null,
+    known: null, // the status last read: what a long poll waits to change
+    plain: false, // long polls failed or are not held: plain polling from now on
+    controller: null, // aborts a long poll in flight
+    readNow: false, // the next read is a plain one (pollNow cut a long poll short)
+  };
   state.poll = poll;
   state.payment = payment;
   renderWaiting(origin === 'returned' ? t('waitingReturned') : waitingText(payment), '');
@@ -210,7 +220,10 @@ export function startPolling(payment, origin) {
 }
 
 export function stopPolling() {
-  if (state.poll) clearTimeout(state.poll.timer);
+  if (state.poll) {
+    clearTimeout(state.poll.timer);
+    if (state.poll.controller) state.poll.controller.abort();
+  }
   state.poll = null;
   pollGeneration++;
 }
@@ -220,6 +233,8 @@ export function pollNow() {
   if (!poll) return;
   if (poll.inFlight) {
     poll.again = true;
+    // A long poll could hold the answer for many seconds: ask again now instead.
+    if (poll.controller) poll.controller.abort();
     return;
   }
   clearTimeout(poll.timer);
@@ -234,12 +249,28 @@ function scheduleCheck(poll) {
 async function checkStatus(poll) {
   if (poll.gen !== pollGeneration) return;
   poll.inFlight = true;
+  const long = !poll.plain && !poll.readNow && PENDING.has(poll.known);
+  poll.readNow = false;
+  const query = long ? '?wait=' + LONG_POLL_SECS + '&status=' + encodeURIComponent(poll.known) : '';
+  poll.controller = long ? new AbortController() : null;
+  const asked = Date.now();
   let reply;
   try {
-    reply = await api('GET', '/payment-status/' + encodeURIComponent(state.payment.id));
+    reply = await api('GET', '/payment-status/' + encodeURIComponent(state.payment.id) + query, { signal: poll.controller ? poll.controller.signal : undefined });
   } catch (err) {
     poll.inFlight = false;
+    poll.controller = null;
     if (poll.gen !== pollGeneration) return;
+    if (err.code === 'aborted') {
+      // pollNow() cut the long poll short: read at once, plainly.
+      poll.again = false;
+      poll.readNow = true;
+      checkStatus(poll);
+      return;
+    }
+    // Any failure of a long poll (a proxy that cuts held requests, an old server): plain
+    // polling from now on.
+    if (long) poll.plain = true;
     if (SESSION_ERRORS.has(err.code)) endSession(err);
     else if (err.code === 'not_found') {
       // Not this user's payment (a stale or foreign return link): nothing to retry.
@@ -254,7 +285,11 @@ async function checkStatus(poll) {
     return;
   }
   poll.inFlight = false;
+  poll.controller = null;
   if (poll.gen !== pollGeneration) return;
+  const held = Date.now() - asked >= HELD_AT_LEAST_MS;
+  if (long && !held && reply.status === poll.known && !poll.again) poll.plain = true;
+  poll.known = typeof reply.status === 'string' ? reply.status : null;
 
   const payment = state.payment;
   if (Number.isSafeInteger(reply.credits)) payment.credits = reply.credits;
@@ -284,7 +319,8 @@ async function checkStatus(poll) {
     if (poll.again) {
       poll.again = false;
       checkStatus(poll);
-    } else scheduleCheck(poll);
+    } else if (!poll.plain) checkStatus(poll); // the next long poll: the server holds it
+    else scheduleCheck(poll);
     return;
   }
   stopPolling();

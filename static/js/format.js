@@ -99,7 +99,10 @@ export function formatMoney(money) {
 export function formatPerToken(money, credits) {
   if (!credits) return '';
   const exponent = exponentOf(money.currency);
-  const tenths = Math.floor((money.minor * 20 + credits) / (2 * credits));
+  const numerator = money.minor * 20 + credits;
+  const denominator = 2 * credits;
+  // Integer division by construction: the remainder is taken off before dividing.
+  const tenths = (numerator - (numerator % denominator)) / denominator;
   const text = decimalString(tenths, exponent + 1);
   if (money.currency === 'XTR') return '⭐\u00a0' + formatDecimal(text, 0, 1);
   return formatCurrencyDecimal(text, money.currency, exponent, exponent + 1);

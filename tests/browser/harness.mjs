@@ -222,6 +222,8 @@ export async function withTelegramPage(options, fn) {
     await fn({ page, context, user, initData });
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   } finally {
+    // A route may still be fetching a long poll the server holds: let it go quietly.
+    await page.unrouteAll({ behavior: 'ignoreErrors' }).catch(() => {});
     await context.close();
   }
 }
@@ -335,6 +337,12 @@ export function withStars(json) {
     prices: p.prices.filter((x) => x.currency !== 'XTR').concat([{ currency: 'XTR', amount: String(p.credits / 2), amount_minor: p.credits / 2 }]),
   }));
   return { ...json, methods, packages };
+}
+
+// The page comes back to the foreground: it reads the status at once, cutting short a long poll
+// the server holds (a route installed now then sees the next read).
+export async function askNow(page) {
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
 }
 
 // Whether the element is fully inside the viewport.

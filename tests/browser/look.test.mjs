@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   BASE_URL, DEV_BASE_URL, LIGHT_THEME, NIGHT_THEME, TELEGRAM_LIGHT_THEME, TEST_TIMEOUT, TIMEOUT,
   clickMainButton, close, launch, lowContrastTexts, newContext, routeCatalog, selectPackage, shot,
-  waitForMainButton, waitForView, withStars, withTelegramPage, text,
+  waitForMainButton, waitForView, withStars, withTelegramPage, text, askNow,
 } from './harness.mjs';
 
 before(launch);
@@ -51,6 +51,7 @@ for (const [name, theme] of THEMES) {
         const real = await (await route.fetch()).json();
         await route.fulfill({ json: { ...real, status: 'failed', failure_code: 'card_declined' } });
       });
+      await askNow(page);
       await waitForView(page, 'result');
       await page.getByTestId('result-reason').waitFor();
       assert.deepEqual(await lowContrastTexts(page), [], `result view in ${name}`);

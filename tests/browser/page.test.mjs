@@ -17,7 +17,7 @@ import {
   BASE_URL, DEV_BASE_URL, STARS_BASE_URL, STARS_SECRET, TEST_TIMEOUT, TIMEOUT,
   clickMainButton, close, followHandoff, getCatalog, installTelegramStub, isCreatePayment, launch, mainButton,
   newContext, routeCatalog, selectPackage, shot, submitSandboxCard, submitSandboxCardOn, futureExpiry, waitForBalance,
-  waitForCall, waitForMainButton, waitForView, withStars, withTelegramPage, inViewport, text,
+  waitForCall, waitForMainButton, waitForView, withStars, withTelegramPage, inViewport, text, askNow,
 } from './harness.mjs';
 
 before(launch);
@@ -113,7 +113,11 @@ test('paying opens our handoff page inside the tap, then posts create-payment wi
 });
 
 test('sandbox end to end: a good card pays, the page shows the new balance, vibrates, and Done closes the app', { timeout: TEST_TIMEOUT }, async () => {
-  await withTelegramPage({}, async ({ page, context, user, initData }) => {
+  const beforeLoad = (page) => {
+    page.statusRequests = [];
+    page.on('request', (r) => { if (r.url().includes('/payment-status/')) page.statusRequests.push(r); });
+  };
+  await withTelegramPage({ beforeLoad }, async ({ page, context, user, initData }) => {
     await waitForView(page, 'main');
     await selectPackage(page, 500);
     await waitForMainButton(page, 'Pay $25.00');
@@ -122,6 +126,10 @@ test('sandbox end to end: a good card pays, the page shows the new balance, vibr
     const [link] = await waitForCall(page, 'openLink');
     await waitForView(page, 'waiting');
 
+    // The page waits with long polls the server holds until the status changes (the wake
+    // itself is tested in tests/api.rs and, across instances, tests/status_push.rs).
+    const isLongPoll = (r) => /\/payment-status\/[^?]+\?wait=25&status=pending$/.test(r.url());
+    if (!page.statusRequests.some(isLongPoll)) await page.waitForRequest(isLongPoll);
     const checkout = await submitSandboxCard(context, link, '4242 4242 4242 4242', { screenshot: 'sandbox.png' });
     await shot(checkout, 'sandbox-result.png');
     await checkout.close();
@@ -350,12 +358,38 @@ test('a status reply that cannot be read keeps the page waiting on the same paym
       broken += 1;
       return route.fulfill({ status: 200, contentType: 'text/html', body: '<html>Sign in to the Wi-Fi</html>' });
     });
+    await askNow(page);
     await page.waitForFunction(() => /Still waiting/.test(document.querySelector('[data-testid="status"]').textContent));
     assert.ok(broken >= 1);
     await waitForView(page, 'waiting');
     await waitForMainButton(page, 'Open the payment page again');
     await page.unroute('**/api/miniapp/payment-status/**');
     assert.equal(creates.length, 1, 'no second payment');
+  });
+});
+
+test('when long polls fail the page falls back to plain polling and still sees the payment through', { timeout: TEST_TIMEOUT }, async () => {
+  await withTelegramPage({}, async ({ page, context }) => {
+    const asked = [];
+    await page.route('**/api/miniapp/payment-status/**', (route) => {
+      const url = route.request().url();
+      asked.push(url);
+      // A proxy that cuts held requests.
+      return url.includes('wait=') ? route.abort('connectionreset') : route.continue();
+    });
+    await waitForView(page, 'main');
+    await selectPackage(page, 100);
+    await waitForMainButton(page, 'Pay $5.00');
+    await clickMainButton(page);
+    const [link] = await waitForCall(page, 'openLink');
+    await waitForView(page, 'waiting');
+    const checkout = await submitSandboxCard(context, link, '4242 4242 4242 4242');
+    await checkout.close();
+    await waitForView(page, 'success');
+    const firstLong = asked.findIndex((u) => u.includes('wait='));
+    assert.ok(firstLong >= 0, `a long poll was tried: ${asked.join(' ')}`);
+    assert.ok(asked.slice(firstLong + 1).every((u) => !u.includes('wait=')), `plain polls after it failed: ${asked.join(' ')}`);
+    assert.ok(asked.length - firstLong >= 2, 'and plain polling went on');
   });
 });
 
@@ -369,10 +403,11 @@ test('a declined attempt on a checkout that stays open is told while waiting', {
     await waitForView(page, 'waiting');
     assert.equal(await page.getByTestId('waiting-reason').isVisible(), false);
     // Stripe keeps its checkout open after a decline and reports the attempt's reason.
-    await page.route(`**/api/miniapp/payment-status/${reply.payment_id}`, async (route) => {
+    await page.route(`**/api/miniapp/payment-status/${reply.payment_id}**`, async (route) => {
       const real = await (await route.fetch()).json();
       await route.fulfill({ json: { ...real, status: 'pending', failure_code: 'insufficient_funds' } });
     });
+    await askNow(page);
     await page.getByTestId('waiting-reason').waitFor({ state: 'visible' });
     assert.match(await page.getByTestId('waiting-reason').innerText(), /insufficient funds/i);
     await waitForView(page, 'waiting');
@@ -387,7 +422,7 @@ test('Stars: the default when offered, XTR prices, no e-mail or card fine print,
       if (body.payment_method !== 'stars') return route.continue();
       await route.fulfill({ json: { success: true, payment_id: 'pay_stars_test', payment_url: 'https://t.me/$starsinvoice', status: 'pending', credits: body.credits, amount: body.amount, amount_minor: Number(body.amount), currency: 'XTR', opens: 'invoice' } });
     });
-    await page.route('**/api/miniapp/payment-status/pay_stars_test', (route) => route.fulfill({
+    await page.route('**/api/miniapp/payment-status/pay_stars_test**', (route) => route.fulfill({
       json: { success: true, payment_id: 'pay_stars_test', status, amount: '250', amount_minor: 250, currency: 'XTR', credits: 500, created_at: new Date().toISOString(), balance: 500 },
     }));
     await waitForView(page, 'main');

@@ -2134,3 +2134,38 @@ pub async fn failure_reason_is_kept_with_the_payment(store: &dyn LedgerStore) {
     );
     assert_consistent(store, user).await;
 }
+
+/// A store that announces status changes ([`LedgerStore::watch_status`]) announces each one
+/// after it committed: the checkout making a payment pending, its success, its refund; a store
+/// that announces none says so and is not checked further.
+pub async fn status_changes_are_announced(store: &dyn LedgerStore) {
+    use std::sync::{Arc, Mutex};
+    let heard: Arc<Mutex<Vec<PaymentId>>> = Arc::default();
+    let sink = heard.clone();
+    if !store.watch_status(Arc::new(move |id: &PaymentId| {
+        sink.lock().unwrap().push(id.clone());
+    })) {
+        return;
+    }
+    let count = |id: &PaymentId| heard.lock().unwrap().iter().filter(|h| *h == id).count();
+    let price = Money::usd_cents(500);
+    let p = pending_payment(store, fresh_user(), 100, price).await;
+    assert!(count(&p.id) >= 1, "created → pending is announced");
+    let before = count(&p.id);
+    let paid = EventKind::Succeeded { amount: price };
+    let r = apply(store, &event(&p, "paid", paid), RefundPolicy::Debt).await;
+    assert_eq!(r.payment.status, PaymentStatus::Succeeded);
+    assert!(count(&p.id) > before, "the success is announced");
+    let other = pending_payment(store, fresh_user(), 100, price).await;
+    let refunded = EventKind::Refunded {
+        total_refunded: price,
+    };
+    let before = count(&p.id);
+    apply(store, &event(&p, "refund", refunded), RefundPolicy::Debt).await;
+    assert!(count(&p.id) > before, "the refund is announced");
+    assert_eq!(
+        count(&other.id),
+        1,
+        "another payment is announced only for its own change"
+    );
+}

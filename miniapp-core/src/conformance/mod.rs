@@ -74,6 +74,7 @@ macro_rules! ledger_conformance {
             a_failed_refund_gives_back_what_it_took_once,
             positive_entries_may_leave_a_debt_smaller,
             failure_reason_is_kept_with_the_payment,
+            status_changes_are_announced,
         );
     };
     (@tests $mode:tt $make:expr; $($name:ident),* $(,)?) => {

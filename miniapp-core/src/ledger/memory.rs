@@ -37,6 +37,7 @@ use super::{ChargeRefund, HeldEvent, RefundQueue};
 pub struct InMemoryLedger {
     state: Mutex<State>,
     clock: SharedClock,
+    hooks: super::StatusHooks,
 }
 
 impl Default for InMemoryLedger {
@@ -44,6 +45,7 @@ impl Default for InMemoryLedger {
         InMemoryLedger {
             state: Mutex::default(),
             clock: SystemClock::shared(),
+            hooks: super::StatusHooks::default(),
         }
     }
 }
@@ -232,6 +234,7 @@ impl LedgerStore for InMemoryLedger {
     ) -> Result<Payment, LedgerError> {
         let mut s = self.lock();
         let payment = s.payments.get(id).ok_or(LedgerError::UnknownPayment)?;
+        let before = payment.status;
         match &payment.checkout_ref {
             Some(existing) if *existing == checkout.checkout_ref => return Ok(payment.clone()),
             Some(_) => return Err(LedgerError::CheckoutConflict),
@@ -250,6 +253,10 @@ impl LedgerStore for InMemoryLedger {
         updated.updated_at = self.now();
         s.refs.insert(key, id.clone());
         s.payments.insert(id.clone(), updated.clone());
+        drop(s);
+        if updated.status != before {
+            self.hooks.announce(id);
+        }
         Ok(updated)
     }
 
@@ -410,8 +417,17 @@ impl LedgerStore for InMemoryLedger {
                 attempts: 0,
             }));
         }
-        s.payments.insert(id, plan.payment.clone());
+        s.payments.insert(id.clone(), plan.payment.clone());
+        drop(s);
+        if plan.payment.status != payment.status {
+            self.hooks.announce(&id);
+        }
         Ok(plan.into_receipt(payment.status))
+    }
+
+    fn watch_status(&self, hook: super::StatusHook) -> bool {
+        self.hooks.add(hook);
+        true
     }
 
     async fn provider_cursor(&self, provider: &ProviderId) -> Result<Option<String>, LedgerError> {

@@ -534,6 +534,73 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
     async fn ping(&self) -> Result<(), LedgerError> {
         Ok(())
     }
+
+    /// Registers `hook`, called with a payment's id after a change of its status committed in
+    /// this process (a page waiting for the status is answered at once instead of at its next
+    /// poll). Returns whether this store announces changes; the default announces none and
+    /// returns `false`, and waiting pages then re-read the status when their wait ends.
+    ///
+    /// # Contract
+    ///
+    /// - A hook runs after the commit, never inside it, and never for a change that rolled back.
+    /// - Every change of [`Payment::status`] made through this store is announced at least once;
+    ///   an announcement without a change is allowed (a hook re-reads, it does not trust).
+    /// - Hooks must not block: they hand the id on and return.
+    fn watch_status(&self, hook: StatusHook) -> bool {
+        let _ = hook;
+        false
+    }
+}
+
+/// What [`LedgerStore::watch_status`] calls after a payment's status changed.
+pub type StatusHook = std::sync::Arc<dyn Fn(&PaymentId) + Send + Sync>;
+
+/// The hooks of a store that announces status changes ([`LedgerStore::watch_status`]).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use miniapp_core::ids::PaymentId;
+/// use miniapp_core::ledger::StatusHooks;
+///
+/// let hooks = StatusHooks::default();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// hooks.add(Arc::new(move |id: &PaymentId| sink.lock().unwrap().push(id.clone())));
+/// let id = PaymentId::new("pay_1").unwrap();
+/// hooks.announce(&id);
+/// assert_eq!(*seen.lock().unwrap(), vec![id]);
+/// ```
+#[derive(Default)]
+pub struct StatusHooks {
+    hooks: std::sync::RwLock<Vec<StatusHook>>,
+}
+
+impl fmt::Debug for StatusHooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatusHooks").finish_non_exhaustive()
+    }
+}
+
+impl StatusHooks {
+    /// Adds a hook.
+    pub fn add(&self, hook: StatusHook) {
+        self.hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(hook);
+    }
+
+    /// Calls every hook with `id`.
+    pub fn announce(&self, id: &PaymentId) {
+        let hooks = self
+            .hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for hook in hooks {
+            hook(id);
+        }
+    }
 }
 
 /// The outbox of payment-success notifications. [`LedgerStore::apply_event`] writes a
