@@ -516,6 +516,28 @@ fn html(status: StatusCode, page: String, nonce: Option<&str>) -> Response {
     response
 }
 
+/// The values both pages share: the language, the way back to the payment page, the list of
+/// test cards.
+fn shared_values(lang: Lang, back: &str) -> [(&'static str, &str); 9] {
+    let t = lang.texts();
+    [
+        ("LANG", lang.code()),
+        ("BADGE", t.badge),
+        ("RETURN_URL", back),
+        ("BACK", t.back),
+        ("CARDS_TITLE", t.cards_title),
+        ("PAYS", t.pays),
+        ("DECLINED", t.declined),
+        ("INSUFFICIENT", t.insufficient),
+        ("PAST_EXPIRY", t.past_expiry),
+    ]
+}
+
+/// Relative to /…/sandbox/checkout/{id}: the payment page of the same mount, under any prefix.
+fn return_url(payment_id: &str) -> String {
+    format!("../../miniapp/?payment_id={payment_id}")
+}
+
 fn result_page(
     lang: Lang,
     status: StatusCode,
@@ -524,28 +546,16 @@ fn result_page(
     payment_id: &str,
 ) -> Response {
     let t = lang.texts();
-    // Relative to /…/sandbox/checkout/{id}: the page of the same mount, under any prefix.
-    let back = format!("../../miniapp/?payment_id={payment_id}");
-    let page = render(
-        RESULT_PAGE,
-        &[],
-        &[
-            ("LANG", lang.code()),
-            ("PAGE_TITLE", t.result_title),
-            ("BADGE", t.badge),
-            ("BANNER", t.banner_done),
-            ("TITLE", title),
-            ("MESSAGE", message),
-            ("RETURN_URL", &back),
-            ("BACK", t.back),
-            ("CARDS_TITLE", t.cards_title),
-            ("PAYS", t.pays),
-            ("DECLINED", t.declined),
-            ("INSUFFICIENT", t.insufficient),
-            ("PAST_EXPIRY", t.past_expiry),
-            ("REJECTED", t.rejected),
-        ],
-    );
+    let back = return_url(payment_id);
+    let mut values = shared_values(lang, &back).to_vec();
+    values.extend([
+        ("PAGE_TITLE", t.result_title),
+        ("BANNER", t.banner_done),
+        ("TITLE", title),
+        ("MESSAGE", message),
+        ("REJECTED", t.rejected),
+    ]);
+    let page = render(RESULT_PAGE, &[], &values);
     html(status, page, None)
 }
 
@@ -613,8 +623,40 @@ fn form_page(payment: &Payment, lang: Lang, status: StatusCode, form: &FormState
             "false"
         }
     };
-    let back = format!("../../miniapp/?payment_id={}", payment.id);
+    let back = return_url(payment.id.as_str());
     let nonce = script_nonce();
+    let amount = lang.amount(price);
+    let amount_minor = price.minor_units().to_string();
+    let currency = price.currency();
+    let exponent = currency.exponent().to_string();
+    let credits = lang.tokens(payment.tokens.get());
+    let mut values = shared_values(lang, &back).to_vec();
+    values.extend([
+        ("NONCE", nonce.as_deref().unwrap_or("")),
+        ("PAGE_TITLE", t.checkout_title),
+        ("BANNER", t.banner),
+        ("HEADING", t.heading),
+        ("INTRO", t.intro),
+        ("PAYMENT_ID", payment.id.as_str()),
+        ("AMOUNT", &amount),
+        ("AMOUNT_MINOR", &amount_minor),
+        ("CURRENCY", currency.code()),
+        ("EXPONENT", &exponent),
+        ("CREDITS", &credits),
+        ("LABEL_CARD_NUMBER", t.card_number),
+        ("LABEL_EXPIRY", t.expiry),
+        ("LABEL_CVC", t.cvc),
+        ("LABEL_NAME", t.name),
+        ("NAME_PLACEHOLDER", t.name_placeholder),
+        ("CARD_NUMBER", kept(form.card_number, 32)),
+        ("EXPIRY", kept(form.expiry, 16)),
+        ("NAME", kept(form.name, 100)),
+        ("ERROR", form.error),
+        ("PAY", t.pay),
+        ("REJECTED", t.rejected),
+        ("CARDS_HINT", t.cards_hint),
+        ("FOOT", t.foot),
+    ]);
     let page = render(
         FORM_PAGE,
         &[
@@ -624,41 +666,7 @@ fn form_page(payment: &Payment, lang: Lang, status: StatusCode, form: &FormState
             ("SUBMIT_STATE", if form.closed { "disabled" } else { "" }),
             ("BACK_STATE", if form.closed { "" } else { "hidden" }),
         ],
-        &[
-            ("LANG", lang.code()),
-            ("NONCE", nonce.as_deref().unwrap_or("")),
-            ("PAGE_TITLE", t.checkout_title),
-            ("BADGE", t.badge),
-            ("BANNER", t.banner),
-            ("HEADING", t.heading),
-            ("INTRO", t.intro),
-            ("PAYMENT_ID", payment.id.as_str()),
-            ("AMOUNT", &lang.amount(price)),
-            ("AMOUNT_MINOR", &price.minor_units().to_string()),
-            ("CURRENCY", price.currency().code()),
-            ("EXPONENT", &price.currency().exponent().to_string()),
-            ("CREDITS", &lang.tokens(payment.tokens.get())),
-            ("LABEL_CARD_NUMBER", t.card_number),
-            ("LABEL_EXPIRY", t.expiry),
-            ("LABEL_CVC", t.cvc),
-            ("LABEL_NAME", t.name),
-            ("NAME_PLACEHOLDER", t.name_placeholder),
-            ("CARD_NUMBER", kept(form.card_number, 32)),
-            ("EXPIRY", kept(form.expiry, 16)),
-            ("NAME", kept(form.name, 100)),
-            ("ERROR", form.error),
-            ("PAY", t.pay),
-            ("RETURN_URL", &back),
-            ("BACK", t.back),
-            ("CARDS_TITLE", t.cards_title),
-            ("PAYS", t.pays),
-            ("DECLINED", t.declined),
-            ("INSUFFICIENT", t.insufficient),
-            ("PAST_EXPIRY", t.past_expiry),
-            ("REJECTED", t.rejected),
-            ("CARDS_HINT", t.cards_hint),
-            ("FOOT", t.foot),
-        ],
+        &values,
     );
     html(status, page, nonce.as_deref())
 }
@@ -683,11 +691,7 @@ async fn checkout_page(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let asked = uri.query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "lang")
-            .map(|(_, v)| v.into_owned())
-    });
+    let asked = crate::http::query_param(&uri, "lang");
     let lang = Lang::pick(asked.as_deref(), &headers);
     match sandbox_payment(&state, &id, lang).await {
         Ok(payment) => already(&payment, lang)

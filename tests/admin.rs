@@ -9,6 +9,8 @@
     clippy::print_stderr
 )] // tests fail by panicking, and say loudly what they skipped
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -26,7 +28,6 @@ use miniapp::money::Money;
 use miniapp::payment::{NoEffect, Payment, PaymentStatus, RefundPolicy};
 use miniapp::sqlx::{PgLedgerStore, SqliteLedgerStore};
 use serde_json::Value;
-use sqlx::Connection;
 
 fn provider() -> ProviderId {
     ProviderId::new(SUITE_PROVIDER).unwrap()
@@ -531,37 +532,12 @@ async fn operator_path_on_sqlite() {
     .await;
 }
 
-/// `DATABASE_URL`, or `None` with a loud notice; under `CI=true` a missing URL fails the test.
-fn postgres_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but DATABASE_URL does not name PostgreSQL: the operator test needs it")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: DATABASE_URL=postgres://… is not set; the PostgreSQL operator test did not run"
-            );
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn operator_path_on_postgres() {
-    let Some(server) = postgres_url() else {
+    let Some(server) = support::postgres_url("the PostgreSQL operator test") else {
         return;
     };
-    let name = format!("miniapp_ops_{:016x}", rand_u64());
-    let mut admin_conn = sqlx::PgConnection::connect(&server).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin_conn)
-        .await
-        .unwrap();
-    let url = match server.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("DATABASE_URL has no database path"),
-    };
+    let url = support::fresh_database(&server, "miniapp_ops").await;
     let clock = Arc::new(ManualClock::at_unix(SystemClock.unix_now() - 3 * 3600));
     let store = PgLedgerStore::connect(&url, 4)
         .await
@@ -579,18 +555,7 @@ async fn operator_path_on_postgres() {
     })
     .await;
     store.pool().close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin_conn)
-    .await
-    .unwrap();
-}
-
-fn rand_u64() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    u64::from_le_bytes(b)
+    support::drop_database(&server, &url).await;
 }
 
 #[test]

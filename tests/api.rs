@@ -233,6 +233,14 @@ impl TestApp {
         body
     }
 
+    /// [`TestApp::buy`]'s payment id.
+    async fn buy_id(&self, user: i64, credits: u64, amount: &str) -> String {
+        self.buy(user, credits, amount).await["payment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Pays a sandbox payment through its signed webhook, like the checkout page does.
     async fn pay(&self, payment_id: &str) -> (u16, Value) {
         let store = self.store.as_ref().unwrap();
@@ -449,10 +457,7 @@ async fn hostile_create_payment_requests_are_refused_without_moving_anything() {
 async fn another_users_payment_is_not_found_exactly_like_a_missing_one() {
     let app = spawn_app().await;
     let (alice, mallory) = (fresh_user(), fresh_user());
-    let id = app.buy(alice, 100, "5").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(alice, 100, "5").await;
     let (s1, theirs) = app
         .get(&format!("/api/miniapp/payment-status/{id}"), Some(mallory))
         .await;
@@ -478,10 +483,7 @@ async fn another_users_payment_is_not_found_exactly_like_a_missing_one() {
 async fn forged_and_replayed_webhooks() {
     let app = spawn_app().await;
     let user = fresh_user();
-    let id = app.buy(user, 200, "10").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 200, "10").await;
     let before = app.rows().await;
     let store = app.store.as_ref().unwrap();
     let payment = store.payment(&id.parse().unwrap()).await.unwrap().unwrap();
@@ -528,10 +530,7 @@ async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
             .form(&[("card_number", card), ("expiry", expiry), ("cvc", "123")])
             .send()
     };
-    let id = app.buy(user, 500, "25").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 500, "25").await;
     let page = app
         .http
         .get(format!("{}/sandbox/checkout/{id}", app.url))
@@ -577,10 +576,7 @@ async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
         ("4000 0000 0000 0002", "card_declined"),
         ("4000000000009995", "insufficient_funds"),
     ] {
-        let id = app.buy(user, 100, "5").await["payment_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = app.buy_id(user, 100, "5").await;
         let declined = pay(id.clone(), card, "12/40").await.unwrap();
         assert_eq!(declined.status().as_u16(), 200, "{reason}: recorded");
         let page = declined.text().await.unwrap();
@@ -593,10 +589,7 @@ async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
             "{reason}: the expiry is kept"
         );
         assert!(!page.contains(r#"value="123""#), "{reason}: never the CVC");
-        let invalid = |field: &str| {
-            let at = page.find(&format!(r#"id="{field}""#)).unwrap();
-            page[at..at + page[at..].find('>').unwrap()].contains(r#"aria-invalid="true""#)
-        };
+        let invalid = |field: &str| marked_invalid(&page, field);
         assert!(
             invalid("card_number") && !invalid("expiry") && !invalid("cvc"),
             "{reason}: the card number, and only it, is marked invalid"
@@ -621,16 +614,19 @@ async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
     );
 }
 
+/// Whether the sandbox form's `field` input carries `aria-invalid="true"`.
+fn marked_invalid(page: &str, field: &str) -> bool {
+    let at = page.find(&format!(r#"id="{field}""#)).unwrap();
+    page[at..at + page[at..].find('>').unwrap()].contains(r#"aria-invalid="true""#)
+}
+
 /// The sandbox checkout page in Russian: by `lang`, by `Accept-Language`, and kept across the
 /// form's post; an unknown `lang` is ignored.
 #[tokio::test]
 async fn the_sandbox_page_speaks_russian_by_lang_and_by_accept_language() {
     let app = spawn_app().await;
     let user = fresh_user();
-    let id = app.buy(user, 500, "25").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 500, "25").await;
     let page = |query: &'static str, accept: Option<&'static str>| {
         let mut r = app
             .http
@@ -721,10 +717,7 @@ async fn the_sandbox_page_speaks_russian_by_lang_and_by_accept_language() {
 async fn the_sandbox_form_keeps_what_was_typed_escaped() {
     let app = spawn_app().await;
     let user = fresh_user();
-    let id = app.buy(user, 100, "5").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 100, "5").await;
     let post = |card: &'static str, expiry: &'static str, name: &'static str| {
         let r = app
             .http
@@ -760,11 +753,7 @@ async fn the_sandbox_form_keeps_what_was_typed_escaped() {
         !page.contains(r#"value="987""#) && !page.contains(">987<"),
         "never the CVC"
     );
-    let invalid = |field: &str| {
-        let at = page.find(&format!(r#"id="{field}""#)).unwrap();
-        let tag = &page[at..at + page[at..].find('>').unwrap()];
-        tag.contains(r#"aria-invalid="true""#)
-    };
+    let invalid = |field: &str| marked_invalid(&page, field);
     assert!(invalid("card_number") && !invalid("expiry") && !invalid("cvc"));
     let error = page.find(r#"data-testid="sandbox-error""#).unwrap();
     let button = page.find(r#"<button type="submit""#).unwrap();
@@ -855,10 +844,7 @@ async fn provider_outage_is_503_and_a_lost_webhook_is_reconciled() {
         .await;
     assert_eq!((status, code(&body)), (503, "provider_unavailable"));
     assert_eq!(app.rows().await.1, 0, "nothing credited");
-    let id = app.buy(user, 200, "10").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 200, "10").await;
     let (_, s) = app
         .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
         .await;
@@ -884,10 +870,7 @@ async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
     })
     .await;
     let user = fresh_user();
-    let id = app.buy(user, 200, "10").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 200, "10").await;
     let store = app.store.as_ref().unwrap();
     let created_at = store
         .payment(&id.parse().unwrap())
@@ -1380,10 +1363,7 @@ async fn polling_a_pending_payment_asks_the_provider_at_most_every_15_seconds() 
     })
     .await;
     let user = fresh_user();
-    let id = app.buy(user, 100, "5").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 100, "5").await;
     for _ in 0..5 {
         let (status, s) = app
             .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
@@ -2059,10 +2039,7 @@ async fn a_purchase_and_its_webhooks_are_counted() {
 
     let app = spawn_app().await;
     let user = fresh_user();
-    let id = app.buy(user, 200, "10").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 200, "10").await;
     let payment = app
         .store
         .as_ref()
@@ -2519,10 +2496,7 @@ async fn a_waiting_status_request_is_answered_by_the_commit() {
 async fn a_status_wait_that_is_not_understood_is_refused() {
     let app = spawn_app().await;
     let user = fresh_user();
-    let id = app.buy(user, 100, "5.00").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 100, "5.00").await;
     for query in [
         "wait=0&status=pending",
         "wait=31&status=pending",
@@ -2556,10 +2530,7 @@ async fn a_status_wait_that_is_not_understood_is_refused() {
 async fn stopping_answers_the_waiting_requests_at_once() {
     let app = spawn_app().await;
     let user = fresh_user();
-    let id = app.buy(user, 100, "5.00").await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.buy_id(user, 100, "5.00").await;
     let waiting = {
         let url = format!("/api/miniapp/payment-status/{id}?wait=30&status=pending");
         let app = &app;

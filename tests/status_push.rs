@@ -10,6 +10,8 @@
     clippy::print_stderr
 )] // tests fail by panicking
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,37 +23,8 @@ use miniapp::money::Currency;
 use miniapp::sandbox::SandboxProvider;
 use miniapp::sqlx::PgLedgerStore;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 const TOKEN: &str = "7000000003:PUSH_test_token";
-
-fn postgres_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true but DATABASE_URL does not name PostgreSQL: the status push test needs it"
-            )
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: DATABASE_URL=postgres://… is not set; the cross-instance status push did not run"
-            );
-            None
-        }
-    }
-}
-
-async fn fresh_database(server: &str) -> String {
-    let name = format!("miniapp_push_{}", miniapp::conformance::fresh_user().get());
-    let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
 
 struct Instance {
     url: String,
@@ -107,10 +80,10 @@ fn auth(user: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_committed_by_one_instance_wakes_a_request_waiting_on_another() {
-    let Some(server) = postgres_url() else {
+    let Some(server) = support::postgres_url("the cross-instance status push") else {
         return;
     };
-    let database = fresh_database(&server).await;
+    let database = support::fresh_database(&server, "miniapp_push").await;
     let a = instance(&database).await;
     let b = instance(&database).await;
     tokio::spawn(miniapp::http::forward_status_changes(
@@ -177,6 +150,10 @@ async fn a_success_committed_by_one_instance_wakes_a_request_waiting_on_another(
         "B was woken by A's commit, not by the end of its 30 s wait"
     );
     assert_eq!(b.state.waiting_requests(), 0);
+    b.state.stop_waiting();
+    a.store.pool().close().await;
+    b.store.pool().close().await;
+    support::drop_database(&server, &database).await;
 }
 
 impl Instance {

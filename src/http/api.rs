@@ -327,31 +327,24 @@ pub(crate) async fn payment_status(
         .map_err(|_| ApiError::invalid_request("the query must be wait=<1..30>&status=<status>"))?;
     let wait = status_wait(&params)?;
     let id = PaymentId::new(id).map_err(|_| ApiError::not_found())?;
-    let reply = status_reply(&state, caller.user, &id).await?;
     let Some((wait, known)) = wait else {
-        return Ok(Json(reply.1).into_response());
+        let (_, reply) = status_reply(&state, caller.user, &id).await?;
+        return Ok(Json(reply).into_response());
     };
-    if reply.0 != known {
-        return Ok(Json(reply.1).into_response());
-    }
-    // Subscribe, then read once more: a change committed between the first read and the
-    // subscription would otherwise be missed until the wait ends.
-    let notify = state.inner.waiters.waiter(&id);
-    let woken = notify.notified();
+    // Subscribed before the read: a change committed after it wakes this request, one committed
+    // before it is what the read sees.
+    let waiter = state.inner.waiters.waiter(&id);
+    let woken = waiter.notified();
     tokio::pin!(woken);
     woken.as_mut().enable();
-    let _waiting = state.inner.waiters.enter();
-    let (payment, _) = state
-        .inner
-        .ledger
-        .payment_with_balance(caller.user, &id)
-        .await?;
-    if payment.status == known {
-        tokio::select! {
-            () = woken => {}
-            () = tokio::time::sleep(wait) => {}
-            () = state.inner.waiters.closing() => {}
-        }
+    let (status, reply) = status_reply(&state, caller.user, &id).await?;
+    if status != known {
+        return Ok(Json(reply).into_response());
+    }
+    tokio::select! {
+        () = woken => {}
+        () = tokio::time::sleep(wait) => {}
+        () = state.inner.waiters.closing() => {}
     }
     let (_, reply) = status_reply(&state, caller.user, &id).await?;
     Ok(Json(reply).into_response())
@@ -552,7 +545,12 @@ async fn handoff_state(
         .history(user, HistoryQuery::latest(HANDOFF_JOURNAL_DEPTH))
         .await?;
     let mut read: Vec<&PaymentId> = Vec::new();
-    for id in page.entries.iter().filter_map(|e| e.payment_id.as_ref()) {
+    // Only a credit means the payment was paid: the other entries need no read.
+    let credited = page
+        .entries
+        .iter()
+        .filter(|e| e.kind == miniapp_core::ledger::EntryKind::Credit);
+    for id in credited.filter_map(|e| e.payment_id.as_ref()) {
         if read.contains(&id) {
             continue;
         }

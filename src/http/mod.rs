@@ -99,7 +99,9 @@ pub async fn not_found() -> ApiError {
 }
 
 /// Answers `408 request_timeout` when a request (reading its body included) takes longer than
-/// `timeout`: slow clients cannot hold a connection and its task forever. Add
+/// `timeout`: slow clients cannot hold a connection and its task forever. It knows nothing of
+/// `payment-status?wait=`: behind it, a long poll longer than `timeout` is cut (the page then
+/// asks again); [`router`] lengthens the timeout by the wait instead. Add
 /// `axum::middleware::map_response(json_errors)` outside it for the JSON shape, as [`router`]
 /// does. Provider calls get four fifths of [`HttpSettings::request_timeout`], so give this
 /// layer at least that.
@@ -122,17 +124,20 @@ async fn deadline(
     }
 }
 
+/// The first value of query parameter `name` in `uri`, decoded.
+pub(crate) fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The `wait` of a `payment-status` long poll in `uri`, or zero.
 fn long_poll_wait(uri: &axum::http::Uri) -> std::time::Duration {
     if !uri.path().contains("/api/miniapp/payment-status/") {
         return std::time::Duration::ZERO;
     }
-    let secs = uri
-        .query()
-        .into_iter()
-        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
-        .find(|(k, _)| k == "wait")
-        .and_then(|(_, v)| v.parse::<u64>().ok())
+    let secs = query_param(uri, "wait")
+        .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0)
         .min(api::MAX_STATUS_WAIT_SECS);
     std::time::Duration::from_secs(secs)
@@ -140,8 +145,9 @@ fn long_poll_wait(uri: &axum::http::Uri) -> std::time::Duration {
 
 /// The whole app as `full_bot` serves it: [`payments_router`], [`health_router`], the page's
 /// icon at `/favicon.ico` (a host app owns its root, so [`payments_router`] leaves it out), the
-/// [`not_found`] fallback and the [`timeout_layer`] of `settings.request_timeout`, every error as
-/// JSON. Routes and shapes: `docs/http-api.md`.
+/// [`not_found`] fallback and a request timeout of `settings.request_timeout` (as
+/// [`timeout_layer`], lengthened by the `wait` of a status long poll), every error as JSON.
+/// Routes and shapes: `docs/http-api.md`.
 pub fn router(state: AppState) -> Router {
     let timeout = state.inner.settings.request_timeout;
     payments_router(state.clone())

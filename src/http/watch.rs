@@ -9,7 +9,8 @@
 //! [`LedgerStore::watch_status`]: miniapp_core::ledger::LedgerStore::watch_status
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use miniapp_core::ids::PaymentId;
@@ -18,66 +19,73 @@ use tokio::sync::Notify;
 /// The waiters of this process, per payment, and the shutdown that ends every wait.
 #[derive(Debug, Default)]
 pub(crate) struct StatusWaiters {
-    waiters: Mutex<HashMap<PaymentId, Weak<Notify>>>,
+    /// Per payment, its notifier and how many requests hold it; removed with the last one.
+    waiters: Mutex<HashMap<PaymentId, (Arc<Notify>, usize)>>,
     shutdown: Notify,
-    closed: std::sync::atomic::AtomicBool,
-    waiting: std::sync::atomic::AtomicUsize,
+    closed: AtomicBool,
+    waiting: AtomicUsize,
     /// Whether [`forward_status_changes`] is LISTENing now.
-    pub(crate) listening: std::sync::atomic::AtomicBool,
+    pub(crate) listening: AtomicBool,
 }
 
-/// Counts a request as waiting while it lives ([`StatusWaiters::enter`]).
-pub(crate) struct Waiting<'a>(&'a StatusWaiters);
+/// One waiting request: its payment's notifier, counted while it lives.
+pub(crate) struct Waiter<'a> {
+    waiters: &'a StatusWaiters,
+    id: PaymentId,
+    notify: Arc<Notify>,
+}
 
-impl Drop for Waiting<'_> {
+impl Waiter<'_> {
+    /// Resolves at the next wake of this payment (`enable` it before reading the status).
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
+impl Drop for Waiter<'_> {
     fn drop(&mut self) {
-        self.0
-            .waiting
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let mut waiters = self.waiters.lock();
+        if let Some((_, holders)) = waiters.get_mut(&self.id) {
+            *holders -= 1;
+            if *holders == 0 {
+                waiters.remove(&self.id);
+            }
+        }
+        self.waiters.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 impl StatusWaiters {
-    /// The notifier of `id`, shared by every request waiting on it. An entry lives only while a
-    /// request holds it.
-    pub(crate) fn waiter(&self, id: &PaymentId) -> Arc<Notify> {
-        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(notify) = waiters.get(id).and_then(Weak::upgrade) {
-            return notify;
-        }
-        if waiters.len() >= 1024 && waiters.len().is_power_of_two() {
-            waiters.retain(|_, w| w.strong_count() > 0);
-        }
-        let notify = Arc::new(Notify::new());
-        waiters.insert(id.clone(), Arc::downgrade(&notify));
-        notify
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PaymentId, (Arc<Notify>, usize)>> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts one more waiting request until the guard drops.
-    pub(crate) fn enter(&self) -> Waiting<'_> {
-        self.waiting
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Waiting(self)
+    /// A request waiting on `id`: shares the payment's notifier with the others waiting on it.
+    pub(crate) fn waiter(&self, id: &PaymentId) -> Waiter<'_> {
+        let notify = {
+            let mut waiters = self.lock();
+            let (notify, holders) = waiters
+                .entry(id.clone())
+                .or_insert_with(|| (Arc::new(Notify::new()), 0));
+            *holders += 1;
+            notify.clone()
+        };
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiter {
+            waiters: self,
+            id: id.clone(),
+            notify,
+        }
     }
 
     /// Requests waiting now.
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+        self.waiting.load(Ordering::SeqCst)
     }
 
     /// Wakes the requests waiting on `id`.
     pub(crate) fn wake(&self, id: &PaymentId) {
-        let notify = {
-            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-            match waiters.get(id).map(Weak::upgrade) {
-                Some(Some(n)) => Some(n),
-                Some(None) => {
-                    waiters.remove(id);
-                    None
-                }
-                None => None,
-            }
-        };
+        let notify = self.lock().get(id).map(|(n, _)| n.clone());
         if let Some(n) = notify {
             n.notify_waiters();
         }
@@ -85,14 +93,14 @@ impl StatusWaiters {
 
     /// Ends every wait now and every later one at once (the process is stopping).
     pub(crate) fn close(&self) {
-        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.closed.store(true, Ordering::SeqCst);
         self.shutdown.notify_waiters();
     }
 
     /// Resolves when the process is stopping.
     pub(crate) async fn closing(&self) {
         let notified = self.shutdown.notified();
-        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.closed.load(Ordering::SeqCst) {
             return;
         }
         notified.await;
@@ -100,12 +108,7 @@ impl StatusWaiters {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.waiters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .filter(|w| w.strong_count() > 0)
-            .count()
+        self.lock().len()
     }
 }
 
@@ -126,9 +129,7 @@ pub async fn forward_status_changes(state: super::AppState, store: crate::sqlx::
         let mut changes = match connected {
             Ok(changes) => {
                 backoff = Duration::from_secs(1);
-                waiters
-                    .listening
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                waiters.listening.store(true, Ordering::SeqCst);
                 changes
             }
             Err(e) => {
@@ -150,9 +151,7 @@ pub async fn forward_status_changes(state: super::AppState, store: crate::sqlx::
                 Ok(Some(id)) => waiters.wake(&id),
                 Ok(None) => {}
                 Err(e) => {
-                    waiters
-                        .listening
-                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                    waiters.listening.store(false, Ordering::SeqCst);
                     tracing::warn!(error = %e, "lost the status listener; reconnecting");
                     tokio::select! {
                         () = waiters.closing() => return,
@@ -180,7 +179,11 @@ mod tests {
         let first = waiters.waiter(&a);
         let second = waiters.waiter(&a);
         let other = waiters.waiter(&b);
-        assert!(Arc::ptr_eq(&first, &second), "one notifier per payment");
+        assert!(
+            Arc::ptr_eq(&first.notify, &second.notify),
+            "one notifier per payment"
+        );
+        assert_eq!(waiters.waiting(), 3);
         {
             let (f, s, o) = (first.notified(), second.notified(), other.notified());
             tokio::pin!(f, s, o);
@@ -195,8 +198,18 @@ mod tests {
                 "another payment's waiter sleeps on"
             );
         }
-        drop((first, second, other));
-        assert_eq!(waiters.len(), 0, "entries die with their requests");
+        drop(first);
+        assert_eq!(
+            waiters.len(),
+            2,
+            "the payment's entry lives while one request holds it"
+        );
+        drop((second, other));
+        assert_eq!(
+            (waiters.len(), waiters.waiting()),
+            (0, 0),
+            "entries die with their requests"
+        );
     }
 
     #[tokio::test]

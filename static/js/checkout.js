@@ -60,8 +60,6 @@ export function validateEmail() {
   return bad ? null : value;
 }
 
-/** A checkout URL the page may open (handoff.js). */
-export const checkoutUrl = safeCheckoutUrl;
 
 /** The checkout URL in the buyer's language where it is our own page (handoff.js). */
 export function withLanguage(url) {
@@ -145,7 +143,7 @@ export async function pay() {
   // server and is reused by the next attempt for the same order.
   if (state.view === 'blocked') return;
   const money = moneyFrom({ amount: reply.amount, amount_minor: reply.amount_minor, currency: reply.currency }) || sel.money;
-  const url = checkoutUrl(reply.payment_url);
+  const url = safeCheckoutUrl(reply.payment_url);
   if (!url || typeof reply.payment_id !== 'string') {
     changed();
     reportError({ code: 'bad_response' });
@@ -295,8 +293,9 @@ async function checkStatus(poll) {
   if (Number.isSafeInteger(reply.credits)) payment.credits = reply.credits;
   const money = moneyFrom({ amount: reply.amount, amount_minor: reply.amount_minor, currency: reply.currency });
   if (money) payment.money = money;
-  if (!payment.url && checkoutUrl(reply.payment_url)) {
-    payment.url = checkoutUrl(reply.payment_url);
+  const offered = safeCheckoutUrl(reply.payment_url);
+  if (!payment.url && offered) {
+    payment.url = offered;
     if (reply.opens === 'invoice' || reply.opens === 'link') payment.opens = reply.opens;
   }
 

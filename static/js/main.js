@@ -8,8 +8,9 @@
 
 import { api, ApiError, setSession } from './api.js';
 import { defaultMethod, normalizeCatalog, selection } from './catalog.js';
-import { checkoutUrl, endSession, openCheckout, pay, pollNow, refreshBalance, retry, showResult, startPolling, stopPolling, validateEmail } from './checkout.js';
+import { endSession, openCheckout, pay, pollNow, refreshBalance, retry, showResult, startPolling, stopPolling, validateEmail } from './checkout.js';
 import { formatMoney } from './format.js';
+import { safeCheckoutUrl } from './handoff.js';
 import { bindHistory, openHistory } from './history.js';
 import { applyTexts, SESSION_ERRORS, setLanguage, t } from './i18n.js';
 import { onChange, state, takeSaved } from './state.js';
@@ -270,7 +271,7 @@ async function start() {
     const method = state.catalog.methods.find((m) => m.id === state.methodId);
     startPolling({ id: returnedId, url: '', opens: method ? method.opens : 'link', credits: null, money: null }, 'returned');
   } else if (saved && saved.payment && typeof saved.payment.id === 'string') {
-    startPolling({ ...saved.payment, url: checkoutUrl(saved.payment.url) || '' }, 'returned');
+    startPolling({ ...saved.payment, url: safeCheckoutUrl(saved.payment.url) || '' }, 'returned');
   } else {
     show('main');
   }
