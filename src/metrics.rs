@@ -25,6 +25,9 @@
 //! | `miniapp_refunds_total` | provider, outcome | `refunded`, `retry`, `failed` |
 //! | `miniapp_anomalies` | kind | what `full_bot admin anomalies` lists now (`conflicted`, `events`, `refunds`, `unmatched`, `notifications`, the last including messages whose sender died mid-send), refreshed every minute; alert on it staying above 0 |
 //! | `miniapp_http_request_duration_seconds` | method, route, status | histogram; `route` is the matched route, `unmatched` for 404s |
+//! | `miniapp_status_reads_total` | | ledger reads made to answer `payment-status` (a plain call reads once, a long poll twice) |
+//! | `miniapp_status_waiting` | | `payment-status?wait=` requests held now |
+//! | `miniapp_status_listener_connected` | | 1 while this instance LISTENs for status changes on PostgreSQL, else 0 |
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -274,6 +277,18 @@ pub async fn run_anomaly_gauges(
         }
     })
     .await;
+}
+
+pub(crate) fn status_read() {
+    metrics::counter!("miniapp_status_reads_total").increment(1);
+}
+
+pub(crate) fn status_waiting(delta: f64) {
+    metrics::gauge!("miniapp_status_waiting").increment(delta);
+}
+
+pub(crate) fn status_listener(connected: bool) {
+    metrics::gauge!("miniapp_status_listener_connected").set(if connected { 1.0 } else { 0.0 });
 }
 
 pub(crate) fn notification(outcome: &'static str) {

@@ -2018,8 +2018,9 @@ fn sample(rendered: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// With the recorder installed, a purchase, its webhook delivered twice and a forged webhook
-/// are counted: created, settled, applied, duplicate, invalid signature, latency per route.
+/// With the recorder installed, a purchase, its status read plainly and waited for, its webhook
+/// delivered twice and a forged webhook are counted: created, settled, applied, duplicate,
+/// invalid signature, status reads, waiting requests, latency per route.
 /// (Other tests of this binary run at the same time, so the counts are compared as increases.)
 #[tokio::test]
 async fn a_purchase_and_its_webhooks_are_counted() {
@@ -2048,8 +2049,31 @@ async fn a_purchase_and_its_webhooks_are_counted() {
         .await
         .unwrap()
         .unwrap();
+    let reads = "miniapp_status_reads_total";
+    let reads_before = sample(&metrics.render(), reads);
+    let status = format!("/api/miniapp/payment-status/{id}");
+    assert_eq!(app.get(&status, Some(user)).await.0, 200);
+    let long_poll = format!("{status}?wait=30&status=pending");
+    let waiting = app.get(&long_poll, Some(user));
+    tokio::pin!(waiting);
+    while app.state.waiting_requests() == 0 {
+        assert!(
+            futures_util::poll!(waiting.as_mut()).is_pending(),
+            "the long poll waits"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        sample(&metrics.render(), "miniapp_status_waiting") >= 1.0,
+        "a held request is counted"
+    );
     let genuine = app.sandbox.signed_event(&payment, "paid");
     assert_eq!(app.deliver(&genuine).await.0, 200);
+    assert_eq!(waiting.await.1["status"], "succeeded");
+    assert!(
+        sample(&metrics.render(), reads) >= reads_before + 3.0,
+        "a plain status call reads once, a long poll twice"
+    );
     assert_eq!(app.deliver(&genuine).await.0, 200);
     let mut forged_webhook = genuine.clone();
     forged_webhook.body = b"{}".to_vec();

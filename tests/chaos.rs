@@ -24,22 +24,17 @@
     clippy::too_many_lines
 )]
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "support/fakes.rs"]
+mod fakes;
+
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use hmac::{Hmac, Mac};
+use fakes::{Process, full_bot_release, serve, stripe_signature};
 use miniapp_core::init_data::{BotToken, sign};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use sqlx::Row;
 
 const TOKEN: &str = "7000000009:CHAOS_test_bot_token";
@@ -76,194 +71,6 @@ impl Rng {
         for i in (1..items.len()).rev() {
             items.swap(i, self.below(i + 1));
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fake Stripe API: creates Checkout Sessions the way Stripe answers them.
-
-#[derive(Default)]
-struct FakeStripe {
-    by_key: HashMap<String, Value>,
-}
-
-async fn create_session(
-    State(state): State<Arc<Mutex<FakeStripe>>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Json<Value> {
-    assert_eq!(
-        headers.get("authorization").unwrap(),
-        &format!("Bearer {STRIPE_KEY}")
-    );
-    let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let key = headers
-        .get("idempotency-key")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let payment_id = &form["metadata[payment_id]"];
-    let id = format!("cs_test_{payment_id}");
-    let session = json!({
-        "id": id, "object": "checkout.session", "status": "open", "payment_status": "unpaid",
-        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-        "amount_total": form["line_items[0][price_data][unit_amount]"].parse::<u64>().unwrap(),
-        "currency": form["line_items[0][price_data][currency]"],
-        "client_reference_id": form["client_reference_id"],
-        "metadata": {"payment_id": payment_id},
-        "expires_at": form["expires_at"].parse::<u64>().unwrap(),
-        "payment_intent": null,
-    });
-    let mut s = state.lock().unwrap();
-    Json(s.by_key.entry(key).or_insert(session).clone())
-}
-
-async fn get_session(Path(id): Path<String>) -> Json<Value> {
-    // Reconciliation is not expected within the test's minutes; answer like an open session.
-    Json(
-        json!({"id": id, "object": "checkout.session", "status": "open", "payment_status": "unpaid"}),
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fake Bot API: long polling that never has updates, and a record of every message sent.
-
-#[derive(Default)]
-struct FakeTelegram {
-    /// chat id → texts sent to it.
-    messages: HashMap<i64, Vec<String>>,
-}
-
-async fn bot_method(
-    State(state): State<Arc<Mutex<FakeTelegram>>>,
-    Path((_bot, method)): Path<(String, String)>,
-    body: axum::body::Bytes,
-) -> Json<Value> {
-    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let result = match method.to_ascii_lowercase().as_str() {
-        "getme" => json!({
-            "id": 7000000009_i64, "is_bot": true, "first_name": "Chaos", "username": "chaos_bot",
-            "can_join_groups": false, "can_read_all_group_messages": false,
-            "supports_inline_queries": false, "can_connect_to_business": false,
-            "has_main_web_app": false,
-        }),
-        "getupdates" => {
-            // Telegram holds a long poll open until its timeout when there is nothing to say.
-            let secs = params["timeout"].as_u64().unwrap_or(0).min(2);
-            tokio::time::sleep(Duration::from_secs(secs)).await;
-            json!([])
-        }
-        "sendmessage" => {
-            let chat = params["chat_id"].as_i64().unwrap();
-            let text = params["text"].as_str().unwrap_or_default().to_owned();
-            let mut s = state.lock().unwrap();
-            let n = s.messages.values().map(Vec::len).sum::<usize>() + 1;
-            s.messages.entry(chat).or_default().push(text.clone());
-            json!({
-                "message_id": n, "date": 1_795_000_000,
-                "chat": {"id": chat, "type": "private", "first_name": "Payer"},
-                "text": text,
-            })
-        }
-        _ => json!(true),
-    };
-    Json(json!({"ok": true, "result": result}))
-}
-
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-// ---------------------------------------------------------------------------------------------
-// The processes under test.
-
-fn full_bot_release() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "--example", "full_bot"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "cargo build --release --example full_bot");
-    let target = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    let bin = target.join("release").join("examples").join("full_bot");
-    assert!(bin.exists(), "{} exists", bin.display());
-    bin
-}
-
-struct Process {
-    name: &'static str,
-    bin: PathBuf,
-    env: Vec<(&'static str, String)>,
-    child: Child,
-    /// `http://127.0.0.1:port` of the running instance.
-    base: Arc<RwLock<String>>,
-}
-
-impl Process {
-    fn start(name: &'static str, bin: &PathBuf, env: &[(&'static str, String)]) -> Process {
-        let (child, base) = Self::spawn(bin, env);
-        Process {
-            name,
-            bin: bin.clone(),
-            env: env.to_vec(),
-            child,
-            base: Arc::new(RwLock::new(base)),
-        }
-    }
-
-    fn spawn(bin: &PathBuf, env: &[(&'static str, String)]) -> (Child, String) {
-        let mut child = Command::new(bin)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "error")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| panic!("full_bot exited before listening"))
-                .unwrap();
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break addr.to_owned();
-            }
-        };
-        // Keep draining stdout so the process never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        (child, base)
-    }
-
-    /// SIGKILL, then a fresh instance on a new port.
-    fn kill_and_restart(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let (child, base) = Self::spawn(&self.bin, &self.env);
-        self.child = child;
-        *self.base.write().unwrap() = base;
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -316,18 +123,6 @@ fn stripe_event(template: &str, kind: &str, p: &Payment, created: u64) -> Vec<u8
         }
     }
     serde_json::to_vec(&e).unwrap()
-}
-
-/// `Stripe-Signature` as Stripe computes it.
-fn stripe_signature(body: &[u8]) -> String {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut mac = Hmac::<Sha256>::new_from_slice(WHSEC.as_bytes()).unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 #[derive(Default)]
@@ -394,7 +189,7 @@ async fn deliver(
         async move {
             let r = client
                 .post(format!("{base}/api/miniapp/webhooks/stripe"))
-                .header("stripe-signature", stripe_signature(&body))
+                .header("stripe-signature", stripe_signature(WHSEC, &body))
                 .header("content-type", "application/json")
                 .body(body)
                 .send()
@@ -471,20 +266,9 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
             .map_or(admin_url.as_str(), |(base, _)| base)
     );
 
-    let stripe = serve(
-        Router::new()
-            .route("/v1/checkout/sessions", post(create_session))
-            .route("/v1/checkout/sessions/{id}", get(get_session))
-            .with_state(Arc::new(Mutex::new(FakeStripe::default()))),
-    )
-    .await;
-    let telegram_state = Arc::new(Mutex::new(FakeTelegram::default()));
-    let telegram = serve(
-        Router::new()
-            .route("/{bot}/{method}", post(bot_method))
-            .with_state(telegram_state.clone()),
-    )
-    .await;
+    let stripe = serve(fakes::fake_stripe(STRIPE_KEY)).await;
+    let (telegram, telegram_state) = fakes::fake_telegram();
+    let telegram = serve(telegram).await;
 
     let env = vec![
         ("DATABASE_URL", db_url.clone()),

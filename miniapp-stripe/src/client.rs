@@ -98,6 +98,18 @@ impl Client {
         form: Option<String>,
         idempotency_key: Option<&str>,
     ) -> Result<T, ProviderError> {
+        let body = self.send_raw(method, path, form, idempotency_key).await?;
+        decode(&body)
+    }
+
+    /// As [`Client::send`], but the successful answer's bytes, for types that borrow from them.
+    pub(crate) async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Vec<u8>, ProviderError> {
         let url = format!("{}{}", self.base_url, path);
         let mut attempt = 0;
         loop {
@@ -149,10 +161,7 @@ impl Client {
         }
     }
 
-    async fn read<T: serde::de::DeserializeOwned>(
-        &self,
-        response: reqwest::Response,
-    ) -> Result<T, Attempt> {
+    async fn read(&self, response: reqwest::Response) -> Result<Vec<u8>, Attempt> {
         let status = response.status();
         let should_retry = response
             .headers()
@@ -164,11 +173,7 @@ impl Client {
             .await
             .map_err(|e| Attempt::Retryable(transport(&e)))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                Attempt::Final(ProviderError::Unavailable(Box::new(TransportError::Body(
-                    e.to_string(),
-                ))))
-            });
+            return Ok(Vec::from(bytes));
         }
         let decoded: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         let failure = Failure {
@@ -185,6 +190,13 @@ impl Client {
         };
         Err(classify(failure))
     }
+}
+
+/// Decodes a successful answer's JSON; an answer of another shape is Stripe being unavailable
+/// (a proxy's page, a truncated body), not a verdict on the payment.
+pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ProviderError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ProviderError::Unavailable(Box::new(TransportError::Body(e.to_string()))))
 }
 
 enum Attempt {

@@ -1,5 +1,6 @@
 //! [`StripeProvider`]: the `PaymentProvider` for Stripe Checkout.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +18,7 @@ use reqwest::Method;
 use secrecy::SecretString;
 
 use crate::client::Client;
+
 use crate::events::{Session, currency, map_event};
 use crate::signature::WebhookVerifier;
 
@@ -329,20 +331,21 @@ impl PaymentProvider for StripeProvider {
             });
         }
         let key = format!("miniapp-checkout-{}", request.idempotency_key());
-        let session: Session = self
+        let body = self
             .client
-            .send(
+            .send_raw(
                 Method::POST,
                 "/v1/checkout/sessions",
                 Some(self.form(request, expires_at)),
                 Some(&key),
             )
             .await?;
-        let url = session.url.clone().ok_or_else(|| {
+        let session = Session::from_api(&body)?;
+        let url = session.url.map(Cow::into_owned).ok_or_else(|| {
             ProviderError::MalformedPayload("Stripe returned a session without a url".into())
         })?;
         Ok(Checkout {
-            checkout_ref: ProviderRef::new(session.id.as_str())
+            checkout_ref: ProviderRef::new(&*session.id)
                 .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
             url,
             expires_at: session.expires_at,
@@ -368,12 +371,13 @@ impl PaymentProvider for StripeProvider {
             "/v1/checkout/sessions/{}?expand[]=payment_intent.latest_charge",
             form_urlencoded::byte_serialize(checkout.as_str().as_bytes()).collect::<String>()
         );
-        let session: Session = self.client.send(Method::GET, &path, None, None).await?;
+        let body = self.client.send_raw(Method::GET, &path, None, None).await?;
+        let session = Session::from_api(&body)?;
         let payment_ref = session.payment_ref()?;
         let event = |suffix: String, kind| -> Result<ProviderEvent, ProviderError> {
             // An expiry names the session (the checkout), every other fact the money.
             let provider_ref = match kind {
-                EventKind::Expired => ProviderRef::new(session.id.as_str())
+                EventKind::Expired => ProviderRef::new(&*session.id)
                     .map_err(|e| ProviderError::MalformedPayload(e.to_string()))?,
                 _ => payment_ref.clone(),
             };

@@ -357,3 +357,45 @@ async fn a_stripe_refund_that_fails_gives_the_tokens_back_once() {
         .collect();
     assert_eq!(kinds, ["credit", "clawback", "restore"]);
 }
+
+#[test]
+fn an_unknown_type_of_any_shape_is_acknowledged_and_a_session_of_a_wrong_shape_is_not() {
+    // The object is first read as a session (the common case) in the same pass as the event;
+    // a type we do not map must still be acknowledged whatever its object holds.
+    for body in [
+        br#"{"id":"evt_1","type":"customer.created","data":{"object":{"id":5,"status":{"a":1},"metadata":null,"payment_intent":7}}}"#.as_slice(),
+        br#"{"id":"evt_1","type":"invoice.paid","data":{"object":[1,2,3]}}"#,
+        br#"{"data":{"object":"x"},"type":"payout.paid","id":"evt_1"}"#,
+    ] {
+        assert!(map_event(body).unwrap().is_empty(), "{}", String::from_utf8_lossy(body));
+    }
+    let wrong = br#"{"id":"evt_1","type":"checkout.session.completed","data":{"object":{"id":"cs_1","payment_status":"paid","amount_total":"500","currency":"usd"}}}"#;
+    assert!(matches!(
+        map_event(wrong),
+        Err(ProviderError::MalformedPayload(_))
+    ));
+    let not_utf8 = b"{\"id\":\"evt_1\",\"type\":\"customer.created\",\"data\":{\"object\":{\"name\":\"\xff\"}}}";
+    assert!(matches!(
+        map_event(not_utf8),
+        Err(ProviderError::MalformedPayload(_))
+    ));
+}
+
+#[test]
+fn escaped_strings_in_an_event_read_like_plain_ones() {
+    // Strings are borrowed from the body when they have no escapes and decoded when they do:
+    // both must give the same payment, reference and amount.
+    let plain = String::from_utf8(event("checkout.session.completed.paid")).unwrap();
+    let escaped = plain
+        .replace(PAYMENT, &PAYMENT.replace('_', "\\u005f"))
+        .replace(INTENT, &INTENT.replace("pi_", "pi\\u005f"))
+        .replace("\"usd\"", "\"\\u0075sd\"");
+    assert_ne!(plain, escaped, "the vector holds the strings escaped here");
+    assert_eq!(
+        map_event(escaped.as_bytes()).unwrap(),
+        map_event(plain.as_bytes()).unwrap()
+    );
+    let e = single("checkout.session.completed.paid");
+    assert_eq!(e.payment_id.unwrap().as_str(), PAYMENT);
+    assert_eq!(e.provider_ref.as_str(), INTENT);
+}

@@ -327,17 +327,23 @@ pub(crate) async fn payment_status(
         .map_err(|_| ApiError::invalid_request("the query must be wait=<1..30>&status=<status>"))?;
     let wait = status_wait(&params)?;
     let id = PaymentId::new(id).map_err(|_| ApiError::not_found())?;
+    // Nothing of the request is needed once the caller is known; a waiting request keeps none.
+    drop((headers, params));
     let Some((wait, known)) = wait else {
         let (_, reply) = status_reply(&state, caller.user, &id).await?;
         return Ok(Json(reply).into_response());
     };
+    // The reads are boxed: a future is as large as its largest state, and a request spends its
+    // wait holding only the waiter and a timer, not room for a ledger query (thousands of
+    // requests may wait at once).
+    let read = |state, id| Box::pin(status_reply(state, caller.user, id));
     // Subscribed before the read: a change committed after it wakes this request, one committed
     // before it is what the read sees.
     let waiter = state.inner.waiters.waiter(&id);
     let woken = waiter.notified();
     tokio::pin!(woken);
     woken.as_mut().enable();
-    let (status, reply) = status_reply(&state, caller.user, &id).await?;
+    let (status, reply) = read(&state, &id).await?;
     if status != known {
         return Ok(Json(reply).into_response());
     }
@@ -346,7 +352,7 @@ pub(crate) async fn payment_status(
         () = tokio::time::sleep(wait) => {}
         () = state.inner.waiters.closing() => {}
     }
-    let (_, reply) = status_reply(&state, caller.user, &id).await?;
+    let (_, reply) = read(&state, &id).await?;
     Ok(Json(reply).into_response())
 }
 
@@ -357,6 +363,7 @@ async fn status_reply(
     id: &PaymentId,
 ) -> Result<(PaymentStatus, Value), ApiError> {
     let (payment, mut balance) = state.inner.ledger.payment_with_balance(user, id).await?;
+    crate::metrics::status_read();
     let status_before = payment.status;
     let payment = state
         .inner
@@ -366,6 +373,7 @@ async fn status_reply(
     if payment.status != status_before {
         // Reconciliation moved money: read the balance again.
         balance = state.inner.ledger.balance(user).await?;
+        crate::metrics::status_read();
     }
     let mut reply = json!({
         "success": true,

@@ -52,6 +52,7 @@ impl Drop for Waiter<'_> {
             }
         }
         self.waiters.waiting.fetch_sub(1, Ordering::SeqCst);
+        crate::metrics::status_waiting(-1.0);
     }
 }
 
@@ -71,6 +72,7 @@ impl StatusWaiters {
             notify.clone()
         };
         self.waiting.fetch_add(1, Ordering::SeqCst);
+        crate::metrics::status_waiting(1.0);
         Waiter {
             waiters: self,
             id: id.clone(),
@@ -130,6 +132,7 @@ pub async fn forward_status_changes(state: super::AppState, store: crate::sqlx::
             Ok(changes) => {
                 backoff = Duration::from_secs(1);
                 waiters.listening.store(true, Ordering::SeqCst);
+                crate::metrics::status_listener(true);
                 changes
             }
             Err(e) => {
@@ -152,6 +155,7 @@ pub async fn forward_status_changes(state: super::AppState, store: crate::sqlx::
                 Ok(None) => {}
                 Err(e) => {
                     waiters.listening.store(false, Ordering::SeqCst);
+                    crate::metrics::status_listener(false);
                     tracing::warn!(error = %e, "lost the status listener; reconnecting");
                     tokio::select! {
                         () = waiters.closing() => return,

@@ -1,6 +1,7 @@
 //! `application/x-www-form-urlencoded` decoding of init data into sorted, unique fields.
 //!
-//! The decoded pairs (except `hash`) are written once, sorted by key, into one buffer laid out as
+//! One pass over the input splits the pairs and decodes them into a scratch buffer on the stack;
+//! the decoded pairs (except `hash`) are then copied, sorted by key, into one buffer laid out as
 //! the data-check-string (`k=v` joined by `\n`). The HMAC runs over that buffer and the verified
 //! result keeps it, so verification allocates a handful of times, not once per field.
 
@@ -74,6 +75,9 @@ pub(crate) struct Parsed<'a> {
 }
 
 /// Decodes `raw`, rejecting malformed encoding and duplicate keys.
+///
+/// One pass over `raw` splits the pairs and decodes them, in input order, into a scratch buffer;
+/// the pairs are then sorted by key and copied out in data-check-string layout.
 pub(crate) fn parse(raw: &str) -> Result<Parsed<'_>, InitDataError> {
     if raw.len() > MAX_INIT_DATA_LEN {
         return Err(InitDataError::TooLarge {
@@ -84,44 +88,54 @@ pub(crate) fn parse(raw: &str) -> Result<Parsed<'_>, InitDataError> {
     if raw.is_empty() {
         return Err(InitDataError::Malformed("empty init data"));
     }
-    let mut pairs: Vec<(Cow<'_, [u8]>, &str)> = Vec::with_capacity(12);
-    for segment in raw.split('&') {
-        if pairs.len() == MAX_PAIRS {
-            return Err(InitDataError::Malformed("too many pairs"));
-        }
-        let (key, value) = segment
-            .split_once('=')
-            .ok_or(InitDataError::Malformed("a pair has no '='"))?;
-        let key = decode(key);
-        if key.is_empty() {
-            return Err(InitDataError::Malformed("a pair has an empty key"));
-        }
-        pairs.push((key, value));
-    }
-    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+    // Decoding never lengthens, so `raw.len()` bytes of scratch suffice. Typical init data fits
+    // on the stack, which spares an allocation (one of the larger costs of a verification).
+    let mut on_stack = [0; STACK_SCRATCH];
+    let mut on_heap = Vec::new();
+    let scratch = if raw.len() <= STACK_SCRATCH {
+        &mut on_stack[..]
+    } else {
+        on_heap.resize(raw.len(), 0);
+        &mut on_heap[..]
+    };
+    let mut index = Vec::with_capacity(12);
+    let (hash_at, decoded_len) = split_and_decode(raw.as_bytes(), scratch, &mut index)?;
+    let scratch = &*scratch;
+    // Telegram's keys mostly differ in their first byte: comparing it first spares most calls to
+    // `memcmp`, which showed in profiles.
+    index.sort_unstable_by(|(a, _), (b, _)| {
+        let (a, b) = (&scratch[a.clone()], &scratch[b.clone()]);
+        a.first().cmp(&b.first()).then_with(|| a.cmp(b))
+    });
+    if let Some(w) = index
+        .windows(2)
+        .find(|w| scratch[w[0].0.clone()] == scratch[w[1].0.clone()])
+    {
         return Err(InitDataError::DuplicateKey(super::shorten(
-            &String::from_utf8_lossy(&w[0].0),
+            &String::from_utf8_lossy(&scratch[w[0].0.clone()]),
         )));
     }
-    let mut buf = Vec::with_capacity(raw.len());
-    let mut index = Vec::with_capacity(pairs.len());
-    let mut hash = None;
-    for (key, value) in pairs {
-        if &*key == b"hash" {
-            hash = Some(decode(value));
-            continue;
+    // `hash` is not part of the data-check-string. Its raw value is decoded again on its own:
+    // it is short and, as Telegram sends it, borrowed as it is.
+    let hash = hash_at.map(|at| decode(&raw[at]));
+    // Each pair adds its `=` and at most one `\n` to its decoded bytes.
+    let mut buf = Vec::with_capacity(decoded_len + 2 * index.len());
+    index.retain_mut(|(key, value)| {
+        if scratch[key.clone()] == *b"hash" {
+            return false;
         }
         if !buf.is_empty() {
             buf.push(b'\n');
         }
         let key_start = buf.len();
-        buf.extend_from_slice(&key);
+        buf.extend_from_slice(&scratch[key.clone()]);
         let key_end = buf.len();
         buf.push(b'=');
-        decode_into(&mut buf, value);
-        index.push((key_start..key_end, key_end + 1..buf.len()));
-    }
+        buf.extend_from_slice(&scratch[value.clone()]);
+        *key = key_start..key_end;
+        *value = key_end + 1..buf.len();
+        true
+    });
     // One UTF-8 check for everything; the ranges fall on ASCII '=' and '\n', so on char boundaries.
     let buf = String::from_utf8(buf)
         .map_err(|_| InitDataError::Malformed("a value is not valid UTF-8"))?;
@@ -131,10 +145,158 @@ pub(crate) fn parse(raw: &str) -> Result<Parsed<'_>, InitDataError> {
     })
 }
 
+/// Init data up to this long is decoded in a buffer on the stack. Telegram's is usually 300 to
+/// 700 bytes (the longest real samples in the test vectors carry a photo URL and a signature).
+const STACK_SCRATCH: usize = 1024;
+
+/// Splits `raw` into pairs and decodes them into `out` (at least `raw.len()` bytes long), each key
+/// followed by its value. Pushes the (key, value) ranges into `out` to `index`, in input order,
+/// and returns the range of the raw `hash` value, if there is one, and the decoded length.
+///
+/// The separators are found in the same pass that decodes: `&` and the first `=` of a pair are
+/// never part of an escape, and a separate scan for them (`split`) was a quarter of the parse's
+/// time in profiles.
+fn split_and_decode(
+    raw: &[u8],
+    out: &mut [u8],
+    index: &mut Vec<(Range<usize>, Range<usize>)>,
+) -> Result<(Option<Range<usize>>, usize), InitDataError> {
+    let mut pairs = Pairs {
+        index,
+        hash_at: None,
+        key_start: 0,
+        value_at: None,
+    };
+    // `j <= i`: decoding never lengthens.
+    let (mut i, mut j) = (0, 0);
+    while i < raw.len() {
+        let n = copy_literal(&raw[i..], &mut out[j..]);
+        i += n;
+        j += n;
+        // Escapes mostly come in runs (`%22%3A%22` in the `user` JSON): decode them all here
+        // rather than look for literal bytes between them.
+        while let Some(&b) = raw.get(i).filter(|&&b| is_special(b)) {
+            i += 1;
+            let decoded = match b {
+                b'&' => {
+                    pairs.end(out, i - 1, j)?;
+                    continue;
+                }
+                b'=' if pairs.value_at.is_none() => {
+                    pairs.value_at = Some((j, i));
+                    continue;
+                }
+                b'+' => b' ',
+                b'%' => match escaped_byte(raw, i) {
+                    Some(byte) => {
+                        i += 2;
+                        byte
+                    }
+                    None => literal_percent(),
+                },
+                _ => b,
+            };
+            if let Some(slot) = out.get_mut(j) {
+                *slot = decoded;
+            }
+            j += 1;
+        }
+    }
+    pairs.end(out, raw.len(), j)?;
+    Ok((pairs.hash_at, j))
+}
+
+/// The pairs found so far and the bounds of the one being read.
+struct Pairs<'a> {
+    index: &'a mut Vec<(Range<usize>, Range<usize>)>,
+    hash_at: Option<Range<usize>>,
+    /// Where the decoded key starts.
+    key_start: usize,
+    /// Once its `=` is seen: where the decoded value starts and where the raw value starts.
+    value_at: Option<(usize, usize)>,
+}
+
+impl Pairs<'_> {
+    /// Ends the pair being read: its raw value ends at `raw_end`, its decoded value at `end`.
+    /// The checks and their order are those of splitting on `&`, then on the first `=`.
+    fn end(&mut self, out: &[u8], raw_end: usize, end: usize) -> Result<(), InitDataError> {
+        if self.index.len() == MAX_PAIRS {
+            return Err(InitDataError::Malformed("too many pairs"));
+        }
+        let (value_start, raw_value_start) = self
+            .value_at
+            .take()
+            .ok_or(InitDataError::Malformed("a pair has no '='"))?;
+        if value_start == self.key_start {
+            return Err(InitDataError::Malformed("a pair has an empty key"));
+        }
+        let key = self.key_start..value_start;
+        if out[key.clone()] == *b"hash" {
+            self.hash_at = Some(raw_value_start..raw_end);
+        }
+        self.index.push((key, value_start..end));
+        self.key_start = end;
+        Ok(())
+    }
+}
+
+/// The bytes that end a run of literal bytes: `%`, `+` and the separators.
+fn is_special(b: u8) -> bool {
+    matches!(b, b'%' | b'+' | b'&' | b'=')
+}
+
+/// Copies the literal bytes at the start of `raw` to `out`, up to the first special byte or the end
+/// of either; returns how many. Eight bytes are copied at a time, then the count is cut back to the
+/// first special byte among them (the bytes after it are overwritten later): the runs are usually
+/// long (the signature, the hash, the words of the `user` JSON), and a byte loop's exit was one
+/// branch misprediction per run.
+fn copy_literal(raw: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    for (src, dst) in raw.as_chunks().0.iter().zip(out.as_chunks_mut().0) {
+        *dst = *src;
+        if let Some(literal) = literal_prefix(src) {
+            return n + literal;
+        }
+        n += 8;
+    }
+    while let (Some(&b), Some(slot)) = (raw.get(n), out.get_mut(n)) {
+        if is_special(b) {
+            break;
+        }
+        *slot = b;
+        n += 1;
+    }
+    n
+}
+
+/// How many bytes of `word` come before its first special byte, if it has one.
+fn literal_prefix(word: &[u8; 8]) -> Option<usize> {
+    first_of(word, b"%+&=", 0)
+}
+
+/// The index of the first byte of `word` that is one of `bytes` or less than `below`, eight
+/// bytes at a time with the usual bit tricks: `(y - 0x0101..) & !y & 0x8080..` flags the zero
+/// bytes of `y`, `(y - n * 0x0101..) & !y & 0x8080..` the bytes less than `n` (`n <= 0x80`). A
+/// borrow can flag a byte above a flagged one wrongly, never below, so the lowest flag is right.
+pub(super) fn first_of(word: &[u8; 8], bytes: &[u8], below: u8) -> Option<usize> {
+    const HIGH_BITS: u64 = u64::from_le_bytes([0x80; 8]);
+    let x = u64::from_le_bytes(*word);
+    let less_than = |y: u64, n: u8| y.wrapping_sub(u64::from_le_bytes([n; 8])) & !y & HIGH_BITS;
+    let flags = bytes.iter().fold(less_than(x, below), |flags, &b| {
+        flags | less_than(x ^ u64::from_le_bytes([b; 8]), 1)
+    });
+    // The first byte in memory is the lowest in a little-endian load.
+    (flags != 0).then(|| flags.trailing_zeros() as usize / 8)
+}
+
 /// Form decoding: `+` is a space, `%XX` is a byte. A `%` not followed by two hex digits stays as
 /// it is (the WHATWG and Python behaviour). UTF-8 is checked by the caller.
 fn decode(s: &str) -> Cow<'_, [u8]> {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+    // Checked eight bytes at a time: this runs on every hash.
+    let (words, rest) = s.as_bytes().as_chunks();
+    let plain = words.iter().all(|word| first_of(word, b"%+", 0).is_none())
+        && !rest.iter().any(|&b| b == b'%' || b == b'+');
+    if plain {
         return Cow::Borrowed(s.as_bytes());
     }
     let mut out = Vec::with_capacity(s.len());
@@ -142,9 +304,8 @@ fn decode(s: &str) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// Written out rather than chained from `percent_encoding` iterators: writing by index into a
-/// pre-sized buffer with a hex lookup table is about three times as fast on the `%`-dense `user` JSON, and verification speed is
-/// a stated target (benches/README.md). The tests compare it with the `percent_encoding` crate.
+/// Decodes `s` onto the end of `out`. Only a `hash` value with escapes comes here (the pairs are
+/// decoded by [`split_and_decode`]); the tests compare it with the `percent_encoding` crate.
 fn decode_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let start = out.len();
@@ -157,28 +318,47 @@ fn decode_into(out: &mut Vec<u8>, s: &str) {
         i += 1;
         *slot = match b {
             b'+' => b' ',
-            b'%' => {
-                // One table lookup per digit; both must be hex or the `%` stays literal.
-                let hi = bytes.get(i).map_or(INVALID, |&h| HEX[usize::from(h)]);
-                let lo = bytes.get(i + 1).map_or(INVALID, |&l| HEX[usize::from(l)]);
-                if (hi | lo) & INVALID == 0 {
+            b'%' => match escaped_byte(bytes, i) {
+                Some(byte) => {
                     i += 2;
-                    hi << 4 | lo
-                } else {
-                    b'%'
+                    byte
                 }
-            }
+                None => literal_percent(),
+            },
             _ => b,
         };
     }
     out.truncate(start + j);
 }
 
-/// Marks a byte that is not a hex digit in [`HEX`].
-const INVALID: u8 = 0x10;
+/// The byte that the two hex digits at `raw[at..]` stand for, if they are there: a `%` not
+/// followed by two hex digits stays literal.
+fn escaped_byte(raw: &[u8], at: usize) -> Option<u8> {
+    // One table lookup per digit, and one test for both.
+    let hi = raw.get(at).map_or(INVALID, |&h| HEX[usize::from(h)]);
+    let lo = raw.get(at + 1).map_or(INVALID, |&l| HEX[usize::from(l)]);
+    ((hi | lo) & INVALID == 0).then_some(hi << 4 | lo)
+}
+
+/// A `%` that does not start an escape. Cold, so that the compiler branches on whether the
+/// digits are hex (a branch the processor predicts) rather than select the next position with a
+/// conditional move: that put two dependent loads between one escape and the next in a run.
+#[cold]
+#[inline(never)]
+fn literal_percent() -> u8 {
+    b'%'
+}
+
+/// Marks a byte that is not a hex digit in [`HEX`] and [`LOWER_HEX`].
+pub(super) const INVALID: u8 = 0x10;
 
 /// The value of each hex digit byte, [`INVALID`] for every other byte.
-static HEX: [u8; 256] = {
+static HEX: [u8; 256] = hex_table(true);
+
+/// As [`HEX`], lower-case digits only.
+pub(super) static LOWER_HEX: [u8; 256] = hex_table(false);
+
+const fn hex_table(upper_case: bool) -> [u8; 256] {
     let mut table = [INVALID; 256];
     let mut d: u8 = 0;
     while d < 10 {
@@ -188,14 +368,18 @@ static HEX: [u8; 256] = {
     let mut d: u8 = 0;
     while d < 6 {
         table[(b'a' + d) as usize] = 10 + d;
-        table[(b'A' + d) as usize] = 10 + d;
+        if upper_case {
+            table[(b'A' + d) as usize] = 10 + d;
+        }
         d += 1;
     }
     table
-};
+}
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn pairs(raw: &str) -> Result<Vec<(String, String)>, InitDataError> {
@@ -286,5 +470,179 @@ mod tests {
             pairs(&many.join("&")),
             Err(InitDataError::Malformed(_))
         ));
+    }
+
+    /// The parse as it was first written: split on `&`, then on the first `=`, then decode each
+    /// part with the `percent_encoding` crate. The single-pass parser must agree with it on
+    /// every input, errors included.
+    #[allow(clippy::type_complexity)]
+    fn reference(
+        raw: &str,
+    ) -> Result<(Vec<(String, String)>, String, Option<Vec<u8>>), InitDataError> {
+        let decode = |s: &str| -> Vec<u8> {
+            percent_encoding::percent_decode(s.replace('+', " ").as_bytes()).collect()
+        };
+        if raw.len() > MAX_INIT_DATA_LEN {
+            return Err(InitDataError::TooLarge {
+                len: raw.len(),
+                max: MAX_INIT_DATA_LEN,
+            });
+        }
+        if raw.is_empty() {
+            return Err(InitDataError::Malformed("empty init data"));
+        }
+        let mut pairs = Vec::new();
+        for segment in raw.split('&') {
+            if pairs.len() == MAX_PAIRS {
+                return Err(InitDataError::Malformed("too many pairs"));
+            }
+            let (key, value) = segment
+                .split_once('=')
+                .ok_or(InitDataError::Malformed("a pair has no '='"))?;
+            let key = decode(key);
+            if key.is_empty() {
+                return Err(InitDataError::Malformed("a pair has an empty key"));
+            }
+            pairs.push((key, decode(value)));
+        }
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(InitDataError::DuplicateKey(super::super::shorten(
+                &String::from_utf8_lossy(&w[0].0),
+            )));
+        }
+        let hash = pairs
+            .iter()
+            .position(|(k, _)| k == b"hash")
+            .map(|at| pairs.remove(at).1);
+        let fields = pairs
+            .into_iter()
+            .map(|(k, v)| Ok((String::from_utf8(k)?, String::from_utf8(v)?)))
+            .collect::<Result<Vec<_>, std::string::FromUtf8Error>>()
+            .map_err(|_| InitDataError::Malformed("a value is not valid UTF-8"))?;
+        let dcs = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok((fields, dcs, hash))
+    }
+
+    fn assert_matches_reference(raw: &str) {
+        let ours = parse(raw).map(|p| {
+            let fields: Vec<(String, String)> = p
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let dcs = p.fields.data_check_string().to_owned();
+            for (k, v) in &fields {
+                assert_eq!(p.fields.get(k), Some(v.as_str()), "{raw:?}");
+            }
+            (fields, dcs, p.hash.map(|h| h.into_owned()))
+        });
+        assert_eq!(ours, reference(raw), "{raw:?}");
+    }
+
+    /// A key, sometimes `hash`, sometimes encoded, sometimes repeated or empty.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("hash".to_owned()),
+            Just("ha%73h".to_owned()),
+            Just(String::new()),
+            "[a-c]{1,2}",
+            "[a-c%+=]{1,4}",
+            "%6[1-3]",
+        ]
+    }
+
+    /// A value mixing literal bytes, valid and broken escapes, `+`, `=`, `&` and non-ASCII text.
+    fn value() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-zA-Z0-9.~_-]{1,12}",
+            "%[0-9A-Fa-f]{2}",
+            "%[0-9A-Fa-f]?[g-z+%&=]?",
+            Just("%C3%A9".to_owned()),
+            Just("%F0%9F%98%80".to_owned()),
+            Just("%FF".to_owned()),
+            Just("%C3".to_owned()),
+            "[+=é😀 ]",
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    fn init_data() -> impl Strategy<Value = String> {
+        let pair = prop_oneof![
+            8 => (key(), value()).prop_map(|(k, v)| format!("{k}={v}")),
+            1 => value(),
+        ];
+        prop_oneof![
+            4 => prop::collection::vec(pair, 1..10).prop_map(|pairs| pairs.join("&")),
+            1 => "[a-c%+&=0-9A-Fé]{0,40}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+
+        #[test]
+        fn single_pass_matches_split_then_decode(raw in init_data()) {
+            assert_matches_reference(&raw);
+        }
+
+        /// Init data too long for the buffer on the stack.
+        #[test]
+        fn long_init_data_matches_split_then_decode(raw in init_data(), filler in value()) {
+            let raw = format!("{raw}&z={}", filler.repeat(STACK_SCRATCH / filler.len().max(1) + 1));
+            assert_matches_reference(&raw);
+        }
+
+        #[test]
+        fn first_of_finds_the_first_byte(word in proptest::array::uniform8(prop_oneof![
+            Just(b'%'), Just(b'+'), Just(b'&'), Just(b'='), Just(b'"'), Just(b'\\'),
+            0u8..0x21, 0x7fu8..=0x81, any::<u8>(), any::<u8>(), any::<u8>(),
+        ])) {
+            let naive = |found: &dyn Fn(u8) -> bool| word.iter().position(|&b| found(b));
+            prop_assert_eq!(first_of(&word, b"%+&=", 0), naive(&|b| is_special(b)));
+            prop_assert_eq!(
+                first_of(&word, b"\"\\", 0x20),
+                naive(&|b| b == b'"' || b == b'\\' || b < 0x20)
+            );
+        }
+    }
+
+    #[test]
+    fn single_pass_edge_cases() {
+        for raw in [
+            "a=1",
+            "a=",
+            "a==",
+            "a=b=c&d=%3D",
+            "%61=1&b=2",
+            "a=1&",
+            "&a=1",
+            "a",
+            "=",
+            "a=%",
+            "a=%4",
+            "a=%%41",
+            "a=%2",
+            "hash=ab%63&a=1",
+            "hash=%FF&a=1",
+            "a=%FF&hash=1",
+            "a=1&a=%FF",
+            "h=1&hash=2&hash=3",
+            "a+b=c+d",
+            "a=12345678&b=123456789abcdef%20&c=%41%42%43%44%45%46%47%48%49",
+            "user=%7B%22id%22%3A1%7D&auth_date=1&hash=00",
+        ] {
+            assert_matches_reference(raw);
+        }
+        let pairs = |n: usize| (0..n).map(|i| format!("k{i}=v")).collect::<Vec<_>>();
+        for n in [MAX_PAIRS - 1, MAX_PAIRS, MAX_PAIRS + 1] {
+            assert_matches_reference(&pairs(n).join("&"));
+            assert_matches_reference(&(pairs(n).join("&") + "&x"));
+            assert_matches_reference(&(pairs(n).join("&") + "&k0=v"));
+        }
     }
 }

@@ -127,25 +127,45 @@ impl VerifiedInitData {
         auth_date: u64,
     ) -> Result<VerifiedInitData, InitDataError> {
         fn json<T: serde::de::DeserializeOwned>(
-            fields: &Fields,
+            raw: Option<&str>,
             field: &'static str,
         ) -> Result<Option<T>, InitDataError> {
-            fields
-                .get(field)
-                .map(|raw| {
-                    serde_json::from_str(raw).map_err(|e| InitDataError::InvalidField {
-                        field,
-                        reason: e.to_string(),
-                    })
+            raw.map(|raw| {
+                serde_json::from_str(raw).map_err(|e| InitDataError::InvalidField {
+                    field,
+                    reason: e.to_string(),
                 })
-                .transpose()
+            })
+            .transpose()
         }
-        let user = json(&fields, "user")?;
-        let receiver = json(&fields, "receiver")?;
-        let chat = json(&fields, "chat")?;
-        let chat_type = fields.get("chat_type").map(ChatType::parse);
-        let can_send_after = fields
-            .get("can_send_after")
+        // Telegram's users take a fast path; anything it does not handle goes to `serde_json`.
+        fn web_app_user(
+            raw: Option<&str>,
+            field: &'static str,
+        ) -> Result<Option<WebAppUser>, InitDataError> {
+            match raw.map(super::user_json::parse_user) {
+                Some(Some(user)) => Ok(Some(user)),
+                _ => json(raw, field),
+            }
+        }
+        // One walk over the fields instead of a lookup each.
+        let (mut user, mut receiver, mut chat, mut chat_type, mut can_send_after) =
+            (None, None, None, None, None);
+        for (key, value) in fields.iter() {
+            match key {
+                "user" => user = Some(value),
+                "receiver" => receiver = Some(value),
+                "chat" => chat = Some(value),
+                "chat_type" => chat_type = Some(value),
+                "can_send_after" => can_send_after = Some(value),
+                _ => {}
+            }
+        }
+        let user = web_app_user(user, "user")?;
+        let receiver = web_app_user(receiver, "receiver")?;
+        let chat = json(chat, "chat")?;
+        let chat_type = chat_type.map(ChatType::parse);
+        let can_send_after = can_send_after
             .map(|v| {
                 v.parse().map_err(|_| InitDataError::InvalidField {
                     field: "can_send_after",
