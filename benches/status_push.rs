@@ -40,7 +40,7 @@ mod fakes;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fakes::{Process, full_bot_release, serve, stripe_signature};
+use fakes::{Process, Rng, full_bot_release, serve, stripe_signature};
 use miniapp_core::init_data::{BotToken, sign};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -302,15 +302,6 @@ async fn database_connections(admin: &sqlx::PgPool) -> i64 {
         .unwrap()
 }
 
-/// SplitMix64, for reproducible payment moments.
-fn splitmix(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *seed;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; this bench takes no filter.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -499,12 +490,12 @@ async fn run() {
     let polling_pages = bench.create_many(4_000_000_000, pages).await;
     let reads_a = bench.metric(&bench.a, "miniapp_status_reads_total").await;
     let reads_b = bench.metric(&bench.b, "miniapp_status_reads_total").await;
-    let mut seed = 17_u64;
+    let mut rng = Rng(17);
     let started = Instant::now();
     let mut page_tasks = Vec::new();
     for (kind, list) in [("wait", &waiting_pages), ("poll", &polling_pages)] {
         for p in list {
-            let paid_after = Duration::from_millis(3_000 + splitmix(&mut seed) % 27_000);
+            let paid_after = Duration::from_millis(3_000 + rng.next() % 27_000);
             let bench = bench.clone();
             let p = p.clone();
             page_tasks.push(tokio::spawn(async move {

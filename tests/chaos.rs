@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fakes::{Process, full_bot_release, serve, stripe_signature};
+use fakes::{Process, Rng, full_bot_release, serve, stripe_signature};
 use miniapp_core::init_data::{BotToken, sign};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -50,29 +50,6 @@ const REFUNDED: &str =
     include_str!("../miniapp-stripe/tests/vectors/events/charge.refunded.full.json");
 const EXPIRED: &str =
     include_str!("../miniapp-stripe/tests/vectors/events/checkout.session.expired.json");
-
-/// SplitMix64: a seeded, reproducible stream for the shuffles and the kill moments.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Payments, events and deliveries.

@@ -328,14 +328,12 @@ pub fn map_event(body: &[u8]) -> Result<Vec<ProviderEvent>, ProviderError> {
         | "checkout.session.async_payment_succeeded"
         | "checkout.session.async_payment_failed"
         | "checkout.session.expired") => {
+            // Only reached when the one-pass read of the session failed: this read fails the
+            // same way and says why (every type of this arm is a session event).
             let s: Session<'_> = object(raw)?;
-            match session_event(kind, &s) {
-                Some(mapped) => {
-                    let (provider_ref, kind) = mapped?;
-                    one(s.payment_id(), provider_ref, kind)
-                }
-                None => Ok(Vec::new()),
-            }
+            let (provider_ref, kind) =
+                session_event(kind, &s).ok_or_else(|| malformed("not a session event"))??;
+            one(s.payment_id(), provider_ref, kind)
         }
         "payment_intent.payment_failed" => {
             // One attempt failed (a declined card, a failed 3-D Secure): the Checkout Session
