@@ -557,9 +557,7 @@ pub async fn run_with_metrics(
                         .map_err(|e| AppError::Provider(format!("setWebhook failed: {e}")))?;
                 // Telegram's route answers a wrong secret with an empty 401: the same JSON
                 // error shape as every other route.
-                router = router.merge(
-                    telegram.layer(axum::middleware::map_response(crate::http::json_errors)),
-                );
+                router = router.merge(telegram.layer(crate::http::json_errors_layer()));
                 let stop = stopped();
                 tasks.push(tokio::spawn(async move {
                     let errors = LoggingErrorHandler::with_custom_text("telegram update");

@@ -2516,6 +2516,35 @@ async fn a_waiting_status_request_is_answered_by_the_commit() {
     assert_eq!((status, s["status"].as_str()), (200, Some("pending")));
 }
 
+/// `router`'s deadline is the request timeout plus the wait a long poll asked for: a wait longer
+/// than the timeout ends with the status, not with a 408.
+#[tokio::test]
+async fn a_long_poll_outlives_the_request_timeout_by_its_wait() {
+    let app = spawn_app_with(Options {
+        request_timeout: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    let user = fresh_user();
+    let id = app.buy_id(user, 100, "5.00").await;
+    let started = std::time::Instant::now();
+    let (status, body) = app
+        .get(
+            &format!("/api/miniapp/payment-status/{id}?wait=1&status=pending"),
+            Some(user),
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("pending")),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "held for its whole wait, past the 300 ms timeout"
+    );
+}
+
 #[tokio::test]
 async fn a_status_wait_that_is_not_understood_is_refused() {
     let app = spawn_app().await;

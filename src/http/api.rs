@@ -329,14 +329,14 @@ pub(crate) async fn payment_status(
     let id = PaymentId::new(id).map_err(|_| ApiError::not_found())?;
     // Nothing of the request is needed once the caller is known; a waiting request keeps none.
     drop((headers, params));
+    // The reads are boxed, the plain one too: a future is as large as its largest state, and a
+    // request spends its wait holding only the waiter and a timer, not room for a ledger query
+    // (thousands of requests may wait at once).
+    let read = |state, id| Box::pin(status_reply(state, caller.user, id));
     let Some((wait, known)) = wait else {
-        let (_, reply) = status_reply(&state, caller.user, &id).await?;
+        let (_, reply) = read(&state, &id).await?;
         return Ok(Json(reply).into_response());
     };
-    // The reads are boxed: a future is as large as its largest state, and a request spends its
-    // wait holding only the waiter and a timer, not room for a ledger query (thousands of
-    // requests may wait at once).
-    let read = |state, id| Box::pin(status_reply(state, caller.user, id));
     // Subscribed before the read: a change committed after it wakes this request, one committed
     // before it is what the read sees.
     let waiter = state.inner.waiters.waiter(&id);

@@ -103,6 +103,11 @@ fn status_error(status: StatusCode) -> ApiError {
 /// `{success: false, error: {code, message}}` shape, keeping its status and headers such as
 /// `Allow`. Error pages in HTML (the sandbox checkout) are left as they are.
 pub async fn json_errors(response: Response) -> Response {
+    json_error_shape(response)
+}
+
+/// [`json_errors`] without the `async`, for [`super::edge::Edge`].
+pub(crate) fn json_error_shape(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -16,6 +16,7 @@
 mod api;
 mod assets;
 mod checkout;
+mod edge;
 mod error;
 mod extract;
 mod handoff;
@@ -81,8 +82,7 @@ pub fn payments_router(state: AppState) -> Router {
     for routes in &state.inner.routes {
         app = app.merge(routes.clone());
     }
-    app.layer(axum::middleware::map_response(error::json_errors))
-        .with_state(state)
+    app.layer(edge::EdgeLayer::json_errors()).with_state(state)
 }
 
 /// `GET /healthz`: liveness and whether the ledger answers (503 when it does not). Separate from
@@ -109,19 +109,9 @@ pub fn timeout_layer(timeout: std::time::Duration) -> tower_http::timeout::Timeo
     tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
 }
 
-/// [`timeout_layer`] for a request, lengthened by the `wait` a status long poll asked for (a host
-/// app that mounts [`payments_router`] behind its own timeout should do the same, or the page's
-/// long polls end early and it simply asks again).
-async fn deadline(
-    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let wait = long_poll_wait(request.uri());
-    match tokio::time::timeout(timeout + wait, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
-    }
+/// [`json_errors`] as a layer, for routes merged after [`router`] (Telegram's webhook).
+pub(crate) fn json_errors_layer() -> edge::EdgeLayer {
+    edge::EdgeLayer::json_errors()
 }
 
 /// The first value of query parameter `name` in `uri`, decoded.
@@ -132,7 +122,7 @@ pub(crate) fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
 }
 
 /// The `wait` of a `payment-status` long poll in `uri`, or zero.
-fn long_poll_wait(uri: &axum::http::Uri) -> std::time::Duration {
+pub(crate) fn long_poll_wait(uri: &axum::http::Uri) -> std::time::Duration {
     if !uri.path().contains("/api/miniapp/payment-status/") {
         return std::time::Duration::ZERO;
     }
@@ -154,10 +144,9 @@ pub fn router(state: AppState) -> Router {
         .merge(health_router(state))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(timeout, deadline))
-        .layer(axum::middleware::from_fn(crate::metrics::track_latency))
-        // Outermost, so the timeout's empty 408 gets the JSON shape too.
-        .layer(axum::middleware::map_response(error::json_errors))
+        // The deadline (lengthened by a long poll's wait), the latency metric and the JSON
+        // error shape, the timeout's 408 included.
+        .layer(edge::EdgeLayer::with_deadline(timeout))
 }
 
 /// What a verified webhook did.
