@@ -1,0 +1,366 @@
+//! [`PayPalProvider`]: the [`PaymentProvider`] on PayPal's Orders v2 API.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use miniapp_core::event::{EventKind, FailureReason, ProviderEvent};
+use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef};
+use miniapp_core::ledger::ChargeRefund;
+use miniapp_core::payment::Payment;
+use miniapp_core::provider::{
+    Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
+};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::client::{CallError, Client};
+use crate::config::{PayPalConfig, PayPalEnvironment};
+use crate::wire::{self, Order, Webhook, malformed};
+
+/// The PayPal provider (id `paypal`). Build it from a [`PayPalConfig`].
+pub struct PayPalProvider {
+    id: ProviderId,
+    config: PayPalConfig,
+    client: Client,
+}
+
+impl fmt::Debug for PayPalProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PayPalProvider")
+            .field("id", &self.id)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest webhook header value we pass on to PayPal's verification (PayPal's own limits
+/// are 50 to 500 characters; a certificate URL is about 90).
+const MAX_HEADER: usize = 1024;
+
+#[derive(Deserialize)]
+struct Verification {
+    verification_status: String,
+}
+
+impl PayPalProvider {
+    /// A provider for `config`.
+    ///
+    /// ```
+    /// use miniapp_core::provider::PaymentProvider;
+    /// use miniapp_paypal::{PayPalConfig, PayPalEnvironment, PayPalProvider};
+    /// let config = PayPalConfig::new("id", "s3cr3t-value", "WH1", PayPalEnvironment::Sandbox, "https://bot.example");
+    /// let paypal = PayPalProvider::new(config).unwrap();
+    /// assert_eq!(paypal.id().as_str(), "paypal");
+    /// assert!(paypal.is_test()); // the sandbox moves no real money
+    /// assert!(!format!("{paypal:?}").contains("s3cr3t-value"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`ProviderError::Unavailable`] when the HTTP client cannot be built.
+    pub fn new(config: PayPalConfig) -> Result<PayPalProvider, ProviderError> {
+        let client = Client::new(
+            &config.api_base,
+            config.client_id.clone(),
+            config.client_secret.clone(),
+            config.timeout,
+        )?;
+        Ok(PayPalProvider {
+            id: ProviderId::new("paypal").map_err(|e| malformed(e.to_string()))?,
+            config,
+            client,
+        })
+    }
+
+    fn return_url(&self, id: &PaymentId, checkout: &str) -> String {
+        format!(
+            "{}/miniapp/?payment_id={id}&checkout={checkout}",
+            self.config.public_base_url
+        )
+    }
+
+    /// Captures an approved order, once: every call for one order carries the same
+    /// `PayPal-Request-Id`, so PayPal answers a repeat with the first capture, and an order
+    /// captured under another id (`ORDER_ALREADY_CAPTURED`) is read instead. An order not
+    /// approved yet gives no events; a declined funding source is an attempt that failed (the
+    /// buyer may pick another one on PayPal's page).
+    async fn capture(
+        &self,
+        order_id: &str,
+        payment_id: Option<&PaymentId>,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        let path = format!("/v2/checkout/orders/{}/capture", path_segment(order_id)?);
+        let key = format!("miniapp-capture-{order_id}");
+        match self
+            .client
+            .call(Method::POST, &path, Some("{}"), Some(&key))
+            .await
+        {
+            Ok(body) => wire::order_events(&decode::<Order>(&body)?, payment_id),
+            Err(e) => match e.issue() {
+                Some("ORDER_ALREADY_CAPTURED") => self.read_order(order_id, payment_id).await,
+                Some("ORDER_NOT_APPROVED" | "PAYER_ACTION_REQUIRED") => Ok(Vec::new()),
+                Some("INSTRUMENT_DECLINED") => {
+                    let Some(payment_id) = payment_id else {
+                        return Ok(Vec::new());
+                    };
+                    Ok(vec![ProviderEvent {
+                        id: ProviderEventId::new(format!("capture_declined_{order_id}"))
+                            .map_err(|e| malformed(e.to_string()))?,
+                        payment_id: Some(payment_id.clone()),
+                        provider_ref: ProviderRef::new(order_id)
+                            .map_err(|e| malformed(e.to_string()))?,
+                        kind: EventKind::AttemptFailed {
+                            reason: FailureReason::CardDeclined,
+                        },
+                    }])
+                }
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    async fn read_order(
+        &self,
+        order_id: &str,
+        payment_id: Option<&PaymentId>,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        let order = self.get_order(order_id).await?;
+        wire::order_events(&order, payment_id)
+    }
+
+    async fn get_order(&self, order_id: &str) -> Result<Order, ProviderError> {
+        let path = format!("/v2/checkout/orders/{}", path_segment(order_id)?);
+        let body = self
+            .client
+            .call(Method::GET, &path, None, None)
+            .await
+            .map_err(ProviderError::from)?;
+        decode(&body)
+    }
+
+    /// Asks PayPal whether the webhook is authentic (`POST /v1/notifications/verify-webhook-signature`
+    /// with our webhook id). The event goes back byte for byte, spliced in as raw JSON: PayPal
+    /// checks a CRC32 of the bytes it signed, which re-serialising would change.
+    async fn verify(&self, request: &WebhookRequest) -> Result<(), ProviderError> {
+        let header = |name: &'static str| {
+            request
+                .header(name)
+                .filter(|v| !v.is_empty() && v.len() <= MAX_HEADER)
+                .ok_or_else(|| ProviderError::InvalidSignature(format!("no usable {name} header")))
+        };
+        let fields = [
+            ("auth_algo", header("PAYPAL-AUTH-ALGO")?),
+            ("cert_url", header("PAYPAL-CERT-URL")?),
+            ("transmission_id", header("PAYPAL-TRANSMISSION-ID")?),
+            ("transmission_sig", header("PAYPAL-TRANSMISSION-SIG")?),
+            ("transmission_time", header("PAYPAL-TRANSMISSION-TIME")?),
+        ];
+        // The whole body, whitespace included: it is what PayPal signed.
+        let event = std::str::from_utf8(&request.body)
+            .ok()
+            .filter(|text| {
+                serde_json::from_str::<&serde_json::value::RawValue>(text)
+                    .is_ok_and(|raw| raw.get().starts_with('{'))
+            })
+            .ok_or_else(|| malformed("the webhook body is not a JSON object"))?;
+        let mut body = serde_json::Map::new();
+        for (k, v) in fields {
+            body.insert(k.to_owned(), json!(v));
+        }
+        body.insert("webhook_id".to_owned(), json!(self.config.webhook_id));
+        let mut body = serde_json::to_string(&body).map_err(|e| malformed(e.to_string()))?;
+        // `{…}` + `,"webhook_event":<the bytes as received>}`
+        body.pop();
+        body.push_str(",\"webhook_event\":");
+        body.push_str(event);
+        body.push('}');
+        let answer = self
+            .client
+            .call(
+                Method::POST,
+                "/v1/notifications/verify-webhook-signature",
+                Some(&body),
+                None,
+            )
+            .await
+            .map_err(|e| match e {
+                // PayPal refusing the verification request itself (a malformed header value)
+                // is a verdict on the webhook, not an outage.
+                CallError::Api(f) if f.status == 400 || f.status == 422 => {
+                    ProviderError::InvalidSignature(format!("PayPal refused to verify it: {f}"))
+                }
+                other => other.into(),
+            })?;
+        let verdict: Verification = decode(&answer)?;
+        if verdict.verification_status == "SUCCESS" {
+            Ok(())
+        } else {
+            Err(ProviderError::InvalidSignature(format!(
+                "PayPal says {}",
+                verdict.verification_status
+            )))
+        }
+    }
+}
+
+/// An id from PayPal or from storage, made safe to put in a path: PayPal's ids are letters and
+/// digits (`^[A-Z0-9]+$` for orders).
+fn path_segment(id: &str) -> Result<&str, ProviderError> {
+    if !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(id)
+    } else {
+        Err(malformed(format!("not a PayPal id: {id:?}")))
+    }
+}
+
+/// A successful answer of another shape is PayPal being unavailable (a proxy's page, a
+/// truncated body), not a verdict on the payment.
+fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ProviderError::Unavailable(Box::new(crate::client::TransportError(format!(
+            "PayPal's answer is not the JSON expected: {e}"
+        ))))
+    })
+}
+
+#[async_trait]
+impl PaymentProvider for PayPalProvider {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    /// `POST /v2/checkout/orders`: intent `CAPTURE`, one purchase unit of the catalog's price
+    /// with our payment id as `custom_id` and `invoice_id`, PayPal's page with "Pay now" and no
+    /// shipping, return and cancel links to our page, and
+    /// `PayPal-Request-Id: miniapp-order-<idempotency key>`, so every repeat of one attempt gets
+    /// the same order. The buyer goes to its `payer-action` (or `approve`) link.
+    async fn create_checkout(&self, r: &CheckoutRequest) -> Result<Checkout, ProviderError> {
+        let id = r.payment_id.as_str();
+        let description = match r.language.as_deref() {
+            Some(l) if l.starts_with("ru") => format!("{} токенов", r.tokens),
+            _ => format!("{} tokens", r.tokens),
+        };
+        let mut experience = json!({
+            "shipping_preference": "NO_SHIPPING",
+            "user_action": "PAY_NOW",
+            "return_url": self.return_url(&r.payment_id, "success"),
+            "cancel_url": self.return_url(&r.payment_id, "cancel"),
+        });
+        if let Some(l) = r.language.as_deref() {
+            let locale = match l {
+                l if l.starts_with("ru") => "ru-RU",
+                _ => "en-US",
+            };
+            experience["locale"] = json!(locale);
+        }
+        let body = json!({
+            "intent": "CAPTURE",
+            "purchase_units": [{
+                "amount": {
+                    "currency_code": r.price.currency().code(),
+                    "value": r.price.to_decimal_string(),
+                },
+                "custom_id": id,
+                "invoice_id": id,
+                "description": description,
+            }],
+            "payment_source": {"paypal": {"experience_context": experience}},
+        })
+        .to_string();
+        let key = format!("miniapp-order-{}", r.idempotency_key());
+        let answer = self
+            .client
+            .call(Method::POST, "/v2/checkout/orders", Some(&body), Some(&key))
+            .await
+            .map_err(ProviderError::from)?;
+        let order: Order = decode(&answer)?;
+        let url = order
+            .links
+            .iter()
+            .find(|l| l.rel == "payer-action" || l.rel == "approve")
+            .map(|l| l.href.clone())
+            .filter(|u| u.starts_with("https://") || miniapp_core::provider::is_loopback_http(u))
+            .ok_or_else(|| {
+                ProviderError::Unavailable(Box::new(crate::client::TransportError(
+                    "PayPal's order has no approval link".into(),
+                )))
+            })?;
+        Ok(Checkout {
+            checkout_ref: ProviderRef::new(&order.id).map_err(|e| malformed(e.to_string()))?,
+            url,
+            // PayPal gives a buyer three hours from the order's creation to approve it.
+            expires_at: Some(r.created_at + self.config.approval_window.as_secs()),
+        })
+    }
+
+    /// Verifies with PayPal, then maps the event. `CHECKOUT.ORDER.APPROVED` captures the order
+    /// here (idempotently) and returns what the capture did.
+    async fn parse_webhook(
+        &self,
+        request: &WebhookRequest,
+        _now: SystemTime,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        self.verify(request).await?;
+        match wire::map_webhook(&request.body)? {
+            Webhook::Events(events) => Ok(events),
+            Webhook::Approved {
+                order_id,
+                payment_id,
+            } => self.capture(&order_id, payment_id.as_ref()).await,
+        }
+    }
+
+    /// Reads the order; an approved one is captured first (the buyer came back, or the
+    /// `CHECKOUT.ORDER.APPROVED` webhook was lost).
+    async fn fetch_status(&self, payment: &Payment) -> Result<Vec<ProviderEvent>, ProviderError> {
+        let Some(order_id) = &payment.checkout_ref else {
+            return Ok(Vec::new());
+        };
+        let order = self.get_order(order_id.as_str()).await?;
+        if order.status == "APPROVED" {
+            return self.capture(&order.id, Some(&payment.id)).await;
+        }
+        wire::order_events(&order, Some(&payment.id))
+    }
+
+    /// `POST /v2/payments/captures/{capture}/refund` of the whole amount, keyed
+    /// `PayPal-Request-Id: miniapp-refund-<capture>` (PayPal keeps refund keys 45 days), so a
+    /// repeated call refunds once; `CAPTURE_FULLY_REFUNDED` counts as done.
+    async fn refund_charge(&self, refund: &ChargeRefund) -> Result<(), ProviderError> {
+        let capture = path_segment(refund.charge_ref.as_str())?;
+        let body = json!({
+            "amount": {
+                "currency_code": refund.amount.currency().code(),
+                "value": refund.amount.to_decimal_string(),
+            },
+            "note_to_payer": format!("Refund of a duplicate payment ({})", refund.payment_id),
+        })
+        .to_string();
+        let key = format!("miniapp-refund-{capture}");
+        match self
+            .client
+            .call(
+                Method::POST,
+                &format!("/v2/payments/captures/{capture}/refund"),
+                Some(&body),
+                Some(&key),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.issue() == Some("CAPTURE_FULLY_REFUNDED") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn is_test(&self) -> bool {
+        self.config.environment == PayPalEnvironment::Sandbox
+    }
+}
