@@ -289,6 +289,27 @@ pub fn build_with_stores(
             }
         }
     }
+    #[cfg(feature = "paypal")]
+    if let Some(paypal) = config
+        .paypal
+        .as_ref()
+        .filter(|_| config.payment_methods.iter().any(|m| m == "paypal"))
+    {
+        let provider = miniapp_paypal::PayPalProvider::new(paypal.clone())
+            .map_err(|e| AppError::Provider(e.to_string()))?;
+        if config.bot_token.is_some() && miniapp_core::provider::PaymentProvider::is_test(&provider)
+        {
+            tracing::warn!(
+                "PAYPAL_ENV=sandbox with a bot token: anyone with a PayPal sandbox account can pay and receive tokens; use it only for a test bot"
+            );
+        }
+        let id = PaymentMethod::new("paypal").unwrap_or_else(|| unreachable!("a valid id"));
+        methods.push(EnabledMethod {
+            offer: MethodOffer::new(id, Currency::USD),
+            provider: Arc::new(provider),
+            opens: Opens::Link,
+        });
+    }
     #[cfg(feature = "teloxide")]
     if let Some(token) = config
         .bot_token

@@ -95,6 +95,10 @@ pub struct Config {
     /// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, `STRIPE_API_BASE`.
     #[cfg(feature = "stripe")]
     pub stripe: Option<miniapp_stripe::StripeConfig>,
+    /// `PAYPAL_CLIENT_ID`, `PAYPAL_CLIENT_SECRET`, `PAYPAL_WEBHOOK_ID`, `PAYPAL_ENV`
+    /// (`PAYPAL_API_BASE` for a fake in tests); needed when `PAYMENT_METHODS` names `paypal`.
+    #[cfg(feature = "paypal")]
+    pub paypal: Option<miniapp_paypal::PayPalConfig>,
 }
 
 /// A configuration error: one clear sentence naming the variable.
@@ -210,9 +214,9 @@ impl Config {
             .filter(|m| !m.is_empty())
             .collect();
         for m in &payment_methods {
-            if !matches!(m.as_str(), "card" | "stars") {
+            if !matches!(m.as_str(), "card" | "stars" | "paypal") {
                 return Err(err(format!(
-                    "PAYMENT_METHODS: unknown payment method {m:?} (known: card, stars)"
+                    "PAYMENT_METHODS: unknown payment method {m:?} (known: card, stars, paypal)"
                 )));
             }
         }
@@ -385,6 +389,18 @@ impl Config {
                 "PAYMENT_METHODS includes card, but STRIPE_SECRET_KEY is not set and MINIAPP_SANDBOX=off: card payments have no provider"
             }));
         }
+        #[cfg(feature = "paypal")]
+        let paypal =
+            miniapp_paypal::PayPalConfig::from_lookup(&lookup).map_err(|e| err(e.to_string()))?;
+        #[cfg(feature = "paypal")]
+        let has_paypal = paypal.is_some();
+        #[cfg(not(feature = "paypal"))]
+        let has_paypal = false;
+        if payment_methods.iter().any(|m| m == "paypal") && !has_paypal {
+            return Err(err(
+                "PAYMENT_METHODS includes paypal, but PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET and PAYPAL_WEBHOOK_ID are not set",
+            ));
+        }
         // Telegram opens the page, and the checkout returns to it, only over https.
         if bot_token.is_some()
             && card
@@ -421,6 +437,8 @@ impl Config {
             telegram_api_url,
             #[cfg(feature = "stripe")]
             stripe,
+            #[cfg(feature = "paypal")]
+            paypal,
         })
     }
 }
@@ -484,6 +502,8 @@ impl fmt::Debug for Config {
         );
         #[cfg(feature = "stripe")]
         d.field("stripe", &self.stripe);
+        #[cfg(feature = "paypal")]
+        d.field("paypal", &self.paypal);
         d.finish()
     }
 }
@@ -629,6 +649,35 @@ mod tests {
     }
 
     const TOKEN: &str = "7000000009:SECRET_bot_token_value";
+
+    #[cfg(feature = "paypal")]
+    #[test]
+    fn paypal_needs_its_three_credentials_and_defaults_to_the_sandbox() {
+        let e = config(&[("PAYMENT_METHODS", "paypal")]).unwrap_err();
+        assert!(e.0.contains("PAYPAL_CLIENT_ID"), "{e}");
+        let e = config(&[
+            ("PAYMENT_METHODS", "paypal"),
+            ("PAYPAL_CLIENT_ID", "id"),
+            ("PAYPAL_CLIENT_SECRET", "paypal-secret-value"),
+            ("PUBLIC_BASE_URL", "https://bot.example"),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("PAYPAL_WEBHOOK_ID"), "{e}");
+        let c = config(&[
+            ("PAYMENT_METHODS", "card,paypal"),
+            ("PAYPAL_CLIENT_ID", "id"),
+            ("PAYPAL_CLIENT_SECRET", "paypal-secret-value"),
+            ("PAYPAL_WEBHOOK_ID", "WH1"),
+            ("PUBLIC_BASE_URL", "https://bot.example"),
+        ])
+        .unwrap();
+        let paypal = c.paypal.as_ref().unwrap();
+        assert_eq!(
+            paypal.environment(),
+            miniapp_paypal::PayPalEnvironment::Sandbox
+        );
+        assert!(!format!("{c:?}").contains("paypal-secret-value"));
+    }
 
     #[cfg(feature = "stripe")]
     #[test]

@@ -70,6 +70,7 @@
 //! | `sqlite` | yes | `miniapp::sqlx::SqliteLedgerStore` |
 //! | `postgres` | yes | `miniapp::sqlx::PgLedgerStore` |
 //! | `stripe` | yes | `miniapp::stripe::StripeProvider` |
+//! | `paypal` | yes | `miniapp::paypal::PayPalProvider` (`PAYMENT_METHODS=…,paypal`) |
 #![forbid(unsafe_code)]
 
 pub use miniapp_core::*;
@@ -104,3 +105,7 @@ pub use miniapp_sqlx as sqlx;
 /// Stripe Checkout (re-export of `miniapp-stripe`).
 #[cfg(feature = "stripe")]
 pub use miniapp_stripe as stripe;
+
+/// PayPal Checkout (re-export of `miniapp-paypal`).
+#[cfg(feature = "paypal")]
+pub use miniapp_paypal as paypal;

@@ -859,6 +859,93 @@ async fn provider_outage_is_503_and_a_lost_webhook_is_reconciled() {
     assert_eq!(s["balance"], 200, "reconciling again credits nothing more");
 }
 
+/// The buyer's return from a checkout (`checkout-return`, PayPal's return URL) asks the
+/// provider at once, before the usual reconciliation age, then sends the buyer to the page; a
+/// cancel or an unknown payment asks nothing, and hostile parameters never reach the redirect.
+#[tokio::test]
+async fn a_checkout_return_asks_the_provider_at_once_and_sends_the_buyer_to_the_page() {
+    let flaky: Arc<dyn PaymentProvider> = Arc::new(Flaky {
+        id: ProviderId::new("flaky").unwrap(),
+    });
+    let app = spawn_app_with(Options {
+        card: Some(flaky),
+        ..Options::default()
+    })
+    .await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = |query: String| {
+        let request = no_redirects.get(format!("{}/api/miniapp/checkout-return?{query}", app.url));
+        async move {
+            let r = request.send().await.unwrap();
+            let location = r.headers()["location"].to_str().unwrap().to_owned();
+            (r.status().as_u16(), location)
+        }
+    };
+    let user = fresh_user();
+    let id = app.buy_id(user, 200, "10").await;
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(s["status"], "pending", "too young for reconciliation");
+
+    let (status, location) = back(format!("payment_id={id}&checkout=cancel")).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            303,
+            format!("../../miniapp/?payment_id={id}&checkout=cancel").as_str()
+        )
+    );
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(s["status"], "pending", "a cancel asks nothing");
+
+    let (status, location) = back(format!(
+        "payment_id={id}&checkout=success&token=X&PayerID=Y"
+    ))
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            303,
+            format!("../../miniapp/?payment_id={id}&checkout=success").as_str()
+        )
+    );
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(
+        (s["status"].as_str(), s["balance"].as_i64()),
+        (Some("succeeded"), Some(200)),
+        "credited on the buyer's return"
+    );
+    back(format!("payment_id={id}&checkout=success")).await;
+    let (_, s) = app
+        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+        .await;
+    assert_eq!(s["balance"], 200, "a second return credits nothing more");
+
+    for query in [
+        "payment_id=pay_unknown0000000000000&checkout=success".to_owned(),
+        "payment_id=%3Cscript%3E&checkout=success".to_owned(),
+        format!("payment_id={id}&checkout=%2F%2Fevil.example"),
+        String::new(),
+    ] {
+        let (status, location) = back(query.clone()).await;
+        assert_eq!(status, 303, "{query}");
+        assert!(
+            location.starts_with("../../miniapp/")
+                && !location.contains('<')
+                && !location.contains("evil"),
+            "{query}: {location}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
     let flaky: Arc<dyn PaymentProvider> = Arc::new(Flaky {

@@ -73,9 +73,11 @@ impl PayPalProvider {
         })
     }
 
+    /// The buyer comes back through `miniapp::http`'s `checkout-return` route, which captures
+    /// the approved order at once (through reconciliation) and sends them on to the page.
     fn return_url(&self, id: &PaymentId, checkout: &str) -> String {
         format!(
-            "{}/miniapp/?payment_id={id}&checkout={checkout}",
+            "{}/api/miniapp/checkout-return?payment_id={id}&checkout={checkout}",
             self.config.public_base_url
         )
     }

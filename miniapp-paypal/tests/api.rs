@@ -97,14 +97,14 @@ async fn an_order_is_created_as_paypal_documents_it() {
     assert_eq!(
         context["return_url"],
         format!(
-            "https://bot.example/miniapp/?payment_id={}&checkout=success",
+            "https://bot.example/api/miniapp/checkout-return?payment_id={}&checkout=success",
             r.payment_id
         )
     );
     assert_eq!(
         context["cancel_url"],
         format!(
-            "https://bot.example/miniapp/?payment_id={}&checkout=cancel",
+            "https://bot.example/api/miniapp/checkout-return?payment_id={}&checkout=cancel",
             r.payment_id
         )
     );

@@ -356,6 +356,48 @@ pub(crate) async fn payment_status(
     Ok(Json(reply).into_response())
 }
 
+#[derive(Deserialize)]
+pub(crate) struct ReturnParams {
+    payment_id: Option<String>,
+    checkout: Option<String>,
+}
+
+/// `GET /api/miniapp/checkout-return?payment_id=…&checkout=success|cancel`: where a checkout
+/// that needs us to act on the buyer's return (PayPal, whose money moves only when we capture
+/// the approved order) sends the buyer back. A pending payment is checked with its provider at
+/// once (the reconciler's usual spacing still applies), then the buyer is sent on to the page
+/// with the same two parameters. Unauthenticated by nature (the buyer arrives from the
+/// provider's site, often in another browser): it only asks the provider what is true, which
+/// anyone may trigger without effect, and answers the same redirect whatever it finds.
+pub(crate) async fn checkout_return(
+    State(state): State<AppState>,
+    params: Result<Query<ReturnParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let params = params.map(|Query(p)| p).ok();
+    let id = params
+        .as_ref()
+        .and_then(|p| p.payment_id.as_deref())
+        .and_then(|v| PaymentId::new(v).ok());
+    let checkout = match params.as_ref().and_then(|p| p.checkout.as_deref()) {
+        Some("success") => "success",
+        _ => "cancel",
+    };
+    let Some(id) = id else {
+        return axum::response::Redirect::to("../../miniapp/").into_response();
+    };
+    if checkout == "success"
+        && let Ok(Some(payment)) = state.inner.ledger.payment(&id).await
+    {
+        let now = state.unix_now();
+        let _ = Box::pin(state.inner.reconciler.on_checkout_return(payment, now)).await;
+    }
+    // Relative, so it works under any prefix the routes are nested at.
+    axum::response::Redirect::to(&format!(
+        "../../miniapp/?payment_id={id}&checkout={checkout}"
+    ))
+    .into_response()
+}
+
 /// A fresh read of the payment (reconciled with its provider when it is due) and its answer.
 async fn status_reply(
     state: &AppState,

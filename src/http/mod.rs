@@ -72,6 +72,7 @@ pub fn payments_router(state: AppState) -> Router {
             "/api/miniapp/payment-status/{payment_id}",
             get(api::payment_status),
         )
+        .route("/api/miniapp/checkout-return", get(api::checkout_return))
         .route("/api/miniapp/balance", get(api::balance))
         .route("/api/miniapp/history", get(api::history))
         .route("/api/miniapp/payment-webhook", post(card_webhook))

@@ -144,6 +144,26 @@ impl Reconciler {
         }
     }
 
+    /// For a buyer coming back from the provider's checkout at `now`: a pending payment is
+    /// checked with its provider at once, whatever its age (PayPal takes the money only when we
+    /// capture, and the buyer's return is when the order was approved), still at most every
+    /// 15 s per payment and within the deadline.
+    pub async fn on_checkout_return(&self, payment: Payment, now: u64) -> Payment {
+        if payment.status != PaymentStatus::Pending
+            || !self.claim_question(&payment.id, now, POLL_INTERVAL.as_secs())
+        {
+            return payment;
+        }
+        let id = payment.id.clone();
+        match tokio::time::timeout(self.deadline, self.ask_provider(payment.clone())).await {
+            Ok(latest) => latest,
+            Err(_) => {
+                tracing::warn!(payment = %id, "checkout return: the provider did not answer in time");
+                payment
+            }
+        }
+    }
+
     /// Records that the provider is about to be asked about `id` at `now`, unless it was asked
     /// less than `spacing` seconds ago (then returns false and records nothing).
     pub(crate) fn claim_question(&self, id: &PaymentId, now: u64, spacing: u64) -> bool {
