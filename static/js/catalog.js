@@ -37,6 +37,12 @@ export function defaultMethod(catalog) {
   return (m.find((x) => x.id === 'stars') || m.find((x) => x.id === 'card') || m[0]).id;
 }
 
+/** Whether we ask for a receipt e-mail: not for Stars (paid inside Telegram) nor for PayPal,
+ * which sends its own receipt to the payer's PayPal address. */
+export function asksEmail(method) {
+  return !!method && method.opens === 'link' && method.id !== 'paypal';
+}
+
 export function currentMethod() {
   const methods = state.catalog ? state.catalog.methods : [];
   return methods.find((m) => m.id === state.methodId) || methods[0] || null;

@@ -2,7 +2,7 @@
 // and follow its status until it ends.
 
 import { api, newIdempotencyKey } from './api.js';
-import { selection } from './catalog.js';
+import { asksEmail, selection } from './catalog.js';
 import { amountString, moneyFrom } from './format.js';
 import { errorText, language, SESSION_ERRORS, t } from './i18n.js';
 import { safeCheckoutUrl, withLanguageFor } from './handoff.js';
@@ -88,7 +88,7 @@ export async function pay() {
     if (state.tg) state.tg.haptic('warning');
     return;
   }
-  const email = sel.method.opens === 'invoice' ? '' : validateEmail();
+  const email = asksEmail(sel.method) ? validateEmail() : '';
   if (email === null) {
     $('#email').focus({ preventScroll: true });
     $('#email').scrollIntoView({ block: 'center' });
@@ -198,7 +198,8 @@ function onInvoiceClosed(status) {
 // ---------------------------------------------------------------------------------------------
 
 function waitingText(payment) {
-  return payment.opens === 'invoice' ? t('waitingInvoice') : t('waitingLink');
+  if (payment.opens === 'invoice') return t('waitingInvoice');
+  return payment.methodId === 'paypal' ? t('waitingPayPal') : t('waitingLink');
 }
 
 export function startPolling(payment, origin) {

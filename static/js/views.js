@@ -1,6 +1,6 @@
 // Rendering: which view is shown and what it says. No requests here.
 
-import { currentMethod, priceOf } from './catalog.js';
+import { asksEmail, currentMethod, priceOf } from './catalog.js';
 import { formatInt, formatMoney, formatPerToken, tokensText } from './format.js';
 import { errorText, reasonText, t } from './i18n.js';
 import { changed, state } from './state.js';
@@ -87,6 +87,20 @@ function methodBody(method) {
       el('span', { class: 'method-text' }, el('span', { class: 'method-name', text: t('methodStars') }), el('span', { class: 'method-sub', text: t('methodStarsHint') })),
     );
   }
+  if (method.id === 'paypal') {
+    return el(
+      'span',
+      { class: 'method-body' },
+      el('span', { class: 'method-icon method-icon-paypal', 'aria-hidden': 'true', text: 'P' }),
+      el(
+        'span',
+        { class: 'method-text' },
+        el('span', { class: 'method-name', text: t('methodPayPal') }),
+        method.test ? el('span', { class: 'method-sub method-test', 'data-testid': 'method-test-paypal', text: t('methodTest') }) : null,
+        el('span', { class: 'method-sub', text: t('methodPayPalHint') }),
+      ),
+    );
+  }
   const isCard = method.id === 'card';
   return el(
     'span',
@@ -170,10 +184,10 @@ export function renderMethodDependent() {
   });
   // The test-payment notice belongs to the chosen method: Stars next to a sandbox card are real.
   $('#sandbox-note').hidden = !(method && method.test);
-  // A receipt e-mail and card wording mean nothing for an invoice paid inside Telegram.
-  const invoice = !!method && method.opens === 'invoice';
-  $('#email-group').hidden = invoice;
-  $('#card-fineprint').hidden = invoice;
+  // A receipt e-mail and card wording mean nothing for an invoice paid inside Telegram, nor for
+  // PayPal, which sends its own receipt and never shows us a card.
+  $('#email-group').hidden = !asksEmail(method);
+  $('#card-fineprint').hidden = !method || method.opens === 'invoice' || method.id === 'paypal';
   $('#dev-badge').hidden = !state.devMode;
 }
 

@@ -495,6 +495,42 @@ test('without stars in methods, the card is the only method and no switch is sho
   });
 });
 
+test('PayPal is a method of its own: its name, no receipt e-mail or card wording, and a waiting text that names PayPal', { timeout: TEST_TIMEOUT }, async () => {
+  const withPayPal = (json) => ({ ...json, methods: json.methods.concat([{ id: 'paypal', currency: 'USD', opens: 'link', test: false }]) });
+  await withTelegramPage({ beforeLoad: (page) => routeCatalog(page, withPayPal) }, async ({ page }) => {
+    await page.route('**/api/miniapp/create-payment', (route) => route.fulfill({
+      json: {
+        success: true, payment_id: 'pay_paypal_test', payment_url: 'https://www.sandbox.paypal.com/checkoutnow?token=5O190127TN364715T',
+        opens: 'link', amount: '25.00', amount_minor: 2500, currency: 'USD', credits: 500,
+      },
+    }));
+    await page.route('**/api/miniapp/payment-status/pay_paypal_test**', (route) => route.fulfill({
+      json: { success: true, payment_id: 'pay_paypal_test', status: 'pending', amount: '25.00', amount_minor: 2500, currency: 'USD', credits: 500, created_at: new Date().toISOString(), balance: 0 },
+    }));
+    await waitForView(page, 'main');
+    const paypal = page.getByTestId('method-paypal');
+    assert.match(await paypal.innerText(), /PayPal/);
+    assert.match(await paypal.innerText(), /Confirm in PayPal, then come back here/);
+    await selectPackage(page, 500);
+    await paypal.click();
+    await waitForMainButton(page, 'Pay $25.00');
+    assert.equal(await page.getByTestId('email-group').isVisible(), false, 'PayPal sends its own receipt');
+    assert.equal(await page.getByTestId('card-fineprint').isVisible(), false, 'no card wording for PayPal');
+    await page.getByTestId('method-card').click();
+    assert.equal(await page.getByTestId('email-group').isVisible(), true, 'the card still asks');
+    await paypal.click();
+
+    const [request] = await Promise.all([page.waitForRequest(isCreatePayment), clickMainButton(page)]);
+    const body = request.postDataJSON();
+    assert.deepEqual([body.payment_method, body.currency, body.amount, body.credits, body.email], ['paypal', 'USD', '25.00', 500, undefined]);
+    // Opened like the card: Telegram's openLink inside the tap, to the handoff page.
+    const [link] = await waitForCall(page, 'openLink');
+    assert.match(link, /\/miniapp\/open\.html#u=\d+&k=/);
+    await waitForView(page, 'waiting');
+    assert.match(await page.getByTestId('status').innerText(), /Confirm the payment in PayPal/);
+  });
+});
+
 test('Stars end to end: the invoice callback is a hint; the page shows the balance once the server saw successful_payment', { timeout: TEST_TIMEOUT }, async (t) => {
   if (!STARS_BASE_URL || !STARS_SECRET) {
     t.skip('STARS_BASE_URL / STARS_SECRET not set');
