@@ -1,5 +1,7 @@
-//! Chaos test: two release `full_bot` processes on one PostgreSQL database take 5,000 Stripe
-//! payments whose webhooks arrive three times each, shuffled, at 32 concurrency, to both
+//! Chaos test: two release `full_bot` processes on one PostgreSQL database take 5,000 payments,
+//! one in five with PayPal and the rest with Stripe, whose webhooks (for PayPal: the approval on
+//! which we capture, the capture, the refund) arrive three times each, shuffled, at 32
+//! concurrency, to both
 //! processes, while one process is killed with SIGKILL five times and restarted. Everything is
 //! delivered once more at the end; then SQL says whether every paid payment was credited exactly
 //! once, every balance equals its journal, and every notification was queued once and sent once.
@@ -26,6 +28,8 @@
 
 #[path = "support/fakes.rs"]
 mod fakes;
+#[path = "../miniapp-paypal/tests/support/fake.rs"]
+mod paypal;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +71,14 @@ struct Payment {
     tokens: u64,
     cents: u64,
     plan: Plan,
+    /// The PayPal order, for a payment made with PayPal (one in five); `None`: Stripe.
+    order: Option<String>,
+}
+
+/// One webhook as its provider delivers it.
+enum Event {
+    Stripe(Vec<u8>),
+    PayPal(miniapp_core::provider::WebhookRequest),
 }
 
 fn stripe_event(template: &str, kind: &str, p: &Payment, created: u64) -> Vec<u8> {
@@ -152,7 +164,7 @@ where
 async fn deliver(
     client: &reqwest::Client,
     bases: &[Arc<RwLock<String>>],
-    events: Arc<Vec<Vec<u8>>>,
+    events: Arc<Vec<Event>>,
     order: Arc<Vec<(usize, usize)>>,
     progress: Arc<tokio::sync::watch::Sender<usize>>,
 ) -> Arc<Tally> {
@@ -161,16 +173,24 @@ async fn deliver(
     concurrently(order.len(), move |i| {
         let (client, tally, progress) = (client.clone(), counted.clone(), progress.clone());
         let (event, target) = order[i];
-        let body = events[event].clone();
         let base = bases[target].read().unwrap().clone();
-        async move {
-            let r = client
+        let request = match &events[event] {
+            Event::Stripe(body) => client
                 .post(format!("{base}/api/miniapp/webhooks/stripe"))
-                .header("stripe-signature", stripe_signature(WHSEC, &body))
+                .header("stripe-signature", stripe_signature(WHSEC, body))
                 .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await;
+                .body(body.clone()),
+            Event::PayPal(w) => w
+                .headers
+                .iter()
+                .fold(
+                    client.post(format!("{base}/api/miniapp/webhooks/paypal")),
+                    |r, (k, v)| r.header(k, v),
+                )
+                .body(w.body.clone()),
+        };
+        async move {
+            let r = request.send().await;
             let counter = match r {
                 Ok(r) if r.status().is_success() => &tally.ok,
                 Ok(r) if r.status().is_server_error() => &tally.server_error,
@@ -244,6 +264,7 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
     );
 
     let stripe = serve(fakes::fake_stripe(STRIPE_KEY)).await;
+    let paypal = paypal::Fake::start().await;
     let (telegram, telegram_state) = fakes::fake_telegram();
     let telegram = serve(telegram).await;
 
@@ -255,6 +276,11 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
         ("STRIPE_SECRET_KEY", STRIPE_KEY.to_owned()),
         ("STRIPE_WEBHOOK_SECRET", WHSEC.to_owned()),
         ("STRIPE_API_BASE", stripe),
+        ("PAYMENT_METHODS", "card,paypal".to_owned()),
+        ("PAYPAL_CLIENT_ID", paypal::CLIENT_ID.to_owned()),
+        ("PAYPAL_CLIENT_SECRET", paypal::CLIENT_SECRET.to_owned()),
+        ("PAYPAL_WEBHOOK_ID", paypal::WEBHOOK_ID.to_owned()),
+        ("PAYPAL_API_BASE", paypal.base.clone()),
         ("MINIAPP_SANDBOX", "off".to_owned()),
         // 5,000 buyers all come from this machine's one address: the per-address rate limit
         // would refuse them (a real deployment sees them from their own addresses).
@@ -275,7 +301,7 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
         .unwrap()
         .as_secs()
         .to_string();
-    let plans: Vec<(i64, u64, u64, Plan)> = (0..n)
+    let plans: Vec<(i64, u64, u64, Plan, bool)> = (0..n)
         .map(|i| {
             let (tokens, cents) = PACKAGES[rng.below(PACKAGES.len())];
             let plan = match rng.below(10) {
@@ -283,14 +309,20 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
                 1 => Plan::Expired,
                 _ => Plan::Paid,
             };
-            (8_000_000_000 + i as i64, tokens, cents, plan)
+            (
+                8_000_000_000 + i as i64,
+                tokens,
+                cents,
+                plan,
+                rng.below(5) == 0,
+            )
         })
         .collect();
     let created = Arc::new(Mutex::new(Vec::with_capacity(n)));
     {
         let (client, bases, created) = (client.clone(), bases.clone(), created.clone());
         concurrently(n, move |i| {
-            let (user, tokens, cents, plan) = plans[i];
+            let (user, tokens, cents, plan, with_paypal) = plans[i];
             let user_json = format!(r#"{{"id":{user},"first_name":"Payer","language_code":"en"}}"#);
             let init_data = sign(&[("auth_date", &auth_date), ("user", &user_json)], &token);
             let base = bases[i % 2].read().unwrap().clone();
@@ -303,7 +335,7 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
                         "credits": tokens,
                         "amount": format!("{}.{:02}", cents / 100, cents % 100),
                         "currency": "USD",
-                        "payment_method": "card",
+                        "payment_method": if with_paypal { "paypal" } else { "card" },
                     }))
                     .send()
                     .await
@@ -318,6 +350,10 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
                     tokens,
                     cents,
                     plan,
+                    order: with_paypal.then(|| {
+                        let url = r["payment_url"].as_str().unwrap();
+                        url.rsplit_once("token=").unwrap().1.to_owned()
+                    }),
                 });
             }
         })
@@ -338,13 +374,45 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
         .as_secs();
     let mut events = Vec::new();
     for p in &payments {
-        match p.plan {
-            Plan::Paid => events.push(stripe_event(COMPLETED, "completed", p, now)),
-            Plan::PaidThenRefunded => {
-                events.push(stripe_event(COMPLETED, "completed", p, now));
-                events.push(stripe_event(REFUNDED, "refunded", p, now + 1));
+        let stripe = |template, kind, at| Event::Stripe(stripe_event(template, kind, p, at));
+        match (p.plan, &p.order) {
+            (Plan::Paid, None) => events.push(stripe(COMPLETED, "completed", now)),
+            (Plan::PaidThenRefunded, None) => {
+                events.push(stripe(COMPLETED, "completed", now));
+                events.push(stripe(REFUNDED, "refunded", now + 1));
             }
-            Plan::Expired => events.push(stripe_event(EXPIRED, "expired", p, now)),
+            (Plan::Expired, None) => events.push(stripe(EXPIRED, "expired", now)),
+            // PayPal: the buyer approves; the approval (on which we capture), the capture and
+            // the refund arrive in any order, to either process, three times each.
+            (plan @ (Plan::Paid | Plan::PaidThenRefunded), Some(order)) => {
+                paypal.approve(order);
+                let approved = paypal.order_json(order);
+                events.push(Event::PayPal(paypal.webhook(
+                    "CHECKOUT.ORDER.APPROVED",
+                    "checkout-order",
+                    approved,
+                )));
+                events.push(Event::PayPal(paypal.webhook(
+                    "PAYMENT.CAPTURE.COMPLETED",
+                    "capture",
+                    paypal.capture_json_for(order),
+                )));
+                if plan == Plan::PaidThenRefunded {
+                    events.push(Event::PayPal(paypal.webhook(
+                        "PAYMENT.CAPTURE.REFUNDED",
+                        "refund",
+                        paypal.full_refund_json_for(order),
+                    )));
+                }
+            }
+            (Plan::Expired, Some(order)) => {
+                paypal.void(order);
+                events.push(Event::PayPal(paypal.webhook(
+                    "CHECKOUT.ORDER.VOIDED",
+                    "checkout-order",
+                    paypal.order_json(order),
+                )));
+            }
         }
     }
     let events = Arc::new(events);
@@ -534,7 +602,23 @@ async fn two_processes_sigkill_and_redelivery_credit_every_payment_exactly_once(
         messages.len()
     );
 
+    let paypal_paid = payments
+        .iter()
+        .filter(|p| p.order.is_some() && p.plan != Plan::Expired)
+        .count();
+    println!(
+        "  PayPal payments                    {} ({paypal_paid} paid): orders captured {}, capture requests {}",
+        payments.iter().filter(|p| p.order.is_some()).count(),
+        paypal.captured(),
+        paypal.requests("/capture").len()
+    );
+
     assert_eq!(paid, expected_paid);
+    assert_eq!(
+        paypal.captured(),
+        paypal_paid,
+        "every approved PayPal order was captured, once"
+    );
     assert_eq!(credited, paid);
     assert_eq!(double, 0);
     assert_eq!(drift, 0);

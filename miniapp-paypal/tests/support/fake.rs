@@ -201,6 +201,49 @@ impl Fake {
         capture_json(&o, o.capture.as_ref().expect("captured"), &self.base)
     }
 
+    /// The capture PayPal makes (or made) for this order, as `PAYMENT.CAPTURE.COMPLETED` carries
+    /// it: its id is fixed per order, so the event can be written before the capture exists.
+    pub fn capture_json_for(&self, order_id: &str) -> Value {
+        let o = self.order(order_id);
+        let c = o.capture.clone().unwrap_or(FakeCapture {
+            id: format!("C{}", o.id),
+            status: "COMPLETED".into(),
+        });
+        capture_json(&o, &c, &self.base)
+    }
+
+    /// The full refund of the order's capture, as `PAYMENT.CAPTURE.REFUNDED` carries it.
+    pub fn full_refund_json_for(&self, order_id: &str) -> Value {
+        let o = self.order(order_id);
+        refund_json(
+            &format!("R0{}", o.id),
+            &o.value,
+            &o.value,
+            &o.currency,
+            &format!("C{}", o.id),
+            &self.base,
+        )
+    }
+
+    /// The buyer never approved: PayPal voids the order.
+    pub fn void(&self, order_id: &str) {
+        self.lock()
+            .orders
+            .get_mut(order_id)
+            .expect("known order")
+            .status = "VOIDED".into();
+    }
+
+    /// Orders with more than one capture or refund request that PayPal carried out: none may
+    /// exist (every repeat of ours must be answered from PayPal's idempotency store).
+    pub fn captured(&self) -> usize {
+        self.lock()
+            .orders
+            .values()
+            .filter(|o| o.capture.is_some())
+            .count()
+    }
+
     /// Captures the order on PayPal's side (as PayPal does for the buyer in tests of the
     /// webhook path), with `status`.
     pub fn capture_now(&self, order_id: &str, status: &str) -> String {
