@@ -70,7 +70,7 @@
 //!
 //! | PayPal event | core event |
 //! |---|---|
-//! | `CHECKOUT.ORDER.APPROVED` | the order is captured; the capture's events |
+//! | `CHECKOUT.ORDER.APPROVED` | our order (`custom_id` = `invoice_id` = a payment id) is captured; the capture's events. Another integration's order on the same account: acknowledged, left alone |
 //! | `PAYMENT.CAPTURE.COMPLETED` | `Succeeded { amount }` under the capture id |
 //! | `PAYMENT.CAPTURE.PENDING` | `Pending` |
 //! | `PAYMENT.CAPTURE.DENIED`, `.DECLINED` | `Failed { card_declined }` |

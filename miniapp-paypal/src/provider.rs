@@ -315,7 +315,7 @@ impl PaymentProvider for PayPalProvider {
             Webhook::Approved {
                 order_id,
                 payment_id,
-            } => self.capture(&order_id, payment_id.as_ref()).await,
+            } => self.capture(&order_id, Some(&payment_id)).await,
         }
     }
 

@@ -149,7 +149,7 @@ pub(crate) enum Webhook {
     /// `CHECKOUT.ORDER.APPROVED`: the buyer approved; the money moves only when we capture.
     Approved {
         order_id: String,
-        payment_id: Option<PaymentId>,
+        payment_id: PaymentId,
     },
 }
 
@@ -213,12 +213,24 @@ pub(crate) fn map_webhook(body: &[u8]) -> Result<Webhook, ProviderError> {
     match envelope.event_type.as_str() {
         "CHECKOUT.ORDER.APPROVED" => {
             let order: Order = serde_json::from_str(resource).map_err(read("order"))?;
-            let unit = order.purchase_units.first();
-            Ok(Webhook::Approved {
-                payment_id: unit
-                    .and_then(|u| our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref())),
-                order_id: order.id,
-            })
+            // Only our own orders are captured: we set `custom_id` and `invoice_id` both to our
+            // payment id. Another integration's order on the same PayPal account is not ours to
+            // capture.
+            let ours = order
+                .purchase_units
+                .first()
+                .filter(|u| u.custom_id.is_some() && u.custom_id == u.invoice_id)
+                .and_then(|u| our_payment(u.custom_id.as_deref(), None));
+            match ours {
+                Some(payment_id) => Ok(Webhook::Approved {
+                    payment_id,
+                    order_id: order.id,
+                }),
+                None => {
+                    tracing::warn!(order = %order.id, "an approved PayPal order that is not ours; not captured");
+                    Ok(Webhook::Events(Vec::new()))
+                }
+            }
         }
         "CHECKOUT.ORDER.VOIDED" => {
             let order: Order = serde_json::from_str(resource).map_err(read("order"))?;
