@@ -164,7 +164,8 @@ impl Client {
         let body = read(response).await?;
         let token: TokenBody = serde_json::from_slice(&body)
             .map_err(|e| unavailable(format!("the token answer is not the JSON expected: {e}")))?;
-        let life = Duration::from_secs(token.expires_in);
+        // PayPal's tokens live hours; a day at most keeps a wild answer from overflowing.
+        let life = Duration::from_secs(token.expires_in.min(86_400));
         let margin = REFRESH_MARGIN.min(life / 2);
         let value = SecretString::from(token.access_token);
         *cached = Some(Token {

@@ -40,6 +40,20 @@ impl fmt::Debug for PayPalProvider {
 const MAX_HEADER: usize = 1024;
 
 #[derive(Deserialize)]
+struct RefundStatus {
+    status: String,
+}
+
+/// Where PayPal's signing certificates live; a webhook naming another place is not PayPal's and
+/// is refused before PayPal is asked.
+const CERT_URL_PREFIXES: [&str; 4] = [
+    "https://api.paypal.com/v1/notifications/certs/",
+    "https://api.sandbox.paypal.com/v1/notifications/certs/",
+    "https://api-m.paypal.com/v1/notifications/certs/",
+    "https://api-m.sandbox.paypal.com/v1/notifications/certs/",
+];
+
+#[derive(Deserialize)]
 struct Verification {
     verification_status: String,
 }
@@ -118,6 +132,36 @@ impl PayPalProvider {
                         },
                     }])
                 }
+                // Another order of this payment was captured already (PayPal's "block duplicate
+                // invoice ids"): that capture's own events carry the money.
+                Some("DUPLICATE_INVOICE_ID") => {
+                    tracing::warn!(
+                        order = order_id,
+                        "PayPal refused a second capture for one payment"
+                    );
+                    Ok(Vec::new())
+                }
+                Some(
+                    "TRANSACTION_REFUSED"
+                    | "PAYER_CANNOT_PAY"
+                    | "PAYEE_BLOCKED_TRANSACTION"
+                    | "MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED"
+                    | "COMPLIANCE_VIOLATION",
+                ) => {
+                    let Some(payment_id) = payment_id else {
+                        return Ok(Vec::new());
+                    };
+                    Ok(vec![ProviderEvent {
+                        id: ProviderEventId::new(format!("capture_refused_{order_id}"))
+                            .map_err(|e| malformed(e.to_string()))?,
+                        payment_id: Some(payment_id.clone()),
+                        provider_ref: ProviderRef::new(order_id)
+                            .map_err(|e| malformed(e.to_string()))?,
+                        kind: EventKind::Failed {
+                            reason: Some(FailureReason::CardDeclined),
+                        },
+                    }])
+                }
                 _ => Err(e.into()),
             },
         }
@@ -133,10 +177,15 @@ impl PayPalProvider {
     }
 
     async fn get_order(&self, order_id: &str) -> Result<Order, ProviderError> {
-        let path = format!("/v2/checkout/orders/{}", path_segment(order_id)?);
+        self.read(&format!("/v2/checkout/orders/{}", path_segment(order_id)?))
+            .await
+    }
+
+    /// `GET path`, decoded.
+    async fn read<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ProviderError> {
         let body = self
             .client
-            .call(Method::GET, &path, None, None)
+            .call(Method::GET, path, None, None)
             .await
             .map_err(ProviderError::from)?;
         decode(&body)
@@ -152,6 +201,20 @@ impl PayPalProvider {
                 .filter(|v| !v.is_empty() && v.len() <= MAX_HEADER)
                 .ok_or_else(|| ProviderError::InvalidSignature(format!("no usable {name} header")))
         };
+        // Cheap checks first: a flood of forgeries must not each cost a call to PayPal.
+        if header("PAYPAL-AUTH-ALGO")? != "SHA256withRSA" {
+            return Err(ProviderError::InvalidSignature(
+                "PAYPAL-AUTH-ALGO is not SHA256withRSA".into(),
+            ));
+        }
+        if !CERT_URL_PREFIXES
+            .iter()
+            .any(|p| header("PAYPAL-CERT-URL").is_ok_and(|u| u.starts_with(p)))
+        {
+            return Err(ProviderError::InvalidSignature(
+                "PAYPAL-CERT-URL is not one of PayPal's".into(),
+            ));
+        }
         let fields = [
             ("auth_algo", header("PAYPAL-AUTH-ALGO")?),
             ("cert_url", header("PAYPAL-CERT-URL")?),
@@ -166,7 +229,9 @@ impl PayPalProvider {
                 serde_json::from_str::<&serde_json::value::RawValue>(text)
                     .is_ok_and(|raw| raw.get().starts_with('{'))
             })
-            .ok_or_else(|| malformed("the webhook body is not a JSON object"))?;
+            .ok_or_else(|| {
+                ProviderError::InvalidSignature("the webhook body is not a JSON object".into())
+            })?;
         let mut body = serde_json::Map::new();
         for (k, v) in fields {
             body.insert(k.to_owned(), json!(v));
@@ -210,12 +275,7 @@ impl PayPalProvider {
 /// An id from PayPal or from storage, made safe to put in a path: PayPal's ids are letters and
 /// digits (`^[A-Z0-9]+$` for orders).
 fn path_segment(id: &str) -> Result<&str, ProviderError> {
-    if !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if wire::is_paypal_id(id) {
         Ok(id)
     } else {
         Err(malformed(format!("not a PayPal id: {id:?}")))
@@ -302,8 +362,9 @@ impl PaymentProvider for PayPalProvider {
         })
     }
 
-    /// Verifies with PayPal, then maps the event. `CHECKOUT.ORDER.APPROVED` captures the order
-    /// here (idempotently) and returns what the capture did.
+    /// Verifies with PayPal, then reads what the webhook names back from PayPal's API and maps
+    /// that (the body's own content is never trusted: PayPal signs only a CRC32 of it).
+    /// `CHECKOUT.ORDER.APPROVED` captures the order, when it is ours, here (idempotently).
     async fn parse_webhook(
         &self,
         request: &WebhookRequest,
@@ -311,11 +372,64 @@ impl PaymentProvider for PayPalProvider {
     ) -> Result<Vec<ProviderEvent>, ProviderError> {
         self.verify(request).await?;
         match wire::map_webhook(&request.body)? {
-            Webhook::Events(events) => Ok(events),
-            Webhook::Approved {
-                order_id,
-                payment_id,
-            } => self.capture(&order_id, Some(&payment_id)).await,
+            Webhook::Ignored => Ok(Vec::new()),
+            Webhook::Approved { order_id } => {
+                let order = self.get_order(&order_id).await?;
+                let Some(payment_id) = order.purchase_units.first().and_then(|u| {
+                    wire::our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref())
+                }) else {
+                    tracing::warn!(order = %order.id, "an approved PayPal order that is not ours; not captured");
+                    return Ok(Vec::new());
+                };
+                if order.status == "APPROVED" {
+                    self.capture(&order.id, Some(&payment_id)).await
+                } else {
+                    wire::order_events(&order, Some(&payment_id))
+                }
+            }
+            Webhook::Voided { event, order_id } => {
+                let order = self.get_order(&order_id).await?;
+                let ours = order.purchase_units.first().and_then(|u| {
+                    wire::our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref())
+                });
+                Ok(match ours {
+                    Some(payment_id) if order.status == "VOIDED" => vec![ProviderEvent {
+                        id: event,
+                        payment_id: Some(payment_id),
+                        provider_ref: ProviderRef::new(&order.id)
+                            .map_err(|e| malformed(e.to_string()))?,
+                        kind: EventKind::Expired,
+                    }],
+                    _ => Vec::new(),
+                })
+            }
+            Webhook::Capture { event, capture_id } => {
+                let capture: wire::Capture = self
+                    .read(&format!(
+                        "/v2/payments/captures/{}",
+                        path_segment(&capture_id)?
+                    ))
+                    .await?;
+                Ok(wire::capture_event(event, &capture)?.into_iter().collect())
+            }
+            Webhook::Refund { event, refund_id } => {
+                let refund: wire::Refund = self
+                    .read(&format!(
+                        "/v2/payments/refunds/{}",
+                        path_segment(&refund_id)?
+                    ))
+                    .await?;
+                Ok(wire::refund_event(event, &refund)?.into_iter().collect())
+            }
+            Webhook::Dispute { event, dispute_id } => {
+                let dispute: wire::Dispute = self
+                    .read(&format!(
+                        "/v1/customer/disputes/{}",
+                        path_segment(&dispute_id)?
+                    ))
+                    .await?;
+                wire::dispute_events(&event, &dispute)
+            }
         }
     }
 
@@ -325,7 +439,27 @@ impl PaymentProvider for PayPalProvider {
         let Some(order_id) = &payment.checkout_ref else {
             return Ok(Vec::new());
         };
-        let order = self.get_order(order_id.as_str()).await?;
+        let path = format!("/v2/checkout/orders/{}", path_segment(order_id.as_str())?);
+        let order: Order = match self.client.call(Method::GET, &path, None, None).await {
+            Ok(body) => decode(&body)?,
+            // PayPal forgets an order nobody approved once its approval window is over: after
+            // twice that window (three hours to reach PayPal, three to approve), a missing order
+            // is a checkout that expired unpaid.
+            Err(e)
+                if e.issue() == Some("INVALID_RESOURCE_ID")
+                    && miniapp_core::clock::unix_seconds(SystemTime::now())
+                        > payment.created_at + 2 * self.config.approval_window.as_secs() =>
+            {
+                return Ok(vec![ProviderEvent {
+                    id: ProviderEventId::new(format!("reconcile_{order_id}_expired"))
+                        .map_err(|e| malformed(e.to_string()))?,
+                    payment_id: Some(payment.id.clone()),
+                    provider_ref: order_id.clone(),
+                    kind: EventKind::Expired,
+                }]);
+            }
+            Err(e) => return Err(e.into()),
+        };
         if order.status == "APPROVED" {
             return self.capture(&order.id, Some(&payment.id)).await;
         }
@@ -356,7 +490,13 @@ impl PaymentProvider for PayPalProvider {
             )
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(body) => match decode::<RefundStatus>(&body)?.status.as_str() {
+                "FAILED" | "CANCELLED" => Err(ProviderError::Rejected {
+                    code: "REFUND_FAILED".into(),
+                    message: format!("PayPal did not refund capture {capture}"),
+                }),
+                _ => Ok(()),
+            },
             Err(e) if e.issue() == Some("CAPTURE_FULLY_REFUNDED") => Ok(()),
             Err(e) => Err(e.into()),
         }

@@ -108,8 +108,10 @@ pub(crate) struct RefundBreakdown {
 }
 
 #[derive(Debug, Deserialize)]
-struct Dispute {
+pub(crate) struct Dispute {
     dispute_id: String,
+    #[serde(default)]
+    status: Option<String>,
     #[serde(default)]
     disputed_transactions: Vec<DisputedTransaction>,
     #[serde(default)]
@@ -141,16 +143,43 @@ struct Envelope<'a> {
     resource: &'a RawValue,
 }
 
-/// What a webhook asks of the provider.
-#[derive(Debug)]
+/// What an authentic webhook names. Its body is never taken for the truth: PayPal signs a CRC32
+/// of it, which anyone holding one genuine delivery can match with other content, so the
+/// provider reads the named object back from PayPal's API and maps that.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Webhook {
-    /// Events to apply as they are.
-    Events(Vec<ProviderEvent>),
+    /// Nothing we act on.
+    Ignored,
     /// `CHECKOUT.ORDER.APPROVED`: the buyer approved; the money moves only when we capture.
-    Approved {
+    Approved { order_id: String },
+    /// `CHECKOUT.ORDER.VOIDED`.
+    Voided {
+        event: ProviderEventId,
         order_id: String,
-        payment_id: PaymentId,
     },
+    /// `PAYMENT.CAPTURE.*` but refunds and reversals.
+    Capture {
+        event: ProviderEventId,
+        capture_id: String,
+    },
+    /// `PAYMENT.CAPTURE.REFUNDED` and `.REVERSED` (PayPal records a reversal as a refund).
+    Refund {
+        event: ProviderEventId,
+        refund_id: String,
+    },
+    /// `CUSTOMER.DISPUTE.CREATED` and `.RESOLVED`.
+    Dispute {
+        event: ProviderEventId,
+        dispute_id: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    dispute_id: Option<String>,
 }
 
 pub(crate) fn malformed(what: impl std::fmt::Display) -> ProviderError {
@@ -165,12 +194,21 @@ fn event_id(s: &str) -> Result<ProviderEventId, ProviderError> {
     ProviderEventId::new(s).map_err(|e| malformed(format!("event id {s:?}: {e}")))
 }
 
-/// Our payment id, from `custom_id` first, then `invoice_id` (we set both to it).
+/// Our payment id: `custom_id` (and `invoice_id`, when present) hold one of our generated ids,
+/// `pay_` and 32 lowercase hex digits, as `create_checkout` sets them. Anything else is another
+/// integration's on the same PayPal account (shops often put their order number in both), or no
+/// one's: never ours to capture or credit.
 pub(crate) fn our_payment(custom_id: Option<&str>, invoice_id: Option<&str>) -> Option<PaymentId> {
-    [custom_id, invoice_id]
-        .into_iter()
-        .flatten()
-        .find_map(|s| PaymentId::new(s).ok())
+    let id = custom_id?;
+    let generated = id.len() == 36
+        && id.starts_with("pay_")
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !generated || invoice_id.is_some_and(|i| i != id) {
+        return None;
+    }
+    PaymentId::new(id).ok()
 }
 
 /// A capture's state as events: `Succeeded` (and nothing else) for a completed or refunded
@@ -192,133 +230,144 @@ pub(crate) fn capture_kind(capture: &Capture) -> Result<Option<EventKind>, Provi
     }))
 }
 
-/// Maps one authentic webhook body.
+/// What one authentic webhook body names.
 pub(crate) fn map_webhook(body: &[u8]) -> Result<Webhook, ProviderError> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(body).map_err(|e| malformed(format!("event: {e}")))?;
-    let id = event_id(&envelope.id)?;
-    let resource = envelope.resource.get();
-    let read = |what: &str| {
-        let what = what.to_owned();
-        move |e: serde_json::Error| malformed(format!("{what}: {e}"))
+    let event = event_id(&envelope.id)?;
+    let named: Named = serde_json::from_str(envelope.resource.get())
+        .map_err(|e| malformed(format!("resource: {e}")))?;
+    let id = |what: &str, value: Option<String>| -> Result<String, ProviderError> {
+        value
+            .filter(|v| is_paypal_id(v))
+            .ok_or_else(|| malformed(format!("{what} without a usable id")))
     };
-    let one = |payment_id, provider_ref, kind| {
-        Ok(Webhook::Events(vec![ProviderEvent {
-            id: id.clone(),
-            payment_id,
-            provider_ref,
-            kind,
-        }]))
-    };
-    match envelope.event_type.as_str() {
-        "CHECKOUT.ORDER.APPROVED" => {
-            let order: Order = serde_json::from_str(resource).map_err(read("order"))?;
-            // Only our own orders are captured: we set `custom_id` and `invoice_id` both to our
-            // payment id. Another integration's order on the same PayPal account is not ours to
-            // capture.
-            let ours = order
-                .purchase_units
-                .first()
-                .filter(|u| u.custom_id.is_some() && u.custom_id == u.invoice_id)
-                .and_then(|u| our_payment(u.custom_id.as_deref(), None));
-            match ours {
-                Some(payment_id) => Ok(Webhook::Approved {
-                    payment_id,
-                    order_id: order.id,
-                }),
-                None => {
-                    tracing::warn!(order = %order.id, "an approved PayPal order that is not ours; not captured");
-                    Ok(Webhook::Events(Vec::new()))
-                }
-            }
-        }
-        "CHECKOUT.ORDER.VOIDED" => {
-            let order: Order = serde_json::from_str(resource).map_err(read("order"))?;
-            let unit = order.purchase_units.first();
-            one(
-                unit.and_then(|u| our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref())),
-                reference(&order.id)?,
-                EventKind::Expired,
-            )
-        }
+    Ok(match envelope.event_type.as_str() {
+        "CHECKOUT.ORDER.APPROVED" => Webhook::Approved {
+            order_id: id("order", named.id)?,
+        },
+        "CHECKOUT.ORDER.VOIDED" => Webhook::Voided {
+            event,
+            order_id: id("order", named.id)?,
+        },
         "PAYMENT.CAPTURE.COMPLETED"
         | "PAYMENT.CAPTURE.DENIED"
         | "PAYMENT.CAPTURE.DECLINED"
-        | "PAYMENT.CAPTURE.PENDING" => {
-            let capture: Capture = serde_json::from_str(resource).map_err(read("capture"))?;
-            let Some(kind) = capture_kind(&capture)? else {
-                return Ok(Webhook::Events(Vec::new()));
-            };
-            one(
-                our_payment(capture.custom_id.as_deref(), capture.invoice_id.as_deref()),
-                reference(&capture.id)?,
-                kind,
-            )
-        }
-        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => {
-            let refund: Refund = serde_json::from_str(resource).map_err(read("refund"))?;
-            if refund.status != "COMPLETED" {
-                // A pending or failed refund has not moved money (yet).
-                return Ok(Webhook::Events(Vec::new()));
-            }
-            let capture = linked_id(&refund.links, "up")
-                .ok_or_else(|| malformed("a refund without its capture (links rel=up)"))?;
-            let total = refund
-                .seller_payable_breakdown
-                .as_ref()
-                .and_then(|b| b.total_refunded_amount.as_ref())
-                .or(refund.amount.as_ref())
-                .ok_or_else(|| malformed("a refund without an amount"))?
-                .money()?;
-            one(
-                our_payment(refund.custom_id.as_deref(), refund.invoice_id.as_deref()),
-                reference(&capture)?,
-                EventKind::Refunded {
-                    total_refunded: total,
-                },
-            )
-        }
-        "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.RESOLVED" => {
-            let dispute: Dispute = serde_json::from_str(resource).map_err(read("dispute"))?;
-            let kind = if envelope.event_type.ends_with("CREATED") {
-                EventKind::DisputeOpened
-            } else {
-                // The merchant keeps the money unless PayPal decided for the buyer or the
-                // merchant accepted the claim.
-                let won = matches!(
-                    dispute
-                        .dispute_outcome
-                        .as_ref()
-                        .and_then(|o| o.outcome_code.as_deref()),
-                    Some("RESOLVED_SELLER_FAVOUR" | "CANCELED_BY_BUYER" | "DENIED")
-                );
-                EventKind::DisputeClosed { won }
-            };
-            // One event per disputed capture of ours; a dispute of nothing we know is
-            // acknowledged without events (it cannot be about our money).
-            let mut events = Vec::new();
-            for (n, t) in dispute.disputed_transactions.iter().enumerate() {
-                let Some(capture) = t.seller_transaction_id.as_deref() else {
-                    continue;
-                };
-                events.push(ProviderEvent {
-                    id: if n == 0 {
-                        id.clone()
-                    } else {
-                        event_id(&format!("{}_{n}", envelope.id))?
-                    },
-                    payment_id: our_payment(t.custom.as_deref(), t.invoice_number.as_deref()),
-                    provider_ref: reference(capture)?,
-                    kind: kind.clone(),
-                });
-            }
-            if events.is_empty() {
-                tracing::warn!(dispute = %dispute.dispute_id, "a PayPal dispute names no transaction");
-            }
-            Ok(Webhook::Events(events))
-        }
-        _ => Ok(Webhook::Events(Vec::new())),
+        | "PAYMENT.CAPTURE.PENDING" => Webhook::Capture {
+            event,
+            capture_id: id("capture", named.id)?,
+        },
+        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => Webhook::Refund {
+            event,
+            refund_id: id("refund", named.id)?,
+        },
+        "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.RESOLVED" => Webhook::Dispute {
+            event,
+            dispute_id: id("dispute", named.dispute_id)?,
+        },
+        _ => Webhook::Ignored,
+    })
+}
+
+/// PayPal's ids are letters, digits and `-` (`5O190127TN364715T`, `PP-D-12345`): safe in a path.
+pub(crate) fn is_paypal_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A capture read from PayPal: its event, when it is ours.
+pub(crate) fn capture_event(
+    event: ProviderEventId,
+    capture: &Capture,
+) -> Result<Option<ProviderEvent>, ProviderError> {
+    let Some(payment_id) = our_payment(capture.custom_id.as_deref(), capture.invoice_id.as_deref())
+    else {
+        return Ok(None);
+    };
+    let Some(kind) = capture_kind(capture)? else {
+        return Ok(None);
+    };
+    Ok(Some(ProviderEvent {
+        id: event,
+        payment_id: Some(payment_id),
+        provider_ref: reference(&capture.id)?,
+        kind,
+    }))
+}
+
+/// A refund (or reversal) read from PayPal: the cumulative refunded amount of its capture.
+pub(crate) fn refund_event(
+    event: ProviderEventId,
+    refund: &Refund,
+) -> Result<Option<ProviderEvent>, ProviderError> {
+    if refund.status != "COMPLETED" {
+        // A pending, failed or cancelled refund has not moved money.
+        return Ok(None);
     }
+    let capture = linked_id(&refund.links, "up")
+        .ok_or_else(|| malformed("a refund without its capture (links rel=up)"))?;
+    let total = refund
+        .seller_payable_breakdown
+        .as_ref()
+        .and_then(|b| b.total_refunded_amount.as_ref())
+        .or(refund.amount.as_ref())
+        .ok_or_else(|| malformed("a refund without an amount"))?
+        .money()?;
+    Ok(Some(ProviderEvent {
+        id: event,
+        payment_id: our_payment(refund.custom_id.as_deref(), refund.invoice_id.as_deref()),
+        provider_ref: reference(&capture)?,
+        kind: EventKind::Refunded {
+            total_refunded: total,
+        },
+    }))
+}
+
+/// A dispute read from PayPal: opened while it runs; decided when resolved with an outcome
+/// that says who keeps the money. One event per disputed transaction (a capture).
+pub(crate) fn dispute_events(
+    event: &ProviderEventId,
+    dispute: &Dispute,
+) -> Result<Vec<ProviderEvent>, ProviderError> {
+    let outcome = dispute
+        .dispute_outcome
+        .as_ref()
+        .and_then(|o| o.outcome_code.as_deref());
+    let kind = match (dispute.status.as_deref(), outcome) {
+        (Some("RESOLVED"), Some("RESOLVED_SELLER_FAVOUR" | "CANCELED_BY_BUYER" | "DENIED")) => {
+            EventKind::DisputeClosed { won: true }
+        }
+        (Some("RESOLVED"), Some("RESOLVED_BUYER_FAVOUR" | "ACCEPTED")) => {
+            EventKind::DisputeClosed { won: false }
+        }
+        // Resolved without an outcome we can read (`NONE`, a payout by PayPal itself): nothing
+        // is decided about our money; the refund or reversal, if any, comes as its own event.
+        (Some("RESOLVED"), _) => return Ok(Vec::new()),
+        _ => EventKind::DisputeOpened,
+    };
+    let mut events = Vec::new();
+    for (n, t) in dispute.disputed_transactions.iter().enumerate() {
+        let Some(capture) = t.seller_transaction_id.as_deref() else {
+            continue;
+        };
+        events.push(ProviderEvent {
+            id: if n == 0 {
+                event.clone()
+            } else {
+                event_id(&format!("{event}_{n}"))?
+            },
+            payment_id: our_payment(t.custom.as_deref(), t.invoice_number.as_deref()),
+            provider_ref: reference(capture)?,
+            kind: kind.clone(),
+        });
+    }
+    if events.is_empty() {
+        tracing::warn!(dispute = %dispute.dispute_id, "a PayPal dispute names no transaction");
+    }
+    Ok(events)
 }
 
 /// An order read from the API as events, ids stable per fact (`reconcile_<capture>_<state>`).
@@ -326,11 +375,19 @@ pub(crate) fn order_events(
     order: &Order,
     payment_id: Option<&PaymentId>,
 ) -> Result<Vec<ProviderEvent>, ProviderError> {
+    // The payment the order says it is for; an order that names another payment than the one
+    // we asked about is refused rather than credited to either.
     let ours = |unit: Option<&PurchaseUnit>| {
-        payment_id.cloned().or_else(|| {
-            unit.and_then(|u| our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref()))
-        })
+        unit.and_then(|u| our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref()))
     };
+    if let Some(expected) = payment_id
+        && ours(order.purchase_units.first()).as_ref() != Some(expected)
+    {
+        return Err(malformed(format!(
+            "PayPal's order {} is not for payment {expected}",
+            order.id
+        )));
+    }
     let event = |id: String,
                  payment_id: Option<PaymentId>,
                  provider_ref: &str,

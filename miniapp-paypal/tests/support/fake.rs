@@ -80,6 +80,11 @@ pub struct FakeState {
     pub decline_next_capture: bool,
     /// Answer the next N non-token requests with 503.
     pub fail_next: u32,
+    /// Carry out the next N POSTs (but the token's), then lose the answer (a 503 instead): the case
+    /// `PayPal-Request-Id` exists for.
+    pub lose_next_answer: u32,
+    /// Objects served as they are by `GET <path>` (PayPal's own sample resources).
+    pub seeded: HashMap<String, Value>,
     /// Revoke every token issued so far (PayPal may end a token before its time).
     pub serial: u64,
 }
@@ -149,6 +154,9 @@ impl Fake {
             .route("/v2/checkout/orders/{id}", get(get_order))
             .route("/v2/checkout/orders/{id}/capture", post(capture))
             .route("/v2/payments/captures/{id}/refund", post(refund))
+            .route("/v2/payments/captures/{id}", get(get_capture))
+            .route("/v2/payments/refunds/{id}", get(get_refund))
+            .route("/v1/customer/disputes/{id}", get(get_seeded))
             .route(
                 "/v1/notifications/verify-webhook-signature",
                 post(verify_signature),
@@ -163,6 +171,16 @@ impl Fake {
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
         self.state.lock().unwrap()
+    }
+
+    /// The capture requests (`POST …/capture`) received.
+    pub fn capture_requests(&self) -> Vec<Recorded> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/capture"))
+            .cloned()
+            .collect()
     }
 
     pub fn requests(&self, path_part: &str) -> Vec<Recorded> {
@@ -201,28 +219,34 @@ impl Fake {
         capture_json(&o, o.capture.as_ref().expect("captured"), &self.base)
     }
 
-    /// The capture PayPal makes (or made) for this order, as `PAYMENT.CAPTURE.COMPLETED` carries
-    /// it: its id is fixed per order, so the event can be written before the capture exists.
-    pub fn capture_json_for(&self, order_id: &str) -> Value {
-        let o = self.order(order_id);
-        let c = o.capture.clone().unwrap_or(FakeCapture {
-            id: format!("C{}", o.id),
-            status: "COMPLETED".into(),
-        });
-        capture_json(&o, &c, &self.base)
+    /// Serves `resource` at `GET path` (PayPal's own sample objects).
+    pub fn seed(&self, path: &str, resource: Value) {
+        self.lock().seeded.insert(path.to_owned(), resource);
     }
 
-    /// The full refund of the order's capture, as `PAYMENT.CAPTURE.REFUNDED` carries it.
-    pub fn full_refund_json_for(&self, order_id: &str) -> Value {
-        let o = self.order(order_id);
-        refund_json(
-            &format!("R0{}", o.id),
-            &o.value,
-            &o.value,
-            &o.currency,
-            &format!("C{}", o.id),
-            &self.base,
-        )
+    /// An order another integration created on the same PayPal account, approved by its buyer.
+    pub fn foreign_approved_order(&self, custom_and_invoice_id: &str) -> String {
+        let mut s = self.lock();
+        let id = format!("9F{:014}X", s.orders.len() + 1);
+        s.orders.insert(
+            id.clone(),
+            FakeOrder {
+                id: id.clone(),
+                status: "APPROVED".into(),
+                currency: "USD".into(),
+                value: "12.00".into(),
+                custom_id: custom_and_invoice_id.into(),
+                invoice_id: custom_and_invoice_id.into(),
+                capture: None,
+                refunds: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// PayPal forgot the order (an unapproved one, after its approval window).
+    pub fn forget(&self, order_id: &str) {
+        self.lock().orders.remove(order_id);
     }
 
     /// The buyer never approved: PayPal voids the order.
@@ -234,8 +258,9 @@ impl Fake {
             .status = "VOIDED".into();
     }
 
-    /// Orders with more than one capture or refund request that PayPal carried out: none may
-    /// exist (every repeat of ours must be answered from PayPal's idempotency store).
+    /// Orders captured. As at PayPal, an order (intent `CAPTURE`) is captured at most once: a
+    /// second capture is refused (`ORDER_ALREADY_CAPTURED`), so this counts the orders that were
+    /// captured at all.
     pub fn captured(&self) -> usize {
         self.lock()
             .orders
@@ -469,11 +494,24 @@ async fn record(
             }
         }
     }
-    next.run(axum::extract::Request::from_parts(
-        parts,
-        axum::body::Body::from(bytes),
-    ))
-    .await
+    let post = parts.method == axum::http::Method::POST;
+    let answer = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    let mut s = state.lock().unwrap();
+    if post && path != "/v1/oauth2/token" && s.lose_next_answer > 0 {
+        s.lose_next_answer -= 1;
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "SERVICE_UNAVAILABLE",
+            "the answer was lost",
+        );
+    }
+    answer
 }
 
 async fn token(
@@ -592,17 +630,18 @@ async fn create_order(
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-async fn get_order(State(state): State<Arc<Mutex<FakeState>>>, Path(id): Path<String>) -> Response {
-    let s = state.lock().unwrap();
-    match s.orders.get(&id) {
-        Some(o) => axum::Json(order_json(o, "https://api-m.sandbox.paypal.com")).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_NOT_FOUND",
-            "INVALID_RESOURCE_ID",
-            "no such order",
-        ),
+async fn get_order(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    {
+        let s = state.lock().unwrap();
+        if let Some(o) = s.orders.get(&id) {
+            return axum::Json(order_json(o, "https://api-m.sandbox.paypal.com")).into_response();
+        }
     }
+    get_seeded(State(state), uri).await
 }
 
 async fn capture(
@@ -756,4 +795,69 @@ async fn verify_signature(State(state): State<Arc<Mutex<FakeState>>>, body: Byte
         && v.webhook_id == WEBHOOK_ID;
     axum::Json(json!({"verification_status": if genuine { "SUCCESS" } else { "FAILURE" }}))
         .into_response()
+}
+
+fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "RESOURCE_NOT_FOUND",
+        "INVALID_RESOURCE_ID",
+        "Specified resource ID does not exist.",
+    )
+}
+
+async fn get_seeded(State(state): State<Arc<Mutex<FakeState>>>, uri: axum::http::Uri) -> Response {
+    let s = state.lock().unwrap();
+    match s.seeded.get(uri.path()) {
+        Some(v) => axum::Json(v.clone()).into_response(),
+        None => not_found(),
+    }
+}
+
+/// `GET /v2/payments/captures/{id}`: a capture of one of the fake's orders, else a seeded one.
+async fn get_capture(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    {
+        let s = state.lock().unwrap();
+        if let Some((o, c)) = s
+            .orders
+            .values()
+            .find_map(|o| o.capture.as_ref().filter(|c| c.id == id).map(|c| (o, c)))
+        {
+            return axum::Json(capture_json(o, c, "https://api-m.sandbox.paypal.com"))
+                .into_response();
+        }
+    }
+    get_seeded(State(state), uri).await
+}
+
+/// `GET /v2/payments/refunds/{id}`: a refund of one of the fake's orders, else a seeded one.
+async fn get_refund(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    {
+        let s = state.lock().unwrap();
+        for o in s.orders.values() {
+            let (Some(c), Some(n)) = (&o.capture, o.refunds.iter().position(|(r, _)| *r == id))
+            else {
+                continue;
+            };
+            let total = format_cents(sum(&o.refunds[..=n]));
+            let body = refund_json(
+                &id,
+                &o.refunds[n].1,
+                &total,
+                &o.currency,
+                &c.id,
+                "https://api-m.sandbox.paypal.com",
+            );
+            return axum::Json(body).into_response();
+        }
+    }
+    get_seeded(State(state), uri).await
 }
