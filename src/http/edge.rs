@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tokio::task::coop::Unconstrained;
 use tokio::time::Sleep;
 
 /// The [`tower_layer::Layer`] of [`Edge`].
@@ -71,7 +72,9 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let watch = self.timeout.map(|timeout| Watch {
-            deadline: tokio::time::sleep(timeout + super::long_poll_wait(request.uri())),
+            deadline: tokio::task::coop::unconstrained(tokio::time::sleep(
+                timeout + super::long_poll_wait(request.uri()),
+            )),
             started: Instant::now(),
             method: request.method().clone(),
             route: request.extensions().get::<MatchedPath>().cloned(),
@@ -86,8 +89,10 @@ where
 pin_project_lite::pin_project! {
     /// What a request under [`Edge::with_deadline`] carries besides its own future.
     struct Watch {
+        // Polled outside tokio's cooperative budget, as `tokio::time::Timeout` polls its timer:
+        // an inner future that always spends the budget must not keep the deadline from firing.
         #[pin]
-        deadline: Sleep,
+        deadline: Unconstrained<Sleep>,
         started: Instant,
         method: Method,
         route: Option<MatchedPath>,
