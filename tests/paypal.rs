@@ -36,6 +36,20 @@ impl Running {
         )
     }
 
+    /// `create-payment` of `credits` tokens at `amount` USD with PayPal.
+    async fn buy(&self, user: i64, credits: u64, amount: &str) -> Value {
+        self.http
+            .post(format!("{}/api/miniapp/create-payment", self.base))
+            .header("authorization", self.auth(user))
+            .json(&json!({"credits": credits, "amount": amount, "currency": "USD", "payment_method": "paypal"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn get(&self, path: &str, user: i64) -> Value {
         self.http
             .get(format!("{}{path}", self.base))
@@ -111,17 +125,7 @@ async fn a_paypal_payment_is_captured_on_approval_and_credited_once() {
         (Some("paypal"), Some("link"))
     );
 
-    let created: Value = app
-        .http
-        .post(format!("{}/api/miniapp/create-payment", app.base))
-        .header("authorization", app.auth(user))
-        .json(&json!({"credits": 500, "amount": "25.00", "currency": "USD", "payment_method": "paypal"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = app.buy(user, 500, "25.00").await;
     let url = created["payment_url"].as_str().unwrap();
     assert!(
         url.starts_with("https://www.sandbox.paypal.com/checkoutnow?token="),
@@ -198,17 +202,7 @@ async fn the_buyers_return_captures_the_approved_order() {
     let fake = Fake::start().await;
     let app = start(&fake).await;
     let user = 777_000_002;
-    let created: Value = app
-        .http
-        .post(format!("{}/api/miniapp/create-payment", app.base))
-        .header("authorization", app.auth(user))
-        .json(&json!({"credits": 100, "amount": "5.00", "currency": "USD", "payment_method": "paypal"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = app.buy(user, 100, "5.00").await;
     let order = created["payment_url"]
         .as_str()
         .unwrap()

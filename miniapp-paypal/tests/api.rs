@@ -46,6 +46,32 @@ fn request() -> CheckoutRequest {
     conformance::checkout_request(Money::usd_cents(2500))
 }
 
+/// The pending payment `r` became once `checkout` was attached, as reconciliation sees it.
+fn payment_for(r: &CheckoutRequest, checkout: &Checkout) -> miniapp_core::payment::Payment {
+    let mut payment = miniapp_core::payment::example_pending_payment();
+    payment.id = r.payment_id.clone();
+    payment.checkout_ref = Some(checkout.checkout_ref.clone());
+    payment.created_at = r.created_at;
+    payment
+}
+
+/// A fresh order of ours, approved by its buyer, and PayPal's `CHECKOUT.ORDER.APPROVED` for it.
+async fn approved(
+    fake: &Fake,
+    paypal: &PayPalProvider,
+) -> (CheckoutRequest, Checkout, String, WebhookRequest) {
+    let r = request();
+    let checkout = paypal.create_checkout(&r).await.unwrap();
+    let order = checkout.checkout_ref.as_str().to_owned();
+    fake.approve(&order);
+    let webhook = fake.webhook(
+        "CHECKOUT.ORDER.APPROVED",
+        "checkout-order",
+        fake.order_json(&order),
+    );
+    (r, checkout, order, webhook)
+}
+
 async fn parse(
     p: &PayPalProvider,
     w: &WebhookRequest,
@@ -262,15 +288,7 @@ async fn an_outage_is_retried_once_with_the_same_request_id() {
 #[tokio::test]
 async fn an_approved_order_is_captured_once_however_often_it_is_asked() {
     let (fake, paypal) = setup().await;
-    let r = request();
-    let checkout = paypal.create_checkout(&r).await.unwrap();
-    let order = checkout.checkout_ref.as_str().to_owned();
-    fake.approve(&order);
-    let approved = fake.webhook(
-        "CHECKOUT.ORDER.APPROVED",
-        "checkout-order",
-        fake.order_json(&order),
-    );
+    let (r, checkout, order, approved) = approved(&fake, &paypal).await;
     let first = parse(&paypal, &approved).await.unwrap();
     let again = parse(&paypal, &approved).await.unwrap();
     let other_instance = provider_for(&fake, fake::WEBHOOK_ID);
@@ -292,9 +310,7 @@ async fn an_approved_order_is_captured_once_however_often_it_is_asked() {
     );
 
     // Reconciliation reads the same capture under the same event id.
-    let mut payment = miniapp_core::payment::example_pending_payment();
-    payment.id = r.payment_id.clone();
-    payment.checkout_ref = Some(checkout.checkout_ref.clone());
+    let payment = payment_for(&r, &checkout);
     let reconciled = paypal.fetch_status(&payment).await.unwrap();
     assert_eq!(reconciled, first);
 }
@@ -302,15 +318,7 @@ async fn an_approved_order_is_captured_once_however_often_it_is_asked() {
 #[tokio::test]
 async fn an_order_captured_under_another_request_id_is_read_not_captured_again() {
     let (fake, paypal) = setup().await;
-    let r = request();
-    let checkout = paypal.create_checkout(&r).await.unwrap();
-    let order = checkout.checkout_ref.as_str().to_owned();
-    fake.approve(&order);
-    let approved = fake.webhook(
-        "CHECKOUT.ORDER.APPROVED",
-        "checkout-order",
-        fake.order_json(&order),
-    );
+    let (r, _, order, approved) = approved(&fake, &paypal).await;
     let capture_id = fake.capture_now(&order, "COMPLETED");
     let events = parse(&paypal, &approved).await.unwrap();
     assert_eq!(events.len(), 1);
@@ -323,9 +331,7 @@ async fn an_order_not_approved_gives_no_event_and_a_declined_funding_source_is_a
     let (fake, paypal) = setup().await;
     let r = request();
     let checkout = paypal.create_checkout(&r).await.unwrap();
-    let mut payment = miniapp_core::payment::example_pending_payment();
-    payment.id = r.payment_id.clone();
-    payment.checkout_ref = Some(checkout.checkout_ref.clone());
+    let payment = payment_for(&r, &checkout);
     assert!(paypal.fetch_status(&payment).await.unwrap().is_empty());
 
     let order = checkout.checkout_ref.as_str().to_owned();
@@ -686,9 +692,7 @@ async fn an_answer_lost_after_paypal_acted_is_replayed_not_repeated() {
     assert_eq!(fake.lock().orders.len(), 1, "one order");
     let order = checkout.checkout_ref.as_str().to_owned();
     fake.approve(&order);
-    let mut payment = miniapp_core::payment::example_pending_payment();
-    payment.id = r.payment_id.clone();
-    payment.checkout_ref = Some(checkout.checkout_ref.clone());
+    let payment = payment_for(&r, &checkout);
     fake.lock().lose_next_answer = 1; // the capture's
     let events = paypal.fetch_status(&payment).await.unwrap();
     assert_eq!(events[0].kind, EventKind::Succeeded { amount: r.price });
@@ -708,10 +712,7 @@ async fn a_forgotten_unapproved_order_expires_the_payment_only_after_its_window(
     let r = request();
     let checkout = paypal.create_checkout(&r).await.unwrap();
     fake.forget(checkout.checkout_ref.as_str());
-    let mut payment = miniapp_core::payment::example_pending_payment();
-    payment.id = r.payment_id.clone();
-    payment.checkout_ref = Some(checkout.checkout_ref.clone());
-    payment.created_at = r.created_at;
+    let mut payment = payment_for(&r, &checkout);
     assert!(
         paypal.fetch_status(&payment).await.is_err(),
         "too young to be expired"
