@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use miniapp_core::event::{EventKind, FailureReason, ProviderEvent};
-use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef};
+use miniapp_core::ids::{PaymentId, ProviderId, ProviderRef};
 use miniapp_core::ledger::ChargeRefund;
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
@@ -104,7 +104,7 @@ impl PayPalProvider {
     async fn capture(
         &self,
         order_id: &str,
-        payment_id: Option<&PaymentId>,
+        payment_id: &PaymentId,
     ) -> Result<Vec<ProviderEvent>, ProviderError> {
         let path = format!("/v2/checkout/orders/{}/capture", path_segment(order_id)?);
         let key = format!("miniapp-capture-{order_id}");
@@ -117,21 +117,14 @@ impl PayPalProvider {
             Err(e) => match e.issue() {
                 Some("ORDER_ALREADY_CAPTURED") => self.read_order(order_id, payment_id).await,
                 Some("ORDER_NOT_APPROVED" | "PAYER_ACTION_REQUIRED") => Ok(Vec::new()),
-                Some("INSTRUMENT_DECLINED") => {
-                    let Some(payment_id) = payment_id else {
-                        return Ok(Vec::new());
-                    };
-                    Ok(vec![ProviderEvent {
-                        id: ProviderEventId::new(format!("capture_declined_{order_id}"))
-                            .map_err(|e| malformed(e.to_string()))?,
-                        payment_id: Some(payment_id.clone()),
-                        provider_ref: ProviderRef::new(order_id)
-                            .map_err(|e| malformed(e.to_string()))?,
-                        kind: EventKind::AttemptFailed {
-                            reason: FailureReason::CardDeclined,
-                        },
-                    }])
-                }
+                Some("INSTRUMENT_DECLINED") => Ok(vec![wire::fact(
+                    &format!("capture_declined_{order_id}"),
+                    payment_id,
+                    order_id,
+                    EventKind::AttemptFailed {
+                        reason: FailureReason::CardDeclined,
+                    },
+                )?]),
                 // Another order of this payment was captured already (PayPal's "block duplicate
                 // invoice ids"): that capture's own events carry the money.
                 Some("DUPLICATE_INVOICE_ID") => {
@@ -147,21 +140,14 @@ impl PayPalProvider {
                     | "PAYEE_BLOCKED_TRANSACTION"
                     | "MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED"
                     | "COMPLIANCE_VIOLATION",
-                ) => {
-                    let Some(payment_id) = payment_id else {
-                        return Ok(Vec::new());
-                    };
-                    Ok(vec![ProviderEvent {
-                        id: ProviderEventId::new(format!("capture_refused_{order_id}"))
-                            .map_err(|e| malformed(e.to_string()))?,
-                        payment_id: Some(payment_id.clone()),
-                        provider_ref: ProviderRef::new(order_id)
-                            .map_err(|e| malformed(e.to_string()))?,
-                        kind: EventKind::Failed {
-                            reason: Some(FailureReason::CardDeclined),
-                        },
-                    }])
-                }
+                ) => Ok(vec![wire::fact(
+                    &format!("capture_refused_{order_id}"),
+                    payment_id,
+                    order_id,
+                    EventKind::Failed {
+                        reason: Some(FailureReason::CardDeclined),
+                    },
+                )?]),
                 _ => Err(e.into()),
             },
         }
@@ -170,7 +156,7 @@ impl PayPalProvider {
     async fn read_order(
         &self,
         order_id: &str,
-        payment_id: Option<&PaymentId>,
+        payment_id: &PaymentId,
     ) -> Result<Vec<ProviderEvent>, ProviderError> {
         let order = self.get_order(order_id).await?;
         wire::order_events(&order, payment_id)
@@ -201,23 +187,21 @@ impl PayPalProvider {
                 .filter(|v| !v.is_empty() && v.len() <= MAX_HEADER)
                 .ok_or_else(|| ProviderError::InvalidSignature(format!("no usable {name} header")))
         };
+        let (algo, cert_url) = (header("PAYPAL-AUTH-ALGO")?, header("PAYPAL-CERT-URL")?);
         // Cheap checks first: a flood of forgeries must not each cost a call to PayPal.
-        if header("PAYPAL-AUTH-ALGO")? != "SHA256withRSA" {
+        if algo != "SHA256withRSA" {
             return Err(ProviderError::InvalidSignature(
                 "PAYPAL-AUTH-ALGO is not SHA256withRSA".into(),
             ));
         }
-        if !CERT_URL_PREFIXES
-            .iter()
-            .any(|p| header("PAYPAL-CERT-URL").is_ok_and(|u| u.starts_with(p)))
-        {
+        if !CERT_URL_PREFIXES.iter().any(|p| cert_url.starts_with(p)) {
             return Err(ProviderError::InvalidSignature(
                 "PAYPAL-CERT-URL is not one of PayPal's".into(),
             ));
         }
         let fields = [
-            ("auth_algo", header("PAYPAL-AUTH-ALGO")?),
-            ("cert_url", header("PAYPAL-CERT-URL")?),
+            ("auth_algo", algo),
+            ("cert_url", cert_url),
             ("transmission_id", header("PAYPAL-TRANSMISSION-ID")?),
             ("transmission_sig", header("PAYPAL-TRANSMISSION-SIG")?),
             ("transmission_time", header("PAYPAL-TRANSMISSION-TIME")?),
@@ -375,24 +359,19 @@ impl PaymentProvider for PayPalProvider {
             Webhook::Ignored => Ok(Vec::new()),
             Webhook::Approved { order_id } => {
                 let order = self.get_order(&order_id).await?;
-                let Some(payment_id) = order.purchase_units.first().and_then(|u| {
-                    wire::our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref())
-                }) else {
+                let Some(payment_id) = order.ours() else {
                     tracing::warn!(order = %order.id, "an approved PayPal order that is not ours; not captured");
                     return Ok(Vec::new());
                 };
                 if order.status == "APPROVED" {
-                    self.capture(&order.id, Some(&payment_id)).await
+                    self.capture(&order.id, &payment_id).await
                 } else {
-                    wire::order_events(&order, Some(&payment_id))
+                    wire::order_events(&order, &payment_id)
                 }
             }
             Webhook::Voided { event, order_id } => {
                 let order = self.get_order(&order_id).await?;
-                let ours = order.purchase_units.first().and_then(|u| {
-                    wire::our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref())
-                });
-                Ok(match ours {
+                Ok(match order.ours() {
                     Some(payment_id) if order.status == "VOIDED" => vec![ProviderEvent {
                         id: event,
                         payment_id: Some(payment_id),
@@ -450,20 +429,19 @@ impl PaymentProvider for PayPalProvider {
                     && miniapp_core::clock::unix_seconds(SystemTime::now())
                         > payment.created_at + 2 * self.config.approval_window.as_secs() =>
             {
-                return Ok(vec![ProviderEvent {
-                    id: ProviderEventId::new(format!("reconcile_{order_id}_expired"))
-                        .map_err(|e| malformed(e.to_string()))?,
-                    payment_id: Some(payment.id.clone()),
-                    provider_ref: order_id.clone(),
-                    kind: EventKind::Expired,
-                }]);
+                return Ok(vec![wire::fact(
+                    &format!("reconcile_{order_id}_expired"),
+                    &payment.id,
+                    order_id.as_str(),
+                    EventKind::Expired,
+                )?]);
             }
             Err(e) => return Err(e.into()),
         };
         if order.status == "APPROVED" {
-            return self.capture(&order.id, Some(&payment.id)).await;
+            return self.capture(&order.id, &payment.id).await;
         }
-        wire::order_events(&order, Some(&payment.id))
+        wire::order_events(&order, &payment.id)
     }
 
     /// `POST /v2/payments/captures/{capture}/refund` of the whole amount, keyed

@@ -54,6 +54,14 @@ pub(crate) struct Order {
     pub(crate) purchase_units: Vec<PurchaseUnit>,
 }
 
+impl Order {
+    /// The payment this order is for, when it is one of ours ([`our_payment`] of its unit).
+    pub(crate) fn ours(&self) -> Option<PaymentId> {
+        let unit = self.purchase_units.first()?;
+        our_payment(unit.custom_id.as_deref(), unit.invoice_id.as_deref())
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct PurchaseUnit {
     #[serde(default)]
@@ -184,6 +192,22 @@ struct Named {
 
 pub(crate) fn malformed(what: impl std::fmt::Display) -> ProviderError {
     ProviderError::MalformedPayload(what.to_string())
+}
+
+/// One fact about one of our payments, under a provider event id we derive (`reconcile_…`,
+/// `capture_declined_…`): stable per fact, so asking again records nothing new.
+pub(crate) fn fact(
+    id: &str,
+    payment_id: &PaymentId,
+    provider_ref: &str,
+    kind: EventKind,
+) -> Result<ProviderEvent, ProviderError> {
+    Ok(ProviderEvent {
+        id: event_id(id)?,
+        payment_id: Some(payment_id.clone()),
+        provider_ref: reference(provider_ref)?,
+        kind,
+    })
 }
 
 fn reference(s: &str) -> Result<ProviderRef, ProviderError> {
@@ -373,45 +397,23 @@ pub(crate) fn dispute_events(
 /// An order read from the API as events, ids stable per fact (`reconcile_<capture>_<state>`).
 pub(crate) fn order_events(
     order: &Order,
-    payment_id: Option<&PaymentId>,
+    payment_id: &PaymentId,
 ) -> Result<Vec<ProviderEvent>, ProviderError> {
-    // The payment the order says it is for; an order that names another payment than the one
-    // we asked about is refused rather than credited to either.
-    let ours = |unit: Option<&PurchaseUnit>| {
-        unit.and_then(|u| our_payment(u.custom_id.as_deref(), u.invoice_id.as_deref()))
-    };
-    if let Some(expected) = payment_id
-        && ours(order.purchase_units.first()).as_ref() != Some(expected)
-    {
+    // An order that names another payment than the one we asked about is refused rather than
+    // credited to either.
+    if order.ours().as_ref() != Some(payment_id) {
         return Err(malformed(format!(
-            "PayPal's order {} is not for payment {expected}",
+            "PayPal's order {} is not for payment {payment_id}",
             order.id
         )));
     }
-    let event = |id: String,
-                 payment_id: Option<PaymentId>,
-                 provider_ref: &str,
-                 kind|
-     -> Result<ProviderEvent, ProviderError> {
-        Ok(ProviderEvent {
-            id: event_id(&id)?,
-            payment_id,
-            provider_ref: reference(provider_ref)?,
-            kind,
-        })
-    };
     let mut events = Vec::new();
     if order.status == "VOIDED" {
-        events.push(event(
-            format!("reconcile_{}_voided", order.id),
-            ours(order.purchase_units.first()),
-            &order.id,
-            EventKind::Expired,
-        )?);
+        let id = format!("reconcile_{}_voided", order.id);
+        events.push(fact(&id, payment_id, &order.id, EventKind::Expired)?);
         return Ok(events);
     }
     for unit in &order.purchase_units {
-        let payment_id = ours(Some(unit));
         let Some(payments) = &unit.payments else {
             continue;
         };
@@ -419,13 +421,8 @@ pub(crate) fn order_events(
             let Some(kind) = capture_kind(capture)? else {
                 continue;
             };
-            let name = kind.name();
-            events.push(event(
-                format!("reconcile_{}_{name}", capture.id),
-                payment_id.clone(),
-                &capture.id,
-                kind,
-            )?);
+            let id = format!("reconcile_{}_{}", capture.id, kind.name());
+            events.push(fact(&id, payment_id, &capture.id, kind)?);
             // Refunds of this capture, summed: the core takes the cumulative amount.
             let mut refunded: Option<Money> = None;
             for refund in payments.refunds.iter().filter(|r| r.status == "COMPLETED") {
@@ -445,14 +442,11 @@ pub(crate) fn order_events(
                 });
             }
             if let Some(total) = refunded.filter(|m| !m.is_zero()) {
-                events.push(event(
-                    format!("reconcile_{}_refunded_{}", capture.id, total.minor_units()),
-                    payment_id.clone(),
-                    &capture.id,
-                    EventKind::Refunded {
-                        total_refunded: total,
-                    },
-                )?);
+                let id = format!("reconcile_{}_refunded_{}", capture.id, total.minor_units());
+                let kind = EventKind::Refunded {
+                    total_refunded: total,
+                };
+                events.push(fact(&id, payment_id, &capture.id, kind)?);
             }
         }
     }
