@@ -50,6 +50,18 @@ impl Running {
             .unwrap()
     }
 
+    /// The payment's status and the buyer's balance, as the page reads them.
+    async fn assert_status(&self, id: &str, user: i64, status: &str, balance: i64) {
+        let reply = self
+            .get(&format!("/api/miniapp/payment-status/{id}"), user)
+            .await;
+        assert_eq!(
+            (reply["status"].as_str(), reply["balance"].as_i64()),
+            (Some(status), Some(balance)),
+            "{reply}"
+        );
+    }
+
     async fn get(&self, path: &str, user: i64) -> Value {
         self.http
             .get(format!("{}{path}", self.base))
@@ -159,14 +171,7 @@ async fn a_paypal_payment_is_captured_on_approval_and_credited_once() {
         fake.capture_json(&order),
     );
     assert_eq!(deliver(&completed).await.unwrap().status(), 200);
-    let status = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), user)
-        .await;
-    assert_eq!(
-        (status["status"].as_str(), status["balance"].as_i64()),
-        (Some("succeeded"), Some(500)),
-        "{status}"
-    );
+    app.assert_status(&id, user, "succeeded", 500).await;
     assert_eq!(
         fake.capture_requests().len(),
         1,
@@ -186,14 +191,7 @@ async fn a_paypal_payment_is_captured_on_approval_and_credited_once() {
     let refund = fake.refund_now(&order, "25.00");
     let refunded = fake.webhook("PAYMENT.CAPTURE.REFUNDED", "refund", refund);
     assert_eq!(deliver(&refunded).await.unwrap().status(), 200);
-    let status = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), user)
-        .await;
-    assert_eq!(
-        (status["status"].as_str(), status["balance"].as_i64()),
-        (Some("refunded"), Some(0)),
-        "{status}"
-    );
+    app.assert_status(&id, user, "refunded", 0).await;
 }
 
 /// The buyer's return captures at once, before any webhook and before the reconciliation age.
@@ -227,12 +225,5 @@ async fn the_buyers_return_captures_the_approved_order() {
         .await
         .unwrap();
     assert_eq!(back.status(), 303);
-    let status = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), user)
-        .await;
-    assert_eq!(
-        (status["status"].as_str(), status["balance"].as_i64()),
-        (Some("succeeded"), Some(100)),
-        "{status}"
-    );
+    app.assert_status(&id, user, "succeeded", 100).await;
 }

@@ -119,6 +119,15 @@ fn unprocessable(issue: &str) -> Response {
     )
 }
 
+fn malformed_json(description: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+        "MALFORMED_REQUEST_JSON",
+        description,
+    )
+}
+
 fn invalid(field: &str) -> Response {
     error(
         StatusCode::BAD_REQUEST,
@@ -572,12 +581,7 @@ async fn create_order(
         return invalid("Content-Type");
     }
     let Ok(order) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            "MALFORMED_REQUEST_JSON",
-            "not JSON",
-        );
+        return malformed_json("not JSON");
     };
     let mut s = state.lock().unwrap();
     if let Some(r) = replay(&s, "create", &key) {
@@ -654,12 +658,7 @@ async fn capture(
     if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/json")
         || !serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.is_object())
     {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            "MALFORMED_REQUEST_JSON",
-            "send {}",
-        );
+        return malformed_json("send {}");
     }
     let mut s = state.lock().unwrap();
     let route = format!("capture-{id}");
@@ -668,12 +667,7 @@ async fn capture(
     }
     let decline = std::mem::take(&mut s.decline_next_capture);
     let Some(order) = s.orders.get_mut(&id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_NOT_FOUND",
-            "INVALID_RESOURCE_ID",
-            "no such order",
-        );
+        return not_found();
     };
     match order.status.as_str() {
         "COMPLETED" => return unprocessable("ORDER_ALREADY_CAPTURED"),
@@ -703,12 +697,7 @@ async fn refund(
 ) -> Response {
     let key = request_id(&headers);
     let Ok(asked) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            "MALFORMED_REQUEST_JSON",
-            "not JSON",
-        );
+        return malformed_json("not JSON");
     };
     let mut s = state.lock().unwrap();
     let route = format!("refund-{capture_id}");
@@ -721,12 +710,7 @@ async fn refund(
         .values_mut()
         .find(|o| o.capture.as_ref().is_some_and(|c| c.id == capture_id))
     else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_NOT_FOUND",
-            "INVALID_RESOURCE_ID",
-            "no such capture",
-        );
+        return not_found();
     };
     let left = cents(&order.value) - sum(&order.refunds);
     if left == 0 {
