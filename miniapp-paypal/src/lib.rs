@@ -41,8 +41,14 @@
 //!   PayPal answers a repeated id with the first capture; `ORDER_ALREADY_CAPTURED` (a capture
 //!   under another id, or after PayPal forgot the id) reads the order instead;
 //!   `ORDER_NOT_APPROVED` gives no event; `INSTRUMENT_DECLINED` is a failed attempt (the buyer
-//!   can choose another funding source on PayPal's page).
-//! - `GET /v2/checkout/orders/{id}` for reconciliation: its captures and refunds as events.
+//!   can choose another funding source on PayPal's page); `TRANSACTION_REFUSED`,
+//!   `PAYER_CANNOT_PAY` and PayPal's other final refusals fail the payment;
+//!   `DUPLICATE_INVOICE_ID` (another order of the payment was captured) gives no event.
+//! - `GET /v2/checkout/orders/{id}` for reconciliation (its captures and refunds as events), and
+//!   for an approved or voided order a webhook names. An unapproved order PayPal has forgotten
+//!   (404) expires the payment, once twice the 3-hour approval window has passed.
+//! - `GET /v2/payments/captures/{id}`, `/v2/payments/refunds/{id}` and
+//!   `/v1/customer/disputes/{id}` for the object a webhook names (below).
 //! - `POST /v2/payments/captures/{id}/refund` to give back a second charge, keyed
 //!   `PayPal-Request-Id: miniapp-refund-<capture id>`; `CAPTURE_FULLY_REFUNDED` counts as done.
 //! - `POST /v1/notifications/verify-webhook-signature` for every webhook (below).
@@ -64,19 +70,26 @@
 //! to PayPal byte for byte (spliced in as raw JSON), since PayPal checks the CRC32 of the bytes
 //! it signed.
 //!
+//! A verified webhook is still only a notice. PayPal's signature covers a CRC32 of the body,
+//! which anyone holding one genuine delivery can match with other content, so the body is read
+//! only for the event type and the id of the object it names; the capture, refund, dispute or
+//! order is then read from PayPal's API and mapped from PayPal's answer. Before PayPal is asked
+//! at all, a webhook whose `PAYPAL-AUTH-ALGO` is not `SHA256withRSA` or whose `PAYPAL-CERT-URL`
+//! is not under PayPal's certificate path is refused, so forgeries cost nothing.
+//!
 //! Replays: PayPal documents no freshness window and redelivers for three days, so no window is
 //! enforced; a replayed webhook is a repeat of an event the ledger already holds (the same event
 //! id, the same capture), and changes nothing.
 //!
 //! | PayPal event | core event |
 //! |---|---|
-//! | `CHECKOUT.ORDER.APPROVED` | our order (`custom_id` = `invoice_id` = a payment id) is captured; the capture's events. Another integration's order on the same account: acknowledged, left alone |
+//! | `CHECKOUT.ORDER.APPROVED` | our order (its `custom_id` one of our generated payment ids, `pay_` + 32 hex, and `invoice_id` the same) is captured; the capture's events. Another integration's order on the same account: acknowledged, left alone |
 //! | `PAYMENT.CAPTURE.COMPLETED` | `Succeeded { amount }` under the capture id |
 //! | `PAYMENT.CAPTURE.PENDING` | `Pending` |
 //! | `PAYMENT.CAPTURE.DENIED`, `.DECLINED` | `Failed { card_declined }` |
 //! | `PAYMENT.CAPTURE.REFUNDED`, `.REVERSED` | `Refunded { total }` (cumulative, `seller_payable_breakdown.total_refunded_amount`), the capture found by the refund's `up` link |
 //! | `CUSTOMER.DISPUTE.CREATED` | `DisputeOpened` per disputed capture (`seller_transaction_id`) |
-//! | `CUSTOMER.DISPUTE.RESOLVED` | `DisputeClosed { won }`: won for `RESOLVED_SELLER_FAVOUR`, `CANCELED_BY_BUYER`, `DENIED` |
+//! | `CUSTOMER.DISPUTE.RESOLVED` | `DisputeClosed { won }`: won for `RESOLVED_SELLER_FAVOUR`, `CANCELED_BY_BUYER`, `DENIED`, lost for `RESOLVED_BUYER_FAVOUR`, `ACCEPTED`; no event for another outcome (`NONE`, a payout by PayPal) |
 //! | `CHECKOUT.ORDER.VOIDED` | `Expired` under the order id |
 //! | anything else | acknowledged, no event |
 //!
