@@ -402,14 +402,15 @@ impl Config {
             ));
         }
         // Telegram opens the page, and the checkout returns to it, only over https.
+        let returns_to_page = card || payment_methods.iter().any(|m| m == "paypal");
         if bot_token.is_some()
-            && card
+            && returns_to_page
             && !public_base_url
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://") || is_loopback_http(u))
         {
             return Err(err(
-                "PUBLIC_BASE_URL must be an https:// URL with TELEGRAM_BOT_TOKEN and card payments: the checkout returns to the page there, and Telegram opens only https (http:// only on 127.0.0.1 or localhost, for local tests)",
+                "PUBLIC_BASE_URL must be an https:// URL with TELEGRAM_BOT_TOKEN and card or PayPal payments: the checkout returns to the page there, and Telegram opens only https (http:// only on 127.0.0.1 or localhost, for local tests)",
             ));
         }
         Ok(Config {
@@ -677,6 +678,17 @@ mod tests {
             miniapp_paypal::PayPalEnvironment::Sandbox
         );
         assert!(!format!("{c:?}").contains("paypal-secret-value"));
+        // PayPal sends the buyer back to PUBLIC_BASE_URL: https with a real bot.
+        let e = config(&[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("PAYMENT_METHODS", "paypal"),
+            ("PAYPAL_CLIENT_ID", "id"),
+            ("PAYPAL_CLIENT_SECRET", "paypal-secret-value"),
+            ("PAYPAL_WEBHOOK_ID", "WH1"),
+            ("PUBLIC_BASE_URL", "http://bot.example"),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("https://"), "{e}");
     }
 
     #[cfg(feature = "stripe")]
