@@ -791,6 +791,15 @@ struct Flaky {
     id: ProviderId,
 }
 
+impl Flaky {
+    /// As the card provider of a test app.
+    fn shared() -> Arc<dyn PaymentProvider> {
+        Arc::new(Flaky {
+            id: ProviderId::new("flaky").unwrap(),
+        })
+    }
+}
+
 #[async_trait]
 impl PaymentProvider for Flaky {
     fn id(&self) -> &ProviderId {
@@ -825,11 +834,8 @@ impl PaymentProvider for Flaky {
 
 #[tokio::test]
 async fn provider_outage_is_503_and_a_lost_webhook_is_reconciled() {
-    let flaky: Arc<dyn PaymentProvider> = Arc::new(Flaky {
-        id: ProviderId::new("flaky").unwrap(),
-    });
     let app = spawn_app_with(Options {
-        card: Some(flaky),
+        card: Some(Flaky::shared()),
         reconcile_after: Duration::ZERO,
         ..Options::default()
     })
@@ -864,11 +870,8 @@ async fn provider_outage_is_503_and_a_lost_webhook_is_reconciled() {
 /// cancel or an unknown payment asks nothing, and hostile parameters never reach the redirect.
 #[tokio::test]
 async fn a_checkout_return_asks_the_provider_at_once_and_sends_the_buyer_to_the_page() {
-    let flaky: Arc<dyn PaymentProvider> = Arc::new(Flaky {
-        id: ProviderId::new("flaky").unwrap(),
-    });
     let app = spawn_app_with(Options {
-        card: Some(flaky),
+        card: Some(Flaky::shared()),
         ..Options::default()
     })
     .await;
@@ -948,11 +951,8 @@ async fn a_checkout_return_asks_the_provider_at_once_and_sends_the_buyer_to_the_
 
 #[tokio::test]
 async fn the_sweep_credits_a_paid_payment_that_nobody_polls() {
-    let flaky: Arc<dyn PaymentProvider> = Arc::new(Flaky {
-        id: ProviderId::new("flaky").unwrap(),
-    });
     let app = spawn_app_with(Options {
-        card: Some(flaky),
+        card: Some(Flaky::shared()),
         ..Options::default()
     })
     .await;
