@@ -209,7 +209,7 @@ export function startPolling(payment, origin) {
     known: null, // the status last read: what a long poll waits to change
     plain: false, // long polls failed or are not held: plain polling from now on
     controller: null, // aborts a long poll in flight
-    readNow: false, // the next read is a plain one (pollNow cut a long poll short)
+    readNow: false, // the next read is a plain one (pollNow: the buyer is back)
   };
   state.poll = poll;
   state.payment = payment;
@@ -230,6 +230,10 @@ export function stopPolling() {
 export function pollNow() {
   const poll = state.poll;
   if (!poll) return;
+  // The next read is a plain one, answered at once. A long poll compares only the status, so it
+  // would hold back what changed without changing it (a declined attempt's reason) for its whole
+  // wait; and a read already in flight was sent before whatever brought the buyer back.
+  poll.readNow = true;
   if (poll.inFlight) {
     poll.again = true;
     // A long poll could hold the answer for many seconds: ask again now instead.

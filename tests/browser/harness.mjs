@@ -339,8 +339,9 @@ export function withStars(json) {
   return { ...json, methods, packages };
 }
 
-// The page comes back to the foreground: it reads the status at once, cutting short a long poll
-// the server holds (a route installed now then sees the next read).
+// The page comes back to the foreground: its next status read is a plain one, sent at once or as
+// soon as the read under way ends (a long poll the server holds is cut short), so a route
+// installed before this sees a read that the server answers without holding it.
 export async function askNow(page) {
   await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
 }

@@ -393,24 +393,78 @@ test('when long polls fail the page falls back to plain polling and still sees t
   });
 });
 
-test('a declined attempt on a checkout that stays open is told while waiting', { timeout: TEST_TIMEOUT }, async () => {
-  await withTelegramPage({}, async ({ page }) => {
-    await waitForView(page, 'main');
-    await selectPackage(page, 100);
-    await waitForMainButton(page, 'Pay $5.00');
-    const [response] = await Promise.all([page.waitForResponse((r) => isCreatePayment(r.request())), clickMainButton(page)]);
-    const reply = await response.json();
-    await waitForView(page, 'waiting');
-    assert.equal(await page.getByTestId('waiting-reason').isVisible(), false);
-    // Stripe keeps its checkout open after a decline and reports the attempt's reason.
-    await page.route(`**/api/miniapp/payment-status/${reply.payment_id}**`, async (route) => {
+// Routes the page's status reads through the real server. A read that arrives once `declined()`
+// is true comes back as Stripe reports a declined attempt on a checkout it keeps open: still
+// pending, with the attempt's reason. `arrived(url)` is told of each read as it reaches the route
+// and may hold it there by returning a promise.
+async function routeDeclinedAttempt(page, declined, arrived) {
+  await page.route('**/api/miniapp/payment-status/**', async (route) => {
+    const decline = declined();
+    await arrived(route.request().url());
+    try {
       const real = await (await route.fetch()).json();
-      await route.fulfill({ json: { ...real, status: 'pending', failure_code: 'insufficient_funds' } });
+      await route.fulfill({ json: decline ? { ...real, status: 'pending', failure_code: 'insufficient_funds' } : real });
+    } catch {
+      // The page aborted this read (it was a long poll cut short), or the test is over.
+    }
+  });
+}
+
+async function payAndWait(page) {
+  await waitForView(page, 'main');
+  await selectPackage(page, 100);
+  await waitForMainButton(page, 'Pay $5.00');
+  await clickMainButton(page);
+  await waitForView(page, 'waiting');
+}
+
+async function seesTheReason(page) {
+  await page.getByTestId('waiting-reason').waitFor({ state: 'visible' });
+  assert.match(await page.getByTestId('waiting-reason').innerText(), /insufficient funds/i);
+  await waitForView(page, 'waiting');
+}
+
+test('a declined attempt on a checkout that stays open is told while waiting, cutting short the long poll held', { timeout: TEST_TIMEOUT }, async () => {
+  await withTelegramPage({}, async ({ page }) => {
+    let declined = false;
+    let longPollHeld;
+    const held = new Promise((resolve) => { longPollHeld = resolve; });
+    await routeDeclinedAttempt(page, () => declined, async (url) => {
+      if (url.includes('wait=')) longPollHeld();
     });
+    await payAndWait(page);
+    await held;
+    assert.equal(await page.getByTestId('waiting-reason').isVisible(), false);
+    declined = true;
     await askNow(page);
-    await page.getByTestId('waiting-reason').waitFor({ state: 'visible' });
-    assert.match(await page.getByTestId('waiting-reason').innerText(), /insufficient funds/i);
-    await waitForView(page, 'waiting');
+    await seesTheReason(page);
+  });
+});
+
+test('a declined attempt is told at once when the buyer comes back while a plain read is under way', { timeout: TEST_TIMEOUT }, async () => {
+  await withTelegramPage({}, async ({ page }) => {
+    let declined = false;
+    let firstReadArrived;
+    let releaseFirstRead;
+    const arrived = new Promise((resolve) => { firstReadArrived = resolve; });
+    const release = new Promise((resolve) => { releaseFirstRead = resolve; });
+    let reads = 0;
+    await routeDeclinedAttempt(page, () => declined, async () => {
+      reads += 1;
+      if (reads === 1) {
+        firstReadArrived();
+        await release;
+      }
+    });
+    await payAndWait(page);
+    await arrived;
+    // Back from the checkout while the page's first read is still out: the read after it must be
+    // answered now, not held as a long poll would be (it compares only the status, which a
+    // declined attempt leaves pending).
+    declined = true;
+    await askNow(page);
+    releaseFirstRead();
+    await seesTheReason(page);
   });
 });
 
