@@ -296,7 +296,8 @@ pub fn build_with_stores(
         .filter(|_| config.payment_methods.iter().any(|m| m == "paypal"))
     {
         let provider = miniapp_paypal::PayPalProvider::new(paypal.clone())
-            .map_err(|e| AppError::Provider(e.to_string()))?;
+            .map_err(|e| AppError::Provider(e.to_string()))?
+            .with_clock(clock.clone());
         if config.bot_token.is_some() && miniapp_core::provider::PaymentProvider::is_test(&provider)
         {
             tracing::warn!(

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 struct Running {
     base: String,
+    state: miniapp::http::AppState,
     http: reqwest::Client,
     token: miniapp::init_data::BotToken,
     _dir: tempfile::TempDir,
@@ -96,6 +97,7 @@ async fn start(fake: &Fake) -> Running {
         .dev_token
         .clone()
         .expect("development mode signs with a local token");
+    let state = app.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -108,6 +110,7 @@ async fn start(fake: &Fake) -> Running {
     });
     Running {
         base,
+        state,
         http: reqwest::Client::new(),
         token,
         _dir: dir,
@@ -226,4 +229,79 @@ async fn the_buyers_return_captures_the_approved_order() {
         .unwrap();
     assert_eq!(back.status(), 303);
     app.assert_status(&id, user, "succeeded", 100).await;
+}
+
+/// PayPal refunds a payment and every delivery of its webhook is lost: the history catch-up
+/// finds the refund in PayPal's event list and takes the tokens back, once however often it runs.
+#[tokio::test]
+async fn a_refund_whose_webhooks_were_all_lost_is_caught_up_from_paypals_event_list() {
+    let fake = Fake::start().await;
+    let app = start(&fake).await;
+    let user = 777_000_003;
+    let created = app.buy(user, 500, "25.00").await;
+    let order = created["payment_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .to_owned();
+    let id = created["payment_id"].as_str().unwrap().to_owned();
+    fake.approve(&order);
+    // The buyer comes back: captured and credited.
+    let back = app
+        .http
+        .get(format!(
+            "{}/api/miniapp/checkout-return?payment_id={id}&checkout=success",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(back.status().is_success() || back.status().is_redirection());
+    app.assert_status(&id, user, "succeeded", 500).await;
+
+    let reconciler = app.state.reconciler().clone();
+    let first = miniapp::reconcile::catch_up_history(&reconciler)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.events, first.applied),
+        (0, 0),
+        "the first catch-up starts from now"
+    );
+    let paypal = miniapp::ids::ProviderId::new("paypal").unwrap();
+    let ledger = app.state.ledger();
+    assert!(ledger.provider_cursor(&paypal).await.unwrap().is_some());
+    // As if that first catch-up had run twenty minutes ago, and PayPal refunded ten minutes
+    // ago: its webhook never arrived.
+    let now = time::OffsetDateTime::now_utc();
+    let earlier = (now - std::time::Duration::from_secs(20 * 60))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    ledger
+        .save_provider_cursor(&paypal, &earlier)
+        .await
+        .unwrap();
+    let refund = fake.refund_now(&order, "25.00");
+    fake.webhook_at(
+        now - std::time::Duration::from_secs(10 * 60),
+        "PAYMENT.CAPTURE.REFUNDED",
+        "refund",
+        refund,
+    );
+    let caught = miniapp::reconcile::catch_up_history(&reconciler)
+        .await
+        .unwrap();
+    assert_eq!(caught.applied, 1, "{caught:?}");
+    app.assert_status(&id, user, "refunded", 0).await;
+    for _ in 0..2 {
+        let again = miniapp::reconcile::catch_up_history(&reconciler)
+            .await
+            .unwrap();
+        assert_eq!(again.applied, 0, "{again:?}");
+    }
+    app.assert_status(&id, user, "refunded", 0).await;
 }

@@ -52,6 +52,13 @@
 //! - `POST /v2/payments/captures/{id}/refund` to give back a second charge, keyed
 //!   `PayPal-Request-Id: miniapp-refund-<capture id>`; `CAPTURE_FULLY_REFUNDED` counts as done.
 //! - `POST /v1/notifications/verify-webhook-signature` for every webhook (below).
+//! - `GET /v1/notifications/webhooks-events?page_size=100&start_time=…&end_time=…` for the
+//!   history catch-up (`PaymentProvider::fetch_history`): refunds, reversals, disputes, captures
+//!   and voids whose webhooks were all lost, by time from the stored cursor (RFC 3339) up to five
+//!   minutes before now, at most an hour per call. Mapped from the resources the list carries
+//!   (PayPal's answer to our own request, unlike a webhook's body) under the webhooks' own event
+//!   ids; `next` links are followed only into the same list, at most five pages, and a stretch
+//!   that holds more is cut in half, down to a minute.
 //!
 //! Network errors, timeouts, 429 and 5xx are retried once after 0.5 s with the same
 //! `PayPal-Request-Id`; a 409 (the same id in progress) is `ProviderError::InProgress`; other

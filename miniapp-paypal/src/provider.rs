@@ -1,29 +1,33 @@
 //! [`PayPalProvider`]: the [`PaymentProvider`] on PayPal's Orders v2 API.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use miniapp_core::clock::{SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, FailureReason, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderId, ProviderRef};
 use miniapp_core::ledger::ChargeRefund;
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
-    Checkout, CheckoutRequest, PaymentProvider, ProviderError, WebhookRequest,
+    Checkout, CheckoutRequest, HistoryBatch, PaymentProvider, ProviderError, WebhookRequest,
 };
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::client::{CallError, Client};
 use crate::config::{PayPalConfig, PayPalEnvironment};
-use crate::wire::{self, Order, Webhook, malformed};
+use crate::wire::{self, EventList, Order, Webhook, malformed};
 
 /// The PayPal provider (id `paypal`). Build it from a [`PayPalConfig`].
 pub struct PayPalProvider {
     id: ProviderId,
     config: PayPalConfig,
     client: Client,
+    clock: SharedClock,
 }
 
 impl fmt::Debug for PayPalProvider {
@@ -52,6 +56,21 @@ const CERT_URL_PREFIXES: [&str; 4] = [
     "https://api-m.paypal.com/v1/notifications/certs/",
     "https://api-m.sandbox.paypal.com/v1/notifications/certs/",
 ];
+
+/// How far behind now the history catch-up reads PayPal's event list: an event appears in the
+/// list some time after its `create_time`, and a stretch read too early would be skipped for
+/// good. Lost webhooks are found within this plus the catch-up's own period.
+const HISTORY_LAG: Duration = Duration::from_secs(5 * 60);
+/// The longest stretch of the event list one call reads: short enough that even a busy
+/// account's stretch fits in a few pages within the provider deadline, long enough that a day
+/// of outage is caught up in five catch-ups (each makes up to five calls).
+const HISTORY_SPAN: Duration = Duration::from_secs(3600);
+/// The shortest stretch a crowded one is cut down to.
+const HISTORY_MIN_SPAN: Duration = Duration::from_secs(60);
+/// Events asked for per page, and pages followed per stretch before it is cut in half.
+const HISTORY_PAGE_SIZE: usize = 100;
+const HISTORY_PAGES: usize = 5;
+const EVENTS_PATH: &str = "/v1/notifications/webhooks-events";
 
 #[derive(Deserialize)]
 struct Verification {
@@ -84,7 +103,17 @@ impl PayPalProvider {
             id: ProviderId::new("paypal").map_err(|e| malformed(e.to_string()))?,
             config,
             client,
+            clock: SystemClock::shared(),
         })
+    }
+
+    /// Reads "now" from `clock` (the app's) instead of the system clock: it decides when an
+    /// order nobody approved has expired and which stretch of PayPal's event list
+    /// [`PaymentProvider::fetch_history`] reads.
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> PayPalProvider {
+        self.clock = clock;
+        self
     }
 
     /// The buyer comes back through `miniapp::http`'s `checkout-return` route, which captures
@@ -177,6 +206,65 @@ impl PayPalProvider {
         decode(&body)
     }
 
+    /// The events PayPal's event list holds for `[from, to]`, oldest first, and whether that was
+    /// all of them (not when the stretch holds more than [`HISTORY_PAGES`] pages). Only `next`
+    /// links into the same list of the same API are followed.
+    async fn events_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<(Vec<ProviderEvent>, bool), ProviderError> {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("page_size", &HISTORY_PAGE_SIZE.to_string())
+            .append_pair("start_time", &rfc3339(from)?)
+            .append_pair("end_time", &rfc3339(to)?)
+            .finish();
+        let mut path = format!("{EVENTS_PATH}?{query}");
+        let mut listed = Vec::new();
+        let mut whole = false;
+        for page_number in 1..=HISTORY_PAGES {
+            let page: EventList = self.read(&path).await?;
+            for raw in &page.events {
+                match wire::listed_event(raw) {
+                    Ok((created, events)) if !events.is_empty() => {
+                        let created =
+                            created.and_then(|t| OffsetDateTime::parse(&t, &Rfc3339).ok());
+                        listed.push((created, events));
+                    }
+                    Ok(_) => {}
+                    // One unreadable event must not stop the catch-up behind it forever.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an event of PayPal's event list was not understood; skipped");
+                    }
+                }
+            }
+            let Some(next) = page.next() else {
+                whole = true;
+                break;
+            };
+            if page_number == HISTORY_PAGES {
+                break;
+            }
+            path = self.same_list(next).ok_or_else(|| {
+                ProviderError::Unavailable(Box::new(crate::client::TransportError(
+                    "PayPal's next page of events is not in its event list".into(),
+                )))
+            })?;
+        }
+        // PayPal lists newest first; the ledger wants them as they happened.
+        listed.sort_by_key(|(created, _)| *created);
+        Ok((listed.into_iter().flat_map(|(_, e)| e).collect(), whole))
+    }
+
+    /// The path and query of a `next` link, when it points into the event list of the API we
+    /// talk to (a link elsewhere would carry our token there).
+    fn same_list(&self, href: &str) -> Option<String> {
+        let rest = href.strip_prefix(self.config.api_base.as_str())?;
+        rest.strip_prefix(EVENTS_PATH)
+            .is_some_and(|q| q.starts_with('?'))
+            .then(|| rest.to_owned())
+    }
+
     /// Asks PayPal whether the webhook is authentic (`POST /v1/notifications/verify-webhook-signature`
     /// with our webhook id). The event goes back byte for byte, spliced in as raw JSON: PayPal
     /// checks a CRC32 of the bytes it signed, which re-serialising would change.
@@ -254,6 +342,13 @@ impl PayPalProvider {
             )))
         }
     }
+}
+
+/// `at` as PayPal's list takes it and our cursor keeps it: RFC 3339 in UTC (`…Z`).
+fn rfc3339(at: OffsetDateTime) -> Result<String, ProviderError> {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .map_err(|e| malformed(format!("time {at}: {e}")))
 }
 
 /// An id from PayPal or from storage, made safe to put in a path: PayPal's ids are letters and
@@ -426,7 +521,7 @@ impl PaymentProvider for PayPalProvider {
             // is a checkout that expired unpaid.
             Err(e)
                 if e.issue() == Some("INVALID_RESOURCE_ID")
-                    && miniapp_core::clock::unix_seconds(SystemTime::now())
+                    && miniapp_core::clock::unix_seconds(self.clock.now())
                         > payment.created_at + 2 * self.config.approval_window.as_secs() =>
             {
                 return Ok(vec![wire::fact(
@@ -442,6 +537,56 @@ impl PaymentProvider for PayPalProvider {
             return self.capture(&order.id, &payment.id).await;
         }
         wire::order_events(&order, &payment.id)
+    }
+
+    /// Reads PayPal's event list (`GET /v1/notifications/webhooks-events`) by time: the cursor
+    /// is the end of the stretch read last (RFC 3339, whole seconds, UTC), and each call reads
+    /// on from there up to five minutes before now (an event shows in the list some time after it
+    /// happened), at most an hour at a time. The first
+    /// call only sets the cursor: a new install does not replay the account's past. Events are
+    /// mapped from the resources the list carries, under the ids their webhooks carry, so an
+    /// event whose webhook did arrive is a repeat. A stretch too crowded for five pages of 100
+    /// is cut in half, down to a minute; one minute of more than 500 events is read as far as
+    /// those pages go, with a warning.
+    async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
+        let now = OffsetDateTime::from(self.clock.now())
+            .replace_nanosecond(0)
+            .map_err(|e| malformed(e.to_string()))?;
+        let readable = now - HISTORY_LAG;
+        let Some(cursor) = cursor else {
+            return Ok(HistoryBatch {
+                events: Vec::new(),
+                cursor: Some(rfc3339(readable)?),
+                more: false,
+            });
+        };
+        let from = OffsetDateTime::parse(cursor, &Rfc3339)
+            .map_err(|e| malformed(format!("history cursor {cursor:?}: {e}")))?;
+        if readable <= from {
+            // Nothing readable yet (or the clock went back): the cursor stays.
+            return Ok(HistoryBatch {
+                events: Vec::new(),
+                cursor: None,
+                more: false,
+            });
+        }
+        let mut to = readable.min(from + HISTORY_SPAN);
+        let events = loop {
+            let (events, whole) = self.events_between(from, to).await?;
+            let half = (to - from) / 2;
+            if whole || half < HISTORY_MIN_SPAN {
+                if !whole {
+                    tracing::warn!(from = %cursor, to = %rfc3339(to)?, "more PayPal events in one minute than the catch-up reads; some may be missed");
+                }
+                break events;
+            }
+            to = from + half;
+        };
+        Ok(HistoryBatch {
+            events,
+            cursor: Some(rfc3339(to)?),
+            more: to < readable,
+        })
     }
 
     /// `POST /v2/payments/captures/{capture}/refund` of the whole amount, keyed

@@ -293,6 +293,85 @@ pub(crate) fn map_webhook(body: &[u8]) -> Result<Webhook, ProviderError> {
     })
 }
 
+/// A page of `GET /v1/notifications/webhooks-events` (the events PayPal sent, or tried to send,
+/// to this app's webhooks): the events as they were, and the link to the next page.
+#[derive(Deserialize)]
+pub(crate) struct EventList {
+    #[serde(default)]
+    pub(crate) events: Vec<Box<RawValue>>,
+    #[serde(default)]
+    pub(crate) links: Vec<Link>,
+}
+
+impl EventList {
+    /// The `href` of the `next` page, when there is one.
+    pub(crate) fn next(&self) -> Option<&str> {
+        self.links
+            .iter()
+            .find(|l| l.rel == "next")
+            .map(|l| l.href.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+struct Listed<'a> {
+    id: String,
+    event_type: String,
+    #[serde(default)]
+    create_time: Option<String>,
+    #[serde(borrow)]
+    resource: &'a RawValue,
+}
+
+/// An event of PayPal's event list, when it is one we act on: its create time (for ordering)
+/// and its events, mapped from the resource it carries. Unlike a webhook's body, that resource
+/// is PayPal's word: the list is PayPal's answer to our own authenticated request, so nothing is
+/// read back. `CHECKOUT.ORDER.APPROVED` gives nothing here: capturing is for the buyer's
+/// return, the webhook and the reconciliation of pending payments, which read the order as it
+/// is now.
+pub(crate) fn listed_event(
+    raw: &RawValue,
+) -> Result<(Option<String>, Vec<ProviderEvent>), ProviderError> {
+    let listed: Listed<'_> =
+        serde_json::from_str(raw.get()).map_err(|e| malformed(format!("listed event: {e}")))?;
+    let event = event_id(&listed.id)?;
+    let resource = listed.resource.get();
+    let events = match listed.event_type.as_str() {
+        "PAYMENT.CAPTURE.COMPLETED"
+        | "PAYMENT.CAPTURE.DENIED"
+        | "PAYMENT.CAPTURE.DECLINED"
+        | "PAYMENT.CAPTURE.PENDING" => capture_event(event, &resource_of(resource)?)?
+            .into_iter()
+            .collect(),
+        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => {
+            refund_event(event, &resource_of(resource)?)?
+                .into_iter()
+                .collect()
+        }
+        "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.RESOLVED" => {
+            dispute_events(&event, &resource_of(resource)?)?
+        }
+        "CHECKOUT.ORDER.VOIDED" => {
+            let order: Order = resource_of(resource)?;
+            match order.ours() {
+                Some(payment_id) if order.status == "VOIDED" => vec![ProviderEvent {
+                    id: event,
+                    payment_id: Some(payment_id),
+                    provider_ref: reference(&order.id)?,
+                    kind: EventKind::Expired,
+                }],
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    Ok((listed.create_time, events))
+}
+
+fn resource_of<'a, T: Deserialize<'a>>(resource: &'a str) -> Result<T, ProviderError> {
+    serde_json::from_str(resource).map_err(|e| malformed(format!("resource: {e}")))
+}
+
 /// PayPal's ids are letters, digits and `-` (`5O190127TN364715T`, `PP-D-12345`): safe in a path.
 pub(crate) fn is_paypal_id(id: &str) -> bool {
     !id.is_empty()

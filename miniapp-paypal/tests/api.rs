@@ -5,9 +5,11 @@
 
 mod support;
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use miniapp_core::clock::{Clock, ManualClock};
 use miniapp_core::conformance::{self, ProviderHarness, Scenario};
 use miniapp_core::event::{EventKind, FailureReason};
 use miniapp_core::ids::{ProviderId, ProviderRef};
@@ -22,6 +24,8 @@ use miniapp_core::provider::{
 use miniapp_paypal::{PayPalConfig, PayPalEnvironment, PayPalProvider};
 use serde_json::{Value, json};
 use support::fake::{self, Fake};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 fn provider_for(fake: &Fake, webhook_id: &str) -> PayPalProvider {
     let config = PayPalConfig::new(
@@ -731,6 +735,332 @@ async fn a_forgotten_unapproved_order_expires_the_payment_only_after_its_window(
         events,
         "a stable event id"
     );
+}
+
+/// The `start_time` and `end_time` of an event-list request the fake received.
+fn window_of(request: &str) -> (String, String) {
+    let query = request.split_once('?').unwrap().1;
+    let pairs: std::collections::HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(pairs["page_size"], "100", "{request}");
+    (pairs["start_time"].clone(), pairs["end_time"].clone())
+}
+
+fn at(rfc3339: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(rfc3339, &Rfc3339).unwrap()
+}
+
+/// A completed refund of `capture` as PayPal's `PAYMENT.CAPTURE.REFUNDED` carries it.
+fn refund_resource(n: usize, capture: &str) -> Value {
+    json!({
+        "id": format!("R{n:05}REFUND"),
+        "status": "COMPLETED",
+        "amount": {"currency_code": "USD", "value": "1.00"},
+        "links": [{"href": format!("https://api.paypal.com/v2/payments/captures/{capture}"), "rel": "up", "method": "GET"}],
+    })
+}
+
+/// Refunds and disputes whose webhooks never arrived are in PayPal's event list: the catch-up
+/// finds them there, under the ids their webhooks carry, mapped from the resources the list
+/// carries (nothing read back), oldest first; events younger than five minutes wait.
+#[tokio::test]
+async fn lost_refunds_and_disputes_are_found_in_the_event_list_under_their_webhook_ids() {
+    let fake = Fake::start().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock.clone());
+
+    let first = paypal.fetch_history(None).await.unwrap();
+    assert!(
+        first.events.is_empty() && !first.more,
+        "a new install replays nothing"
+    );
+    let cursor = first.cursor.expect("the first call sets the cursor");
+    let started = OffsetDateTime::from(clock.now());
+    assert_eq!(
+        at(&cursor),
+        (started - Duration::from_secs(300))
+            .replace_nanosecond(0)
+            .unwrap()
+    );
+    assert!(fake.list_requests().is_empty(), "nothing to read yet");
+
+    let r = request();
+    let checkout = paypal.create_checkout(&r).await.unwrap();
+    let order = checkout.checkout_ref.as_str().to_owned();
+    fake.approve(&order);
+    let approved = fake.webhook(
+        "CHECKOUT.ORDER.APPROVED",
+        "checkout-order",
+        fake.order_json(&order),
+    );
+    let capture = fake.capture_now(&order, "COMPLETED");
+    let completed = fake.webhook(
+        "PAYMENT.CAPTURE.COMPLETED",
+        "capture",
+        fake.capture_json(&order),
+    );
+    let refund = fake.refund_now(&order, "10.00");
+    let refunded = fake.webhook("PAYMENT.CAPTURE.REFUNDED", "refund", refund);
+    let dispute = json!({
+        "dispute_id": "PP-D-4242",
+        "status": "OPEN",
+        "disputed_transactions": [{"seller_transaction_id": capture, "custom": r.payment_id.as_str(), "invoice_number": r.payment_id.as_str()}],
+    });
+    let disputed = fake.webhook("CUSTOMER.DISPUTE.CREATED", "dispute", dispute);
+    fake.webhook("BILLING.PLAN.CREATED", "plan", json!({"id": "P-1"}));
+
+    // Five minutes have not passed: the stretch is not read yet and the cursor stays.
+    let early = paypal.fetch_history(Some(&cursor)).await.unwrap();
+    assert!(early.events.is_empty() && early.cursor.is_none() && !early.more);
+    assert!(fake.list_requests().is_empty());
+
+    clock.advance(Duration::from_secs(6 * 60));
+    let batch = paypal.fetch_history(Some(&cursor)).await.unwrap();
+    let id = |w: &WebhookRequest| {
+        serde_json::from_slice::<Value>(&w.body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let got: Vec<(String, EventKind, String)> = batch
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.id.as_str().to_owned(),
+                e.kind.clone(),
+                e.provider_ref.as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                id(&completed),
+                EventKind::Succeeded { amount: r.price },
+                capture.clone()
+            ),
+            (
+                id(&refunded),
+                EventKind::Refunded {
+                    total_refunded: Money::usd_cents(1000)
+                },
+                capture.clone()
+            ),
+            (id(&disputed), EventKind::DisputeOpened, capture.clone()),
+        ],
+        "oldest first; the approval is left to the buyer's return and reconciliation"
+    );
+    assert_eq!(batch.events[0].payment_id.as_ref(), Some(&r.payment_id));
+    let next = batch.cursor.expect("the cursor moves");
+    assert_eq!(
+        at(&next),
+        (started + Duration::from_secs(60))
+            .replace_nanosecond(0)
+            .unwrap()
+    );
+    assert!(!batch.more);
+    let asked = fake.list_requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(window_of(&asked[0]), (cursor.clone(), next.clone()));
+    for read_back in [
+        "/v2/payments/refunds/",
+        "/v1/customer/disputes/",
+        "/v2/payments/captures/",
+    ] {
+        assert!(
+            fake.requests(read_back).iter().all(|q| q.method != "GET"),
+            "the list is PayPal's word: {read_back} not read back"
+        );
+    }
+
+    // The same ids as the webhooks': a webhook that did arrive is a repeat for the ledger.
+    for (webhook, listed) in [(&completed, 0), (&refunded, 1), (&disputed, 2)] {
+        if webhook.body == disputed.body {
+            fake.seed(
+                "/v1/customer/disputes/PP-D-4242",
+                serde_json::from_slice::<Value>(&disputed.body).unwrap()["resource"].clone(),
+            );
+        }
+        let events = parse(&paypal, webhook).await.unwrap();
+        assert_eq!(events[0].id, batch.events[listed].id);
+    }
+    assert!(parse(&paypal, &approved).await.is_ok());
+}
+
+/// PayPal's own sample events, listed: mapped as their webhooks are.
+#[tokio::test]
+async fn paypal_sample_events_in_the_event_list_map_to_their_core_events() {
+    let fake = Fake::start().await;
+    let clock = Arc::new(ManualClock::new(at("2026-11-30T12:00:00Z").into()));
+    let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock.clone());
+    let money = |v: &str| Money::parse(v, Currency::USD).unwrap();
+    let cases = [
+        (
+            "PAYMENT.CAPTURE.REFUNDED",
+            "0JF852973C016714D",
+            EventKind::Refunded {
+                total_refunded: money("1.98"),
+            },
+        ),
+        (
+            "PAYMENT.CAPTURE.REVERSED",
+            "4L335234718889942",
+            EventKind::Refunded {
+                total_refunded: money("2.51"),
+            },
+        ),
+        (
+            "CUSTOMER.DISPUTE.CREATED",
+            "00D10444LD479031K",
+            EventKind::DisputeOpened,
+        ),
+    ];
+    for (n, (name, _, _)) in cases.iter().enumerate() {
+        let body = std::fs::read(format!(
+            "{}/tests/vectors/webhook-{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let mut event: Value = serde_json::from_slice(&body).unwrap();
+        // Created an hour ago, a minute apart, in the order of `cases`.
+        let created = at("2026-11-30T11:00:00Z") + Duration::from_secs(60 * n as u64);
+        event["create_time"] = json!(created.format(&Rfc3339).unwrap());
+        fake.lock().events.push((created, event));
+    }
+    let batch = paypal
+        .fetch_history(Some("2026-11-30T10:30:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(batch.events.len(), cases.len(), "{:?}", batch.events);
+    for (event, (name, capture, kind)) in batch.events.iter().zip(cases) {
+        assert_eq!(
+            (event.provider_ref.as_str(), &event.kind),
+            (capture, &kind),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        (batch.cursor.as_deref(), batch.more),
+        (Some("2026-11-30T11:30:00Z"), true),
+        "an hour at a time, and more is waiting up to 11:55"
+    );
+}
+
+/// A stretch with more events than five pages is cut in half until it fits; `more` says the
+/// rest is waiting, and the next calls read on from where the last one stopped, so no event is
+/// missed. `next` links are followed only into the same list of the same API.
+#[tokio::test]
+async fn a_crowded_stretch_is_paged_then_halved_and_nothing_is_missed() {
+    let fake = Fake::start().await;
+    let start = at("2026-11-30T00:00:00Z");
+    let clock = Arc::new(ManualClock::new(
+        (start + Duration::from_secs(7 * 3600)).into(),
+    ));
+    let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock.clone());
+    // 600 refunds in the first hour, one every six seconds.
+    let mut ids = Vec::new();
+    for n in 0..600 {
+        let created = start + Duration::from_secs(6 * n as u64);
+        let w = fake.webhook_at(
+            created,
+            "PAYMENT.CAPTURE.REFUNDED",
+            "refund",
+            refund_resource(n, "CAPTURE1"),
+        );
+        ids.push(
+            serde_json::from_slice::<Value>(&w.body).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let mut cursor = "2026-11-30T00:00:00Z".to_owned();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let batch = paypal.fetch_history(Some(&cursor)).await.unwrap();
+        let batch_ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
+        let mut sorted = batch_ids.clone();
+        sorted.sort_by_key(|id| ids.iter().position(|i| i == id));
+        assert_eq!(batch_ids, sorted, "oldest first");
+        seen.extend(batch_ids.iter().map(|s| (*s).to_owned()));
+        cursor = batch.cursor.unwrap();
+        if !batch.more {
+            break;
+        }
+        assert!(calls < 20, "{calls} calls");
+    }
+    assert_eq!(seen.len(), 600, "every event, each at least once");
+    assert_eq!(
+        cursor, "2026-11-30T06:55:00Z",
+        "up to five minutes before now"
+    );
+    let asked = fake.list_requests();
+    let windows: Vec<(String, String)> = asked
+        .iter()
+        .filter(|q| !q.contains("page="))
+        .map(|q| window_of(q))
+        .collect();
+    assert_eq!(
+        windows[..3],
+        [
+            (
+                "2026-11-30T00:00:00Z".to_owned(),
+                "2026-11-30T01:00:00Z".to_owned()
+            ),
+            (
+                "2026-11-30T00:00:00Z".to_owned(),
+                "2026-11-30T00:30:00Z".to_owned()
+            ),
+            (
+                "2026-11-30T00:30:00Z".to_owned(),
+                "2026-11-30T01:30:00Z".to_owned()
+            ),
+        ],
+        "an hour at most, halved while crowded, then on from where it stopped"
+    );
+
+    // A `next` link to another host is never followed (it would carry our token there).
+    fake.lock().next_link_elsewhere = true;
+    let before = fake.list_requests().len();
+    let refused = paypal.fetch_history(Some("2026-11-30T00:00:00Z")).await;
+    assert!(
+        matches!(refused, Err(ProviderError::Unavailable(_))),
+        "refused, not {:?} events",
+        refused.map(|b| b.events.len())
+    );
+    assert_eq!(
+        fake.list_requests().len(),
+        before + 1,
+        "only the first page was asked for"
+    );
+}
+
+/// A cursor that is not a time is an error (the catch-up logs it and tries again later, never
+/// starting over silently); one ahead of the clock (the clock went back) reads nothing and
+/// keeps the cursor.
+#[tokio::test]
+async fn a_cursor_that_is_not_a_time_or_lies_ahead_reads_nothing() {
+    let fake = Fake::start().await;
+    let clock = Arc::new(ManualClock::new(at("2026-11-30T12:00:00Z").into()));
+    let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock);
+    for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "1700000000"] {
+        let got = paypal.fetch_history(Some(bad)).await;
+        assert!(
+            matches!(got, Err(ProviderError::MalformedPayload(_))),
+            "{bad:?}: {got:?}"
+        );
+    }
+    let ahead = paypal
+        .fetch_history(Some("2026-11-30T13:00:00Z"))
+        .await
+        .unwrap();
+    assert!(ahead.events.is_empty() && ahead.cursor.is_none() && !ahead.more);
+    assert!(fake.list_requests().is_empty());
 }
 
 #[tokio::test]

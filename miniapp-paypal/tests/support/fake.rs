@@ -9,6 +9,11 @@
 //! `verify-webhook-signature`. The fake keeps the exact bytes it "signed" per transmission and
 //! its verification compares the `webhook_event` it is sent byte for byte (stricter than a
 //! CRC), with the same headers and webhook id.
+//!
+//! Every webhook the fake builds is also an event of its event list
+//! (`GET /v1/notifications/webhooks-events`, Webhooks v1: `page_size`, `start_time` and
+//! `end_time` in RFC 3339, both ends included, newest first, a `next` link while more remain),
+//! whether or not the test delivers it: an undelivered one is a webhook PayPal gave up on.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -24,6 +29,8 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use miniapp_core::provider::WebhookRequest;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 pub const CLIENT_ID: &str = "CLIENT_ID_EXAMPLE";
 pub const CLIENT_SECRET: &str = "CLIENT_SECRET_EXAMPLE";
@@ -87,6 +94,12 @@ pub struct FakeState {
     pub seeded: HashMap<String, Value>,
     /// Revoke every token issued so far (PayPal may end a token before its time).
     pub serial: u64,
+    /// The event list: every webhook built, with its `create_time`.
+    pub events: Vec<(OffsetDateTime, Value)>,
+    /// Make the event list's `next` links point at another host.
+    pub next_link_elsewhere: bool,
+    /// The fake's own address, for the links it gives.
+    pub base: String,
 }
 
 #[derive(Clone)]
@@ -166,6 +179,7 @@ impl Fake {
             .route("/v2/payments/captures/{id}", get(get_capture))
             .route("/v2/payments/refunds/{id}", get(get_refund))
             .route("/v1/customer/disputes/{id}", get(get_seeded))
+            .route("/v1/notifications/webhooks-events", get(list_events))
             .route(
                 "/v1/notifications/verify-webhook-signature",
                 post(verify_signature),
@@ -174,6 +188,7 @@ impl Fake {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        state.lock().unwrap().base = base.clone();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Fake { state, base }
     }
@@ -353,20 +368,48 @@ impl Fake {
         resource_type: &str,
         resource: Value,
     ) -> WebhookRequest {
+        self.webhook_at(
+            OffsetDateTime::now_utc(),
+            event_type,
+            resource_type,
+            resource,
+        )
+    }
+
+    /// [`Fake::webhook`] of an event PayPal created at `created`.
+    pub fn webhook_at(
+        &self,
+        created: OffsetDateTime,
+        event_type: &str,
+        resource_type: &str,
+        resource: Value,
+    ) -> WebhookRequest {
         let n = self.lock().serial + 1;
-        let body = serde_json::to_vec(&json!({
+        let event = json!({
             "id": format!("WH-{n:04}ABCD1234EFGH5678"),
             "event_version": "1.0",
-            "create_time": "2026-12-01T12:00:00.000Z",
+            "create_time": created.format(&Rfc3339).unwrap(),
             "resource_type": resource_type,
             "resource_version": "2.0",
             "event_type": event_type,
             "summary": "An event",
             "resource": resource,
             "links": [{"href": format!("https://api.sandbox.paypal.com/v1/notifications/webhooks-events/WH-{n:04}"), "rel": "self", "method": "GET"}],
-        }))
-        .unwrap();
-        self.sign(body)
+        });
+        let body = serde_json::to_vec(&event).unwrap();
+        let request = self.sign(body);
+        self.lock().events.push((created, event));
+        request
+    }
+
+    /// The event-list requests received, with their queries.
+    pub fn list_requests(&self) -> Vec<String> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with("/v1/notifications/webhooks-events"))
+            .map(|r| r.path.clone())
+            .collect()
     }
 }
 
@@ -474,7 +517,12 @@ async fn record(
         let mut s = state.lock().unwrap();
         s.requests.push(Recorded {
             method: parts.method.to_string(),
-            path: path.clone(),
+            // The query too where it carries the request (the event list's window).
+            path: if path == "/v1/notifications/webhooks-events" {
+                parts.uri.to_string()
+            } else {
+                path.clone()
+            },
             headers: parts.headers.clone(),
             body: bytes.to_vec(),
         });
@@ -844,4 +892,84 @@ async fn get_refund(
         }
     }
     get_seeded(State(state), uri).await
+}
+
+/// `GET /v1/notifications/webhooks-events`: the events created in `[start_time, end_time]`,
+/// newest first, `page_size` (1 to 300, default 10) at a time.
+async fn list_events(State(state): State<Arc<Mutex<FakeState>>>, uri: axum::http::Uri) -> Response {
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| {
+            url_pairs(q)
+                .into_iter()
+                .collect::<HashMap<String, String>>()
+        })
+        .unwrap_or_default();
+    // `Err(name)`: the parameter that is not an RFC 3339 time.
+    let time = |name: &'static str| -> Result<Option<OffsetDateTime>, &'static str> {
+        query
+            .get(name)
+            .map(|v| OffsetDateTime::parse(v, &Rfc3339).map_err(|_| name))
+            .transpose()
+    };
+    let (start, end) = match (time("start_time"), time("end_time")) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(name), _) | (_, Err(name)) => return invalid(name),
+    };
+    if start.zip(end).is_some_and(|(s, e)| s > e) {
+        return invalid("start_time");
+    }
+    let size = match query.get("page_size").map(|v| v.parse::<usize>()) {
+        None => 10,
+        Some(Ok(n)) if (1..=300).contains(&n) => n,
+        Some(_) => return invalid("page_size"),
+    };
+    let page = match query.get("page").map(|v| v.parse::<usize>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(_) => return invalid("page"),
+    };
+    let s = state.lock().unwrap();
+    let mut matching: Vec<&(OffsetDateTime, Value)> = s
+        .events
+        .iter()
+        .filter(|(t, _)| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t <= e))
+        .collect();
+    matching.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let events: Vec<Value> = matching
+        .iter()
+        .skip(page * size)
+        .take(size)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let mut links = vec![
+        json!({"href": format!("https://api-m.sandbox.paypal.com{uri}"), "rel": "self", "method": "GET"}),
+    ];
+    if matching.len() > (page + 1) * size {
+        let host = if s.next_link_elsewhere {
+            "https://evil.example"
+        } else {
+            ""
+        };
+        let mut next = url_pairs(uri.query().unwrap_or(""));
+        next.retain(|(k, _)| k != "page");
+        next.push(("page".into(), (page + 1).to_string()));
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(next)
+            .finish();
+        // The fake's own address: the client must follow it back here.
+        let base = if host.is_empty() {
+            s.base.clone()
+        } else {
+            host.to_owned()
+        };
+        links.push(json!({"href": format!("{base}/v1/notifications/webhooks-events?{query}"), "rel": "next", "method": "GET"}));
+    }
+    axum::Json(json!({"events": events, "count": events.len(), "links": links})).into_response()
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
