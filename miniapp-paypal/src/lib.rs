@@ -54,11 +54,12 @@
 //! - `POST /v1/notifications/verify-webhook-signature` for every webhook (below).
 //! - `GET /v1/notifications/webhooks-events?page_size=100&start_time=…&end_time=…` for the
 //!   history catch-up (`PaymentProvider::fetch_history`): refunds, reversals, disputes, captures
-//!   and voids whose webhooks were all lost, by time from the stored cursor (RFC 3339) up to five
-//!   minutes before now, at most an hour per call. Mapped from the resources the list carries
-//!   (PayPal's answer to our own request, unlike a webhook's body) under the webhooks' own event
-//!   ids; `next` links are followed only into the same list, at most five pages, and a stretch
-//!   that holds more is cut in half, down to a minute.
+//!   and voids whose webhooks were all lost, by time from the stored cursor up to five minutes
+//!   before now, at most an hour per call. Mapped from the resources the list carries (PayPal's
+//!   answer to our own request, unlike a webhook's body) under the webhooks' own event ids. A
+//!   stretch that does not fit in five pages is narrowed to a quarter (down to a minute, which
+//!   may take 20 pages) rather than applied in part; `next` links are followed for their query
+//!   only, to the configured API.
 //!
 //! Network errors, timeouts, 429 and 5xx are retried once after 0.5 s with the same
 //! `PayPal-Request-Id`; a 409 (the same id in progress) is `ProviderError::InProgress`; other
@@ -105,6 +106,7 @@
 
 mod client;
 mod config;
+mod history;
 mod provider;
 mod wire;
 

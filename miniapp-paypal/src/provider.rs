@@ -1,7 +1,7 @@
 //! [`PayPalProvider`]: the [`PaymentProvider`] on PayPal's Orders v2 API.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use miniapp_core::clock::{SharedClock, SystemClock};
@@ -20,6 +20,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::client::{CallError, Client};
 use crate::config::{PayPalConfig, PayPalEnvironment};
+use crate::history;
 use crate::wire::{self, EventList, Order, Webhook, malformed};
 
 /// The PayPal provider (id `paypal`). Build it from a [`PayPalConfig`].
@@ -57,19 +58,11 @@ const CERT_URL_PREFIXES: [&str; 4] = [
     "https://api-m.sandbox.paypal.com/v1/notifications/certs/",
 ];
 
-/// How far behind now the history catch-up reads PayPal's event list: an event appears in the
-/// list some time after its `create_time`, and a stretch read too early would be skipped for
-/// good. Lost webhooks are found within this plus the catch-up's own period.
-const HISTORY_LAG: Duration = Duration::from_secs(5 * 60);
-/// The longest stretch of the event list one call reads: short enough that even a busy
-/// account's stretch fits in a few pages within the provider deadline, long enough that a day
-/// of outage is caught up in five catch-ups (each makes up to five calls).
-const HISTORY_SPAN: Duration = Duration::from_secs(3600);
-/// The shortest stretch a crowded one is cut down to.
-const HISTORY_MIN_SPAN: Duration = Duration::from_secs(60);
-/// Events asked for per page, and pages followed per stretch before it is cut in half.
+/// Events asked for per page; pages followed per stretch before it is narrowed, and per
+/// stretch that is as short as it gets.
 const HISTORY_PAGE_SIZE: usize = 100;
 const HISTORY_PAGES: usize = 5;
+const HISTORY_PAGES_AT_MIN_SPAN: usize = 20;
 const EVENTS_PATH: &str = "/v1/notifications/webhooks-events";
 
 #[derive(Deserialize)]
@@ -207,22 +200,23 @@ impl PayPalProvider {
     }
 
     /// The events PayPal's event list holds for `[from, to]`, oldest first, and whether that was
-    /// all of them (not when the stretch holds more than [`HISTORY_PAGES`] pages). Only `next`
-    /// links into the same list of the same API are followed.
+    /// all of them (not when more than `pages` pages hold them). PayPal's `next` links are
+    /// followed for their query only, always to the API we talk to, whatever host they name.
     async fn events_between(
         &self,
         from: OffsetDateTime,
         to: OffsetDateTime,
+        pages: usize,
     ) -> Result<(Vec<ProviderEvent>, bool), ProviderError> {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("page_size", &HISTORY_PAGE_SIZE.to_string())
-            .append_pair("start_time", &rfc3339(from)?)
-            .append_pair("end_time", &rfc3339(to)?)
+            .append_pair("start_time", &history::rfc3339(from)?)
+            .append_pair("end_time", &history::rfc3339(to)?)
             .finish();
         let mut path = format!("{EVENTS_PATH}?{query}");
         let mut listed = Vec::new();
         let mut whole = false;
-        for page_number in 1..=HISTORY_PAGES {
+        for page_number in 1..=pages {
             let page: EventList = self.read(&path).await?;
             for raw in &page.events {
                 match wire::listed_event(raw) {
@@ -242,27 +236,18 @@ impl PayPalProvider {
                 whole = true;
                 break;
             };
-            if page_number == HISTORY_PAGES {
+            if page_number == pages {
                 break;
             }
-            path = self.same_list(next).ok_or_else(|| {
+            path = next_page(next).ok_or_else(|| {
                 ProviderError::Unavailable(Box::new(crate::client::TransportError(
-                    "PayPal's next page of events is not in its event list".into(),
+                    "PayPal's next page of events is not a page of its event list".into(),
                 )))
             })?;
         }
         // PayPal lists newest first; the ledger wants them as they happened.
         listed.sort_by_key(|(created, _)| *created);
         Ok((listed.into_iter().flat_map(|(_, e)| e).collect(), whole))
-    }
-
-    /// The path and query of a `next` link, when it points into the event list of the API we
-    /// talk to (a link elsewhere would carry our token there).
-    fn same_list(&self, href: &str) -> Option<String> {
-        let rest = href.strip_prefix(self.config.api_base.as_str())?;
-        rest.strip_prefix(EVENTS_PATH)
-            .is_some_and(|q| q.starts_with('?'))
-            .then(|| rest.to_owned())
     }
 
     /// Asks PayPal whether the webhook is authentic (`POST /v1/notifications/verify-webhook-signature`
@@ -344,11 +329,13 @@ impl PayPalProvider {
     }
 }
 
-/// `at` as PayPal's list takes it and our cursor keeps it: RFC 3339 in UTC (`…Z`).
-fn rfc3339(at: OffsetDateTime) -> Result<String, ProviderError> {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .map_err(|e| malformed(format!("time {at}: {e}")))
+/// The list path and query of a `next` link that names a page of the event list. Its host is
+/// not used: PayPal names `api.paypal.com` where we call `api-m.paypal.com`, and our token goes
+/// only to the API we were configured with.
+fn next_page(href: &str) -> Option<String> {
+    let url = reqwest::Url::parse(href).ok()?;
+    let query = url.query().filter(|q| !q.is_empty())?;
+    (url.path() == EVENTS_PATH).then(|| format!("{EVENTS_PATH}?{query}"))
 }
 
 /// An id from PayPal or from storage, made safe to put in a path: PayPal's ids are letters and
@@ -540,53 +527,63 @@ impl PaymentProvider for PayPalProvider {
     }
 
     /// Reads PayPal's event list (`GET /v1/notifications/webhooks-events`) by time: the cursor
-    /// is the end of the stretch read last (RFC 3339, whole seconds, UTC), and each call reads
-    /// on from there up to five minutes before now (an event shows in the list some time after it
-    /// happened), at most an hour at a time. The first
-    /// call only sets the cursor: a new install does not replay the account's past. Events are
-    /// mapped from the resources the list carries, under the ids their webhooks carry, so an
-    /// event whose webhook did arrive is a repeat. A stretch too crowded for five pages of 100
-    /// is cut in half, down to a minute; one minute of more than 500 events is read as far as
-    /// those pages go, with a warning.
+    /// is where the last stretch read ended (RFC 3339, whole seconds, UTC; with `;span=<s>`
+    /// while the list is crowded), and each call reads on from there, up to five minutes before
+    /// now (an event shows in the list some time after it happened) and at most an hour. The
+    /// first call only sets the cursor: a new install does not replay the account's past.
+    /// Events are mapped from the resources the list carries, under the ids their webhooks
+    /// carry, so an event whose webhook did arrive is a repeat.
+    ///
+    /// A stretch that does not fit in five pages of 100 is not applied in part: the call
+    /// returns no events and a cursor for a quarter of the stretch (down to a minute), and the
+    /// stretch grows back, doubling, once the list is quieter. A minute that does not fit in 20
+    /// pages (2,000 events) is applied as far as they go, with a warning, and passed. A cursor
+    /// ahead of now (the clock went back, or another instance's clock runs ahead) is moved back
+    /// to now's point: a stretch read twice repeats events, none is skipped.
     async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
-        let now = OffsetDateTime::from(self.clock.now())
-            .replace_nanosecond(0)
-            .map_err(|e| malformed(e.to_string()))?;
-        let readable = now - HISTORY_LAG;
+        let now = history::whole_seconds(OffsetDateTime::from(self.clock.now()))?;
+        let readable = now - history::LAG;
+        let batch = |events, cursor: Option<history::Cursor>, more| {
+            Ok(HistoryBatch {
+                events,
+                cursor: cursor.map(|c| c.render()).transpose()?,
+                more,
+            })
+        };
         let Some(cursor) = cursor else {
-            return Ok(HistoryBatch {
-                events: Vec::new(),
-                cursor: Some(rfc3339(readable)?),
-                more: false,
-            });
+            let start = history::Cursor {
+                from: readable,
+                span: history::MAX_SPAN,
+            };
+            return batch(Vec::new(), Some(start), false);
         };
-        let from = OffsetDateTime::parse(cursor, &Rfc3339)
-            .map_err(|e| malformed(format!("history cursor {cursor:?}: {e}")))?;
-        if readable <= from {
-            // Nothing readable yet (or the clock went back): the cursor stays.
-            return Ok(HistoryBatch {
-                events: Vec::new(),
-                cursor: None,
-                more: false,
-            });
+        let cursor = history::Cursor::parse(cursor)?;
+        if cursor.from > readable {
+            tracing::warn!(cursor = %history::rfc3339(cursor.from)?, "the PayPal history cursor is ahead of the clock; moved back");
+            let back = history::Cursor {
+                from: readable,
+                span: cursor.span,
+            };
+            return batch(Vec::new(), Some(back), false);
         }
-        let mut to = readable.min(from + HISTORY_SPAN);
-        let events = loop {
-            let (events, whole) = self.events_between(from, to).await?;
-            let half = (to - from) / 2;
-            if whole || half < HISTORY_MIN_SPAN {
-                if !whole {
-                    tracing::warn!(from = %cursor, to = %rfc3339(to)?, "more PayPal events in one minute than the catch-up reads; some may be missed");
-                }
-                break events;
-            }
-            to = from + half;
+        if cursor.from == readable {
+            return batch(Vec::new(), None, false);
+        }
+        let to = cursor.to(readable);
+        let narrowed = cursor.narrowed();
+        let pages = if narrowed.is_some() {
+            HISTORY_PAGES
+        } else {
+            HISTORY_PAGES_AT_MIN_SPAN
         };
-        Ok(HistoryBatch {
-            events,
-            cursor: Some(rfc3339(to)?),
-            more: to < readable,
-        })
+        let (events, whole) = self.events_between(cursor.from, to, pages).await?;
+        if !whole {
+            if let Some(narrowed) = narrowed {
+                return batch(Vec::new(), Some(narrowed), true);
+            }
+            tracing::warn!(from = %history::rfc3339(cursor.from)?, to = %history::rfc3339(to)?, "more than 2,000 PayPal events in one minute; the catch-up read the first 2,000 it was given and passed the rest");
+        }
+        batch(events, Some(cursor.after(to)), to < readable)
     }
 
     /// `POST /v2/payments/captures/{capture}/refund` of the whole amount, keyed

@@ -949,11 +949,55 @@ async fn paypal_sample_events_in_the_event_list_map_to_their_core_events() {
     );
 }
 
-/// A stretch with more events than five pages is cut in half until it fits; `more` says the
-/// rest is waiting, and the next calls read on from where the last one stopped, so no event is
-/// missed. `next` links are followed only into the same list of the same API.
+/// Reads the event list from `cursor` until nothing more is waiting, as the catch-up does over
+/// its rounds; returns the ids seen (each batch checked oldest first) and the last cursor.
+async fn catch_up_all(
+    paypal: &PayPalProvider,
+    mut cursor: String,
+    order: &[String],
+) -> (std::collections::BTreeSet<String>, String, usize) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        assert!(calls < 30, "{calls} calls");
+        let batch = paypal.fetch_history(Some(&cursor)).await.unwrap();
+        let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_by_key(|id| order.iter().position(|i| i == id));
+        assert_eq!(ids, sorted, "oldest first");
+        seen.extend(ids.iter().map(|s| (*s).to_owned()));
+        cursor = batch.cursor.unwrap();
+        if !batch.more {
+            return (seen, cursor, calls);
+        }
+    }
+}
+
+/// `n` refunds, one every `every`, from `start`; their event ids in order.
+fn crowd(fake: &Fake, start: OffsetDateTime, n: usize, every: Duration) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let w = fake.webhook_at(
+                start + every * u32::try_from(i).unwrap(),
+                "PAYMENT.CAPTURE.REFUNDED",
+                "refund",
+                refund_resource(i, "CAPTURE1"),
+            );
+            serde_json::from_slice::<Value>(&w.body).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// A stretch with more events than five pages is not applied in part: the cursor narrows to a
+/// quarter of it and grows back once the list is quieter, so every event is read and no call
+/// makes more than a few requests. PayPal's `next` links name `api.sandbox.paypal.com`; they
+/// are followed for their query, against the API we were given.
 #[tokio::test]
-async fn a_crowded_stretch_is_paged_then_halved_and_nothing_is_missed() {
+async fn a_crowded_stretch_is_narrowed_not_read_in_part_and_nothing_is_missed() {
     let fake = Fake::start().await;
     let start = at("2026-11-30T00:00:00Z");
     let clock = Arc::new(ManualClock::new(
@@ -961,94 +1005,125 @@ async fn a_crowded_stretch_is_paged_then_halved_and_nothing_is_missed() {
     ));
     let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock.clone());
     // 600 refunds in the first hour, one every six seconds.
-    let mut ids = Vec::new();
-    for n in 0..600 {
-        let created = start + Duration::from_secs(6 * n as u64);
-        let w = fake.webhook_at(
-            created,
-            "PAYMENT.CAPTURE.REFUNDED",
-            "refund",
-            refund_resource(n, "CAPTURE1"),
-        );
-        ids.push(
-            serde_json::from_slice::<Value>(&w.body).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
-    let mut cursor = "2026-11-30T00:00:00Z".to_owned();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut calls = 0;
-    loop {
-        calls += 1;
-        let batch = paypal.fetch_history(Some(&cursor)).await.unwrap();
-        let batch_ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
-        let mut sorted = batch_ids.clone();
-        sorted.sort_by_key(|id| ids.iter().position(|i| i == id));
-        assert_eq!(batch_ids, sorted, "oldest first");
-        seen.extend(batch_ids.iter().map(|s| (*s).to_owned()));
-        cursor = batch.cursor.unwrap();
-        if !batch.more {
-            break;
-        }
-        assert!(calls < 20, "{calls} calls");
-    }
+    let ids = crowd(&fake, start, 600, Duration::from_secs(6));
+
+    let first = paypal
+        .fetch_history(Some("2026-11-30T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        first.events.is_empty() && first.more,
+        "nothing applied in part"
+    );
+    assert_eq!(
+        first.cursor.as_deref(),
+        Some("2026-11-30T00:00:00Z;span=900")
+    );
+    assert_eq!(fake.list_requests().len(), 5, "five pages, then narrowed");
+
+    let (seen, cursor, _) = catch_up_all(&paypal, first.cursor.unwrap(), &ids).await;
     assert_eq!(seen.len(), 600, "every event, each at least once");
     assert_eq!(
         cursor, "2026-11-30T06:55:00Z",
-        "up to five minutes before now"
+        "up to five minutes before now, the stretch grown back"
     );
-    let asked = fake.list_requests();
-    let windows: Vec<(String, String)> = asked
+    let windows: Vec<(String, String)> = fake
+        .list_requests()
         .iter()
         .filter(|q| !q.contains("page="))
         .map(|q| window_of(q))
         .collect();
+    let window = |a: &str, b: &str| (format!("2026-11-30T{a}:00Z"), format!("2026-11-30T{b}:00Z"));
     assert_eq!(
-        windows[..3],
+        windows[..5],
         [
-            (
-                "2026-11-30T00:00:00Z".to_owned(),
-                "2026-11-30T01:00:00Z".to_owned()
-            ),
-            (
-                "2026-11-30T00:00:00Z".to_owned(),
-                "2026-11-30T00:30:00Z".to_owned()
-            ),
-            (
-                "2026-11-30T00:30:00Z".to_owned(),
-                "2026-11-30T01:30:00Z".to_owned()
-            ),
+            window("00:00", "01:00"),
+            window("00:00", "00:15"),
+            window("00:15", "00:45"),
+            window("00:45", "01:45"),
+            window("01:45", "02:45"),
         ],
-        "an hour at most, halved while crowded, then on from where it stopped"
-    );
-
-    // A `next` link to another host is never followed (it would carry our token there).
-    fake.lock().next_link_elsewhere = true;
-    let before = fake.list_requests().len();
-    let refused = paypal.fetch_history(Some("2026-11-30T00:00:00Z")).await;
-    assert!(
-        matches!(refused, Err(ProviderError::Unavailable(_))),
-        "refused, not {:?} events",
-        refused.map(|b| b.events.len())
-    );
-    assert_eq!(
-        fake.list_requests().len(),
-        before + 1,
-        "only the first page was asked for"
+        "an hour at most, a quarter while crowded, doubling back"
     );
 }
 
-/// A cursor that is not a time is an error (the catch-up logs it and tries again later, never
-/// starting over silently); one ahead of the clock (the clock went back) reads nothing and
-/// keeps the cursor.
+/// A minute crowded beyond five pages is read with up to 20.
 #[tokio::test]
-async fn a_cursor_that_is_not_a_time_or_lies_ahead_reads_nothing() {
+async fn a_crowded_minute_is_read_whole() {
+    let fake = Fake::start().await;
+    let start = at("2026-11-30T00:00:00Z");
+    let clock = Arc::new(ManualClock::new((start + Duration::from_secs(3600)).into()));
+    let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock.clone());
+    // 1,500 refunds within 50 seconds.
+    let ids = crowd(
+        &fake,
+        start + Duration::from_secs(5),
+        1500,
+        Duration::from_millis(33),
+    );
+    let (seen, _, _) = catch_up_all(&paypal, "2026-11-30T00:00:00Z".into(), &ids).await;
+    assert_eq!(seen.len(), 1500);
+    let minute = fake
+        .list_requests()
+        .iter()
+        .filter(|q| window_of(q) == ("2026-11-30T00:00:00Z".into(), "2026-11-30T00:01:00Z".into()))
+        .count();
+    assert_eq!(minute, 15, "the minute, in 15 pages of 100");
+}
+
+/// A `next` link that is not a page of the event list is not followed (an answer that would
+/// send our token, or our reads, elsewhere).
+#[tokio::test]
+async fn a_next_link_to_anything_but_the_event_list_is_refused() {
+    let fake = Fake::start().await;
+    let start = at("2026-11-30T00:00:00Z");
+    let clock = Arc::new(ManualClock::new((start + Duration::from_secs(3600)).into()));
+    let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock);
+    crowd(&fake, start, 150, Duration::from_secs(1));
+    for path in [
+        "/v1/notifications/webhooks",
+        "/v1/notifications/webhooks-events/WH-1",
+        "/v2/payments/captures/X/refund",
+    ] {
+        fake.lock().next_link_path = Some(path.into());
+        let before = fake.list_requests().len();
+        let refused = paypal.fetch_history(Some("2026-11-30T00:00:00Z")).await;
+        assert!(
+            matches!(refused, Err(ProviderError::Unavailable(_))),
+            "{path}: refused, not {:?} events",
+            refused.map(|b| b.events.len())
+        );
+        assert_eq!(
+            fake.list_requests().len(),
+            before + 1,
+            "{path}: only the first page was asked for"
+        );
+        assert!(
+            fake.lock()
+                .requests
+                .iter()
+                .all(|r| r.path == "/v1/oauth2/token"
+                    || r.path.starts_with("/v1/notifications/webhooks-events?")),
+            "{path} never asked"
+        );
+    }
+}
+
+/// A cursor that is not one of ours is an error (the catch-up logs it and tries again later,
+/// never starting over silently); one ahead of the clock (the clock went back) is moved back
+/// to now's point without reading, so nothing between is skipped.
+#[tokio::test]
+async fn a_cursor_that_is_not_ours_is_refused_and_one_ahead_of_the_clock_is_moved_back() {
     let fake = Fake::start().await;
     let clock = Arc::new(ManualClock::new(at("2026-11-30T12:00:00Z").into()));
     let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock);
-    for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "1700000000"] {
+    for bad in [
+        "",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        "1700000000",
+        "2026-11-30T00:00:00Z;span=5",
+    ] {
         let got = paypal.fetch_history(Some(bad)).await;
         assert!(
             matches!(got, Err(ProviderError::MalformedPayload(_))),
@@ -1059,7 +1134,13 @@ async fn a_cursor_that_is_not_a_time_or_lies_ahead_reads_nothing() {
         .fetch_history(Some("2026-11-30T13:00:00Z"))
         .await
         .unwrap();
-    assert!(ahead.events.is_empty() && ahead.cursor.is_none() && !ahead.more);
+    assert!(ahead.events.is_empty() && !ahead.more);
+    assert_eq!(ahead.cursor.as_deref(), Some("2026-11-30T11:55:00Z"));
+    let caught_up = paypal
+        .fetch_history(Some("2026-11-30T11:55:00Z"))
+        .await
+        .unwrap();
+    assert!(caught_up.events.is_empty() && caught_up.cursor.is_none() && !caught_up.more);
     assert!(fake.list_requests().is_empty());
 }
 

@@ -96,10 +96,8 @@ pub struct FakeState {
     pub serial: u64,
     /// The event list: every webhook built, with its `create_time`.
     pub events: Vec<(OffsetDateTime, Value)>,
-    /// Make the event list's `next` links point at another host.
-    pub next_link_elsewhere: bool,
-    /// The fake's own address, for the links it gives.
-    pub base: String,
+    /// The path of the event list's `next` links, when not the list's own (a hostile answer).
+    pub next_link_path: Option<String>,
 }
 
 #[derive(Clone)]
@@ -188,7 +186,6 @@ impl Fake {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        state.lock().unwrap().base = base.clone();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Fake { state, base }
     }
@@ -946,24 +943,18 @@ async fn list_events(State(state): State<Arc<Mutex<FakeState>>>, uri: axum::http
         json!({"href": format!("https://api-m.sandbox.paypal.com{uri}"), "rel": "self", "method": "GET"}),
     ];
     if matching.len() > (page + 1) * size {
-        let host = if s.next_link_elsewhere {
-            "https://evil.example"
-        } else {
-            ""
-        };
         let mut next = url_pairs(uri.query().unwrap_or(""));
         next.retain(|(k, _)| k != "page");
         next.push(("page".into(), (page + 1).to_string()));
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(next)
             .finish();
-        // The fake's own address: the client must follow it back here.
-        let base = if host.is_empty() {
-            s.base.clone()
-        } else {
-            host.to_owned()
-        };
-        links.push(json!({"href": format!("{base}/v1/notifications/webhooks-events?{query}"), "rel": "next", "method": "GET"}));
+        // As PayPal names its links: `api.sandbox.paypal.com`, not the host the client calls.
+        let path = s
+            .next_link_path
+            .clone()
+            .unwrap_or_else(|| "/v1/notifications/webhooks-events".into());
+        links.push(json!({"href": format!("https://api.sandbox.paypal.com{path}?{query}"), "rel": "next", "method": "GET"}));
     }
     axum::Json(json!({"events": events, "count": events.len(), "links": links})).into_response()
 }
