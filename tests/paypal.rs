@@ -76,6 +76,14 @@ impl Running {
     }
 }
 
+/// The payment id and PayPal order id of a `create-payment` answer (the order is the approval
+/// link's `token`).
+fn ids_of(created: &Value) -> (String, String) {
+    let url = created["payment_url"].as_str().unwrap();
+    let order = url.rsplit('=').next().unwrap().to_owned();
+    (created["payment_id"].as_str().unwrap().to_owned(), order)
+}
+
 async fn start(fake: &Fake) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("paypal.db").display());
@@ -146,8 +154,7 @@ async fn a_paypal_payment_is_captured_on_approval_and_credited_once() {
         url.starts_with("https://www.sandbox.paypal.com/checkoutnow?token="),
         "{created}"
     );
-    let order = url.rsplit('=').next().unwrap().to_owned();
-    let id = created["payment_id"].as_str().unwrap().to_owned();
+    let (id, order) = ids_of(&created);
 
     // The buyer approves; PayPal tells us; we capture and credit, once however often told.
     fake.approve(&order);
@@ -204,14 +211,7 @@ async fn the_buyers_return_captures_the_approved_order() {
     let app = start(&fake).await;
     let user = 777_000_002;
     let created = app.buy(user, 100, "5.00").await;
-    let order = created["payment_url"]
-        .as_str()
-        .unwrap()
-        .rsplit('=')
-        .next()
-        .unwrap()
-        .to_owned();
-    let id = created["payment_id"].as_str().unwrap().to_owned();
+    let (id, order) = ids_of(&created);
     fake.approve(&order);
     // Where PayPal sends the buyer: our return URL plus its own `token` and `PayerID`.
     let sent = fake.requests("/v2/checkout/orders").pop().unwrap().json();
@@ -239,14 +239,7 @@ async fn a_refund_whose_webhooks_were_all_lost_is_caught_up_from_paypals_event_l
     let app = start(&fake).await;
     let user = 777_000_003;
     let created = app.buy(user, 500, "25.00").await;
-    let order = created["payment_url"]
-        .as_str()
-        .unwrap()
-        .rsplit('=')
-        .next()
-        .unwrap()
-        .to_owned();
-    let id = created["payment_id"].as_str().unwrap().to_owned();
+    let (id, order) = ids_of(&created);
     fake.approve(&order);
     // The buyer comes back: captured and credited.
     let back = app
@@ -309,5 +302,9 @@ async fn a_refund_whose_webhooks_were_all_lost_is_caught_up_from_paypals_event_l
             .unwrap();
         assert_eq!((again.events, again.applied), (1, 0), "{again:?}");
     }
+    let after = miniapp::reconcile::catch_up_history(&reconciler)
+        .await
+        .unwrap();
+    assert_eq!(after.events, 0, "read on from where it stopped: {after:?}");
     app.assert_status(&id, user, "refunded", 0).await;
 }

@@ -55,11 +55,11 @@
 //! - `GET /v1/notifications/webhooks-events?page_size=100&start_time=…&end_time=…` for the
 //!   history catch-up (`PaymentProvider::fetch_history`): refunds, reversals, disputes, captures
 //!   and voids whose webhooks were all lost, by time from the stored cursor up to five minutes
-//!   before now, at most an hour per call. Mapped from the resources the list carries (PayPal's
-//!   answer to our own request, unlike a webhook's body) under the webhooks' own event ids. A
-//!   stretch that does not fit in five pages is narrowed to a quarter (down to a minute, which
-//!   may take 20 pages) rather than applied in part; `next` links are followed for their query
-//!   only, to the configured API.
+//!   before now. Mapped from the resources the list carries (PayPal's answer to our own request,
+//!   unlike a webhook's body) under the webhooks' own event ids. Each stretch is sized from the
+//!   last one's density for about three pages (an hour at most); one that does not fit in five
+//!   pages is not applied in part but read again shorter, down to ten seconds (up to 20 pages).
+//!   `next` links are followed for their query only, to the configured API.
 //!
 //! Network errors, timeouts, 429 and 5xx are retried once after 0.5 s with the same
 //! `PayPal-Request-Id`; a 409 (the same id in progress) is `ProviderError::InProgress`; other
@@ -111,4 +111,26 @@ mod provider;
 mod wire;
 
 pub use config::{PayPalConfig, PayPalConfigError, PayPalEnvironment};
+
+/// The parsers of untrusted input, for the fuzz targets in `fuzz/` (feature `fuzzing`): each
+/// must return an error, never panic.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// A webhook body as `parse_webhook` reads it once PayPal has verified it: whether it maps.
+    pub fn webhook_body(data: &[u8]) -> bool {
+        crate::wire::map_webhook(data).is_ok()
+    }
+
+    /// One event of PayPal's event list: whether it maps.
+    pub fn listed_event(data: &[u8]) -> bool {
+        serde_json::from_slice::<Box<serde_json::value::RawValue>>(data)
+            .is_ok_and(|raw| crate::wire::listed_event(&raw).is_ok())
+    }
+
+    /// A stored history cursor: one that parses prints back to itself.
+    pub fn history_cursor(text: &str) {
+        crate::history::round_trip(text);
+    }
+}
 pub use provider::PayPalProvider;

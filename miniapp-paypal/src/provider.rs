@@ -58,11 +58,6 @@ const CERT_URL_PREFIXES: [&str; 4] = [
     "https://api-m.sandbox.paypal.com/v1/notifications/certs/",
 ];
 
-/// Events asked for per page; pages followed per stretch before it is narrowed, and per
-/// stretch that is as short as it gets.
-const HISTORY_PAGE_SIZE: usize = 100;
-const HISTORY_PAGES: usize = 5;
-const HISTORY_PAGES_AT_MIN_SPAN: usize = 20;
 const EVENTS_PATH: &str = "/v1/notifications/webhooks-events";
 
 #[derive(Deserialize)]
@@ -199,55 +194,65 @@ impl PayPalProvider {
         decode(&body)
     }
 
-    /// The events PayPal's event list holds for `[from, to]`, oldest first, and whether that was
-    /// all of them (not when more than `pages` pages hold them). PayPal's `next` links are
-    /// followed for their query only, always to the API we talk to, whatever host they name.
-    async fn events_between(
+    /// What PayPal's event list holds for `[from, to]`, read as far as `pages` pages and the
+    /// time budget go. PayPal's `next` links are followed for their query only, always to the
+    /// API we talk to, whatever host they name.
+    async fn read_stretch(
         &self,
         from: OffsetDateTime,
         to: OffsetDateTime,
         pages: usize,
-    ) -> Result<(Vec<ProviderEvent>, bool), ProviderError> {
+    ) -> Result<history::Stretch, ProviderError> {
+        let started = tokio::time::Instant::now();
         let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("page_size", &HISTORY_PAGE_SIZE.to_string())
+            .append_pair("page_size", &history::PAGE_SIZE.to_string())
             .append_pair("start_time", &history::rfc3339(from)?)
             .append_pair("end_time", &history::rfc3339(to)?)
             .finish();
         let mut path = format!("{EVENTS_PATH}?{query}");
+        let mut stretch = history::Stretch::default();
         let mut listed = Vec::new();
-        let mut whole = false;
         for page_number in 1..=pages {
             let page: EventList = self.read(&path).await?;
             for raw in &page.events {
                 match wire::listed_event(raw) {
-                    Ok((created, events)) if !events.is_empty() => {
+                    Ok((created, events)) => {
                         let created =
                             created.and_then(|t| OffsetDateTime::parse(&t, &Rfc3339).ok());
-                        listed.push((created, events));
+                        stretch.saw(created);
+                        if !events.is_empty() {
+                            listed.push((created, events));
+                        }
                     }
-                    Ok(_) => {}
                     // One unreadable event must not stop the catch-up behind it forever.
                     Err(e) => {
+                        stretch.saw(None);
                         tracing::warn!(error = %e, "an event of PayPal's event list was not understood; skipped");
                     }
                 }
             }
             let Some(next) = page.next() else {
-                whole = true;
+                stretch.whole = true;
                 break;
             };
-            if page_number == pages {
+            if page_number == pages || started.elapsed() > history::TIME_BUDGET {
                 break;
             }
-            path = next_page(next).ok_or_else(|| {
-                ProviderError::Unavailable(Box::new(crate::client::TransportError(
-                    "PayPal's next page of events is not a page of its event list".into(),
-                )))
-            })?;
+            let Some(next) = next_page(next) else {
+                // Not followed, and not an error that would stop the catch-up for good: the
+                // stretch counts as crowded and is read in shorter ones.
+                tracing::warn!(
+                    link = next,
+                    "PayPal's next page of events is not a page of its event list; not followed"
+                );
+                break;
+            };
+            path = next;
         }
         // PayPal lists newest first; the ledger wants them as they happened.
         listed.sort_by_key(|(created, _)| *created);
-        Ok((listed.into_iter().flat_map(|(_, e)| e).collect(), whole))
+        stretch.events = listed.into_iter().flat_map(|(_, e)| e).collect();
+        Ok(stretch)
     }
 
     /// Asks PayPal whether the webhook is authentic (`POST /v1/notifications/verify-webhook-signature`
@@ -527,19 +532,19 @@ impl PaymentProvider for PayPalProvider {
     }
 
     /// Reads PayPal's event list (`GET /v1/notifications/webhooks-events`) by time: the cursor
-    /// is where the last stretch read ended (RFC 3339, whole seconds, UTC; with `;span=<s>`
-    /// while the list is crowded), and each call reads on from there, up to five minutes before
-    /// now (an event shows in the list some time after it happened) and at most an hour. The
-    /// first call only sets the cursor: a new install does not replay the account's past.
-    /// Events are mapped from the resources the list carries, under the ids their webhooks
-    /// carry, so an event whose webhook did arrive is a repeat.
+    /// is where the last stretch read ended (RFC 3339, whole seconds, UTC) and how long a
+    /// stretch to read next (`;span=<seconds>`, an hour when absent), and each call reads on
+    /// from there, up to five minutes before now (an event shows in the list some time after
+    /// it happened). The first call only sets the cursor: a new install does not replay the
+    /// account's past. Events are mapped from the resources the list carries, under the ids
+    /// their webhooks carry, so an event whose webhook did arrive is a repeat.
     ///
-    /// A stretch that does not fit in five pages of 100 is not applied in part: the call
-    /// returns no events and a cursor for a quarter of the stretch (down to a minute), and the
-    /// stretch grows back, doubling, once the list is quieter. A minute that does not fit in 20
-    /// pages (2,000 events) is applied as far as they go, with a warning, and passed. A cursor
-    /// ahead of now (the clock went back, or another instance's clock runs ahead) is moved back
-    /// to now's point: a stretch read twice repeats events, none is skipped.
+    /// The next stretch is sized from the last one's density, for about three pages of events.
+    /// A stretch that does not fit in five pages (or in the time budget) is not applied in
+    /// part: the call returns no events and a shorter stretch, sized from what it saw, down to
+    /// ten seconds; ten seconds are read with up to 20 pages, and what does not fit even then
+    /// is passed with a warning. A cursor ahead of the clock (the clock went back) is moved
+    /// back to now's point: a stretch read twice only repeats events.
     async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
         let now = history::whole_seconds(OffsetDateTime::from(self.clock.now()))?;
         let readable = now - history::LAG;
@@ -551,39 +556,33 @@ impl PaymentProvider for PayPalProvider {
             })
         };
         let Some(cursor) = cursor else {
-            let start = history::Cursor {
-                from: readable,
-                span: history::MAX_SPAN,
-            };
-            return batch(Vec::new(), Some(start), false);
+            return batch(Vec::new(), Some(history::Cursor::start(readable)), false);
         };
         let cursor = history::Cursor::parse(cursor)?;
         if cursor.from > readable {
-            tracing::warn!(cursor = %history::rfc3339(cursor.from)?, "the PayPal history cursor is ahead of the clock; moved back");
-            let back = history::Cursor {
-                from: readable,
-                span: cursor.span,
-            };
-            return batch(Vec::new(), Some(back), false);
+            tracing::warn!(cursor = %history::rfc3339(cursor.from)?, "the PayPal history cursor is ahead of the clock; moved back (are the instances' clocks in sync?)");
+            return batch(Vec::new(), Some(history::Cursor::start(readable)), false);
         }
         if cursor.from == readable {
             return batch(Vec::new(), None, false);
         }
         let to = cursor.to(readable);
-        let narrowed = cursor.narrowed();
-        let pages = if narrowed.is_some() {
-            HISTORY_PAGES
+        let at_least = cursor.at_least(to);
+        let pages = if at_least {
+            history::PAGES_AT_MIN_SPAN
         } else {
-            HISTORY_PAGES_AT_MIN_SPAN
+            history::PAGES
         };
-        let (events, whole) = self.events_between(cursor.from, to, pages).await?;
-        if !whole {
-            if let Some(narrowed) = narrowed {
-                return batch(Vec::new(), Some(narrowed), true);
+        let stretch = self.read_stretch(cursor.from, to, pages).await?;
+        if !stretch.whole {
+            if !at_least {
+                return batch(Vec::new(), Some(cursor.narrowed(to, &stretch)), true);
             }
-            tracing::warn!(from = %history::rfc3339(cursor.from)?, to = %history::rfc3339(to)?, "more than 2,000 PayPal events in one minute; the catch-up read the first 2,000 it was given and passed the rest");
+            tracing::warn!(from = %history::rfc3339(cursor.from)?, to = %history::rfc3339(to)?, read = stretch.listed, "a few seconds of PayPal's event list hold more than the catch-up can read; its oldest events were passed");
         }
-        batch(events, Some(cursor.after(to)), to < readable)
+        let next = cursor.after(to, &stretch);
+        let events = stretch.events;
+        batch(events, Some(next), to < readable)
     }
 
     /// `POST /v2/payments/captures/{capture}/refund` of the whole amount, keyed
