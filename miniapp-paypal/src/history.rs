@@ -24,8 +24,8 @@ pub(crate) const PAGE_SIZE: usize = 100;
 /// Pages read of a stretch before it counts as crowded; of a stretch as short as it gets.
 pub(crate) const PAGES: usize = 5;
 pub(crate) const PAGES_AT_MIN_SPAN: usize = 20;
-/// Time after which no further page of a stretch is asked for (the catch-up gives each call
-/// 12 s; a page may take a few).
+/// The time within which a stretch's later pages must come (the catch-up gives each call 12 s;
+/// the first page may take a few).
 pub(crate) const TIME_BUDGET: Duration = Duration::from_secs(6);
 /// The events a stretch is sized for: three pages.
 const TARGET_EVENTS: i64 = 300;
@@ -37,6 +37,8 @@ pub(crate) struct Stretch {
     pub(crate) events: Vec<ProviderEvent>,
     /// Whether every page was read.
     pub(crate) whole: bool,
+    /// Whether reading stopped because later pages did not come within [`TIME_BUDGET`].
+    pub(crate) out_of_time: bool,
     /// Listed events read, ours or not.
     pub(crate) listed: usize,
     first: Option<OffsetDateTime>,
@@ -257,7 +259,7 @@ mod tests {
                 span: 180
             }
         );
-        // Seen spread over the whole stretch (PayPal listed oldest first): at most half of it.
+        // Seen spread over the whole stretch (as if PayPal listed oldest first): at most half of it.
         let spread = stretch(500, c.from, 3600, false);
         assert_eq!(c.narrowed(to, &spread).span, 1800);
         // All in one second: the shortest stretch, which is then read with more pages.

@@ -58,8 +58,10 @@
 //!   before now. Mapped from the resources the list carries (PayPal's answer to our own request,
 //!   unlike a webhook's body) under the webhooks' own event ids. Each stretch is sized from the
 //!   last one's density for about three pages (an hour at most); one that does not fit in five
-//!   pages is not applied in part but read again shorter, down to ten seconds (up to 20 pages).
-//!   `next` links are followed for their query only, to the configured API.
+//!   pages (or whose later pages do not come within 6 s) is not applied in part but read again
+//!   shorter, down to ten seconds, read with up to 20 pages (again next time when PayPal is too
+//!   slow for them; more than that is passed with a warning). `next` links are followed for
+//!   their query only, to the configured API.
 //!
 //! Network errors, timeouts, 429 and 5xx are retried once after 0.5 s with the same
 //! `PayPal-Request-Id`; a 409 (the same id in progress) is `ProviderError::InProgress`; other

@@ -213,7 +213,20 @@ impl PayPalProvider {
         let mut stretch = history::Stretch::default();
         let mut listed = Vec::new();
         for page_number in 1..=pages {
-            let page: EventList = self.read(&path).await?;
+            let page: EventList = if page_number == 1 {
+                self.read(&path).await?
+            } else {
+                // Later pages only within the budget: a call the catch-up's deadline cuts
+                // short saves nothing.
+                let left = history::TIME_BUDGET.saturating_sub(started.elapsed());
+                match tokio::time::timeout(left, self.read(&path)).await {
+                    Ok(page) => page?,
+                    Err(_) => {
+                        stretch.out_of_time = true;
+                        break;
+                    }
+                }
+            };
             for raw in &page.events {
                 match wire::listed_event(raw) {
                     Ok((created, events)) => {
@@ -235,7 +248,7 @@ impl PayPalProvider {
                 stretch.whole = true;
                 break;
             };
-            if page_number == pages || started.elapsed() > history::TIME_BUDGET {
+            if page_number == pages {
                 break;
             }
             let Some(next) = next_page(next) else {
@@ -540,11 +553,12 @@ impl PaymentProvider for PayPalProvider {
     /// their webhooks carry, so an event whose webhook did arrive is a repeat.
     ///
     /// The next stretch is sized from the last one's density, for about three pages of events.
-    /// A stretch that does not fit in five pages (or in the time budget) is not applied in
-    /// part: the call returns no events and a shorter stretch, sized from what it saw, down to
-    /// ten seconds; ten seconds are read with up to 20 pages, and what does not fit even then
-    /// is passed with a warning. A cursor ahead of the clock (the clock went back) is moved
-    /// back to now's point: a stretch read twice only repeats events.
+    /// A stretch that does not fit in five pages (or whose later pages do not come within 6 s)
+    /// is not applied in part: the call returns no events and a shorter stretch, sized from
+    /// what it saw, down to ten seconds. Ten seconds are read with up to 20 pages; when PayPal
+    /// is too slow for them the cursor stays (read again next time), and what does not fit
+    /// even in 20 pages is passed with a warning. A cursor ahead of the clock (the clock went
+    /// back) is moved back to now's point: a stretch read twice only repeats events.
     async fn fetch_history(&self, cursor: Option<&str>) -> Result<HistoryBatch, ProviderError> {
         let now = history::whole_seconds(OffsetDateTime::from(self.clock.now()))?;
         let readable = now - history::LAG;
@@ -578,7 +592,13 @@ impl PaymentProvider for PayPalProvider {
             if !at_least {
                 return batch(Vec::new(), Some(cursor.narrowed(to, &stretch)), true);
             }
-            tracing::warn!(from = %history::rfc3339(cursor.from)?, to = %history::rfc3339(to)?, read = stretch.listed, "a few seconds of PayPal's event list hold more than the catch-up can read; its oldest events were passed");
+            if stretch.out_of_time {
+                // PayPal is slow, not the list too full: the same ten seconds next time,
+                // rather than passing events that a faster answer would have shown.
+                tracing::warn!(from = %history::rfc3339(cursor.from)?, read = stretch.listed, "PayPal's event list answered too slowly to read ten seconds of it; read again next time");
+                return batch(Vec::new(), None, false);
+            }
+            tracing::warn!(from = %history::rfc3339(cursor.from)?, to = %history::rfc3339(to)?, read = stretch.listed, "ten seconds of PayPal's event list hold more than 20 pages (or a next link that is not one); the oldest of them were passed");
         }
         let next = cursor.after(to, &stretch);
         let events = stretch.events;

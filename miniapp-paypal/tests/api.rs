@@ -1076,6 +1076,49 @@ async fn a_burst_within_seconds_is_read_whole() {
     );
 }
 
+/// PayPal answering its event list slowly: later pages that do not come within 6 s are not
+/// waited for (the catch-up's 12 s deadline would drop the whole call), and ten seconds that
+/// cannot be read in time are read again next time, never passed.
+#[tokio::test]
+async fn a_slow_event_list_is_read_again_next_time_never_passed() {
+    let fake = Fake::start().await;
+    let start = at("2026-11-30T00:00:00Z");
+    let clock = Arc::new(ManualClock::new((start + Duration::from_secs(3600)).into()));
+    let paypal = provider_for(&fake, fake::WEBHOOK_ID).with_clock(clock);
+    // 600 refunds within 3 seconds: six pages of one ten-second stretch.
+    let ids = crowd(
+        &fake,
+        start + Duration::from_secs(2),
+        600,
+        Duration::from_millis(5),
+    );
+    fake.lock().list_delay = Duration::from_millis(2500);
+    let asked = std::time::Instant::now();
+    let slow = paypal
+        .fetch_history(Some("2026-11-30T00:00:00Z;span=10"))
+        .await
+        .unwrap();
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(12),
+        "within the catch-up's deadline: {took:?}"
+    );
+    assert!(
+        slow.events.is_empty() && slow.cursor.is_none() && !slow.more,
+        "the cursor stays, not {} events and cursor {:?}",
+        slow.events.len(),
+        slow.cursor
+    );
+    assert_eq!(
+        fake.list_requests().len(),
+        3,
+        "the third page was not waited for"
+    );
+    fake.lock().list_delay = Duration::ZERO;
+    let (seen, _, _) = catch_up_all(&paypal, "2026-11-30T00:00:00Z;span=10".into(), &ids).await;
+    assert_eq!(seen.len(), 600);
+}
+
 /// A `next` link that is not a page of the event list is not followed (an answer that would
 /// send our reads elsewhere): the stretch counts as crowded and is read in shorter ones until
 /// each fits in one page, so the events are still all read.

@@ -10,8 +10,9 @@ use miniapp_core::provider::ProviderError;
 
 use super::Reconciler;
 
-/// Pages asked of each provider per catch-up: with [`CATCH_UP_EVERY`], up to 3,000 events an
-/// hour per provider, in 30 bounded calls.
+/// Pages asked of each provider per catch-up: with [`CATCH_UP_EVERY`], 30 bounded calls an hour
+/// per provider (Stripe's pages of 100: up to 3,000 events an hour; PayPal's calls are sized for
+/// about 300 events: about 9,000).
 pub const MAX_PAGES: usize = 5;
 
 /// How often `full_bot` catches up: a lost refund or dispute is applied within this (plus one

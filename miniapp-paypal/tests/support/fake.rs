@@ -98,6 +98,8 @@ pub struct FakeState {
     pub events: Vec<(OffsetDateTime, Value)>,
     /// The path of the event list's `next` links, when not the list's own (a hostile answer).
     pub next_link_path: Option<String>,
+    /// How long each page of the event list takes to come (a slow PayPal).
+    pub list_delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -894,6 +896,8 @@ async fn get_refund(
 /// `GET /v1/notifications/webhooks-events`: the events created in `[start_time, end_time]`,
 /// newest first, `page_size` (1 to 300, default 10) at a time.
 async fn list_events(State(state): State<Arc<Mutex<FakeState>>>, uri: axum::http::Uri) -> Response {
+    let delay = state.lock().unwrap().list_delay;
+    tokio::time::sleep(delay).await;
     let query: HashMap<String, String> = uri
         .query()
         .map(|q| {
