@@ -128,20 +128,10 @@ impl Reconciler {
     /// the payment as it is afterwards. Without an answer in time, the stored payment.
     pub async fn on_status_poll(&self, payment: Payment, now: u64) -> Payment {
         let old_enough = now.saturating_sub(payment.created_at) >= self.reconcile_after.as_secs();
-        if payment.status != PaymentStatus::Pending
-            || !old_enough
-            || !self.claim_question(&payment.id, now, POLL_INTERVAL.as_secs())
-        {
+        if !old_enough {
             return payment;
         }
-        let id = payment.id.clone();
-        match tokio::time::timeout(self.deadline, self.ask_provider(payment.clone())).await {
-            Ok(latest) => latest,
-            Err(_) => {
-                tracing::warn!(payment = %id, "reconciliation: the provider did not answer in time");
-                payment
-            }
-        }
+        self.ask_in_time(payment, now, "reconciliation").await
     }
 
     /// For a buyer coming back from the provider's checkout at `now`: a pending payment is
@@ -149,6 +139,12 @@ impl Reconciler {
     /// capture, and the buyer's return is when the order was approved), still at most every
     /// 15 s per payment and within the deadline.
     pub async fn on_checkout_return(&self, payment: Payment, now: u64) -> Payment {
+        self.ask_in_time(payment, now, "checkout return").await
+    }
+
+    /// A pending payment asked about (at most every 15 s per payment) within the deadline; the
+    /// stored payment when it is not pending, was asked about just now, or no answer came.
+    async fn ask_in_time(&self, payment: Payment, now: u64, why: &'static str) -> Payment {
         if payment.status != PaymentStatus::Pending
             || !self.claim_question(&payment.id, now, POLL_INTERVAL.as_secs())
         {
@@ -158,7 +154,7 @@ impl Reconciler {
         match tokio::time::timeout(self.deadline, self.ask_provider(payment.clone())).await {
             Ok(latest) => latest,
             Err(_) => {
-                tracing::warn!(payment = %id, "checkout return: the provider did not answer in time");
+                tracing::warn!(payment = %id, "{why}: the provider did not answer in time");
                 payment
             }
         }
