@@ -527,7 +527,6 @@ async fn main() -> anyhow::Result<()> {
 mod tests {
     use async_trait::async_trait;
     use miniapp::conformance::{self, ProviderHarness, Scenario};
-    use miniapp::ledger::InMemoryLedger;
 
     use super::*;
 
@@ -616,35 +615,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn checkout_creation_is_idempotent() {
-        conformance::checkout_creation_is_idempotent(&harness().await).await;
-    }
-
-    #[tokio::test]
-    async fn paid_webhook_maps_to_succeeded() {
-        conformance::paid_webhook_maps_to_succeeded(&harness().await).await;
-    }
-
-    #[tokio::test]
-    async fn other_webhooks_map_to_their_events() {
-        conformance::other_webhooks_map_to_their_events(&harness().await).await;
-    }
-
-    #[tokio::test]
-    async fn forged_webhook_is_rejected() {
-        conformance::forged_webhook_is_rejected(&harness().await).await;
-    }
-
-    #[tokio::test]
-    async fn garbage_webhooks_are_rejected() {
-        conformance::garbage_webhooks_are_rejected(&harness().await).await;
-    }
-
-    #[tokio::test]
-    async fn webhook_pipeline_credits_once() {
-        conformance::webhook_pipeline_credits_once(&harness().await, &InMemoryLedger::new()).await;
-    }
+    // The provider conformance suite, one test per behaviour.
+    miniapp::provider_conformance!(harness());
 
     #[tokio::test]
     async fn the_request_has_the_documented_shape() {

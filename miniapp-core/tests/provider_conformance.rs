@@ -3,7 +3,6 @@
 //! (see `a_provider_that_skips_verification_fails_the_suite`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -11,7 +10,6 @@ use hmac::{Hmac, Mac};
 use miniapp_core::conformance::{self, ProviderHarness, Scenario};
 use miniapp_core::event::{EventKind, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderEventId, ProviderId, ProviderRef};
-use miniapp_core::ledger::InMemoryLedger;
 use miniapp_core::money::{Currency, Money};
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
@@ -158,36 +156,7 @@ fn harness(verify: bool) -> Harness {
     })
 }
 
-#[tokio::test]
-async fn checkout_creation_is_idempotent() {
-    conformance::checkout_creation_is_idempotent(&harness(true)).await;
-}
-
-#[tokio::test]
-async fn paid_webhook_maps_to_succeeded() {
-    conformance::paid_webhook_maps_to_succeeded(&harness(true)).await;
-}
-
-#[tokio::test]
-async fn other_webhooks_map_to_their_events() {
-    conformance::other_webhooks_map_to_their_events(&harness(true)).await;
-}
-
-#[tokio::test]
-async fn forged_webhook_is_rejected() {
-    conformance::forged_webhook_is_rejected(&harness(true)).await;
-}
-
-#[tokio::test]
-async fn garbage_webhooks_are_rejected() {
-    conformance::garbage_webhooks_are_rejected(&harness(true)).await;
-}
-
-#[tokio::test]
-async fn webhook_pipeline_credits_once() {
-    conformance::webhook_pipeline_credits_once(&harness(true), &*Arc::new(InMemoryLedger::new()))
-        .await;
-}
+miniapp_core::provider_conformance!(async { harness(true) });
 
 #[tokio::test]
 #[should_panic(expected = "forged webhook gave Ok")]

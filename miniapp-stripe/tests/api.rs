@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use miniapp_core::conformance::{self, ProviderHarness, Scenario};
+use miniapp_core::conformance::{ProviderHarness, Scenario};
 use miniapp_core::event::{EventKind, FailureReason};
 use miniapp_core::ids::{PaymentId, UserId};
 use miniapp_core::ledger::InMemoryLedger;
@@ -880,34 +880,9 @@ async fn harness() -> Harness {
     }
 }
 
-#[tokio::test]
-async fn conformance_checkout_creation_is_idempotent() {
-    conformance::checkout_creation_is_idempotent(&harness().await).await;
-}
-
-#[tokio::test]
-async fn conformance_paid_webhook_maps_to_succeeded() {
-    conformance::paid_webhook_maps_to_succeeded(&harness().await).await;
-}
-
-#[tokio::test]
-async fn conformance_other_webhooks_map_to_their_events() {
-    conformance::other_webhooks_map_to_their_events(&harness().await).await;
-}
-
-#[tokio::test]
-async fn conformance_forged_webhook_is_rejected() {
-    conformance::forged_webhook_is_rejected(&harness().await).await;
-}
-
-#[tokio::test]
-async fn conformance_garbage_webhooks_are_rejected() {
-    conformance::garbage_webhooks_are_rejected(&harness().await).await;
-}
-
-#[tokio::test]
-async fn conformance_webhook_pipeline_credits_once() {
-    conformance::webhook_pipeline_credits_once(&harness().await, &InMemoryLedger::new()).await;
+/// The provider conformance suite, one test per behaviour.
+mod conformance_suite {
+    miniapp_core::provider_conformance!(super::harness());
 }
 
 #[tokio::test]

@@ -22,6 +22,48 @@ mod provider;
 pub use ledger::*;
 pub use provider::*;
 
+/// Generates one `#[tokio::test]` per provider conformance function, each on a harness made by
+/// `$make` (an expression evaluating to a future of a
+/// [`ProviderHarness`](crate::conformance::ProviderHarness)); the pipeline runs
+/// on a fresh [`InMemoryLedger`](crate::ledger::InMemoryLedger).
+///
+/// Needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency of the calling crate.
+///
+/// ```ignore
+/// // in your provider crate's tests:
+/// miniapp_core::provider_conformance!(async { MyHarness::start().await });
+/// ```
+#[macro_export]
+macro_rules! provider_conformance {
+    ($make:expr) => {
+        $crate::provider_conformance!(@tests $make;
+            checkout_creation_is_idempotent,
+            paid_webhook_maps_to_succeeded,
+            other_webhooks_map_to_their_events,
+            forged_webhook_is_rejected,
+            garbage_webhooks_are_rejected,
+        );
+        #[tokio::test]
+        async fn webhook_pipeline_credits_once() {
+            let harness = $make.await;
+            $crate::conformance::webhook_pipeline_credits_once(
+                &harness,
+                &$crate::ledger::InMemoryLedger::new(),
+            )
+            .await;
+        }
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let harness = $make.await;
+                $crate::conformance::$name(&harness).await;
+            }
+        )*
+    };
+}
+
 /// Generates one `#[tokio::test]` per ledger and outbox conformance function, each on a store
 /// made by `$make` (an expression evaluating to a future of a value that derefs to a store
 /// implementing both `LedgerStore` and `NotificationOutbox`).
