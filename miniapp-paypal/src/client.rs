@@ -105,10 +105,13 @@ struct TokenBody {
 #[error("request to PayPal failed: {0}")]
 pub(crate) struct TransportError(pub(crate) String);
 
+/// PayPal could not be reached or did not answer as PayPal does (a proxy's page, a cut body).
+pub(crate) fn unavailable_error(what: impl Into<String>) -> ProviderError {
+    ProviderError::Unavailable(Box::new(TransportError(what.into())))
+}
+
 fn unavailable(what: impl Into<String>) -> CallError {
-    CallError::Transport(ProviderError::Unavailable(Box::new(TransportError(
-        what.into(),
-    ))))
+    CallError::Transport(unavailable_error(what))
 }
 
 impl Client {
@@ -123,7 +126,7 @@ impl Client {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("miniapp-paypal/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ProviderError::Unavailable(Box::new(TransportError(e.to_string()))))?;
+            .map_err(|e| unavailable_error(e.to_string()))?;
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_owned(),

@@ -121,7 +121,7 @@ pub use config::{PayPalConfig, PayPalConfigError, PayPalEnvironment};
 pub mod fuzzing {
     /// A webhook body as `parse_webhook` reads it once PayPal has verified it: whether it maps.
     pub fn webhook_body(data: &[u8]) -> bool {
-        crate::wire::map_webhook(data).is_ok()
+        crate::wire::map_webhook(data).is_ok_and(|named| named.is_some())
     }
 
     /// One event of PayPal's event list: whether it maps.

@@ -4,9 +4,9 @@ use std::fmt;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use miniapp_core::clock::{SharedClock, SystemClock};
+use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, FailureReason, ProviderEvent};
-use miniapp_core::ids::{PaymentId, ProviderId, ProviderRef};
+use miniapp_core::ids::{PaymentId, ProviderId};
 use miniapp_core::ledger::ChargeRefund;
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::client::{CallError, Client};
 use crate::config::{PayPalConfig, PayPalEnvironment};
 use crate::history;
-use crate::wire::{self, EventList, Order, Webhook, malformed};
+use crate::wire::{self, EventList, Order, Subject, malformed};
 
 /// The PayPal provider (id `paypal`). Build it from a [`PayPalConfig`].
 pub struct PayPalProvider {
@@ -43,11 +43,6 @@ impl fmt::Debug for PayPalProvider {
 /// The longest webhook header value we pass on to PayPal's verification (PayPal's own limits
 /// are 50 to 500 characters; a certificate URL is about 90).
 const MAX_HEADER: usize = 1024;
-
-#[derive(Deserialize)]
-struct RefundStatus {
-    status: String,
-}
 
 /// Where PayPal's signing certificates live; a webhook naming another place is not PayPal's and
 /// is refused before PayPal is asked.
@@ -177,6 +172,20 @@ impl PayPalProvider {
     ) -> Result<Vec<ProviderEvent>, ProviderError> {
         let order = self.get_order(order_id).await?;
         wire::order_events(&order, payment_id)
+    }
+
+    /// An order of `payment_id` as events, captured first when it is approved (the buyer came
+    /// back, or PayPal said so).
+    async fn settle(
+        &self,
+        order: &Order,
+        payment_id: &PaymentId,
+    ) -> Result<Vec<ProviderEvent>, ProviderError> {
+        if order.status == "APPROVED" {
+            self.capture(&order.id, payment_id).await
+        } else {
+            wire::order_events(order, payment_id)
+        }
     }
 
     async fn get_order(&self, order_id: &str) -> Result<Order, ProviderError> {
@@ -370,9 +379,7 @@ fn path_segment(id: &str) -> Result<&str, ProviderError> {
 /// truncated body), not a verdict on the payment.
 fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ProviderError> {
     serde_json::from_slice(body).map_err(|e| {
-        ProviderError::Unavailable(Box::new(crate::client::TransportError(format!(
-            "PayPal's answer is not the JSON expected: {e}"
-        ))))
+        crate::client::unavailable_error(format!("PayPal's answer is not the JSON expected: {e}"))
     })
 }
 
@@ -434,12 +441,10 @@ impl PaymentProvider for PayPalProvider {
             .map(|l| l.href.clone())
             .filter(|u| u.starts_with("https://") || miniapp_core::provider::is_loopback_http(u))
             .ok_or_else(|| {
-                ProviderError::Unavailable(Box::new(crate::client::TransportError(
-                    "PayPal's order has no approval link".into(),
-                )))
+                crate::client::unavailable_error("PayPal's order has no approval link")
             })?;
         Ok(Checkout {
-            checkout_ref: ProviderRef::new(&order.id).map_err(|e| malformed(e.to_string()))?,
+            checkout_ref: wire::reference(&order.id)?,
             url,
             // PayPal gives a buyer three hours from the order's creation to approve it.
             expires_at: Some(r.created_at + self.config.approval_window.as_secs()),
@@ -455,61 +460,23 @@ impl PaymentProvider for PayPalProvider {
         _now: SystemTime,
     ) -> Result<Vec<ProviderEvent>, ProviderError> {
         self.verify(request).await?;
-        match wire::map_webhook(&request.body)? {
-            Webhook::Ignored => Ok(Vec::new()),
-            Webhook::Approved { order_id } => {
-                let order = self.get_order(&order_id).await?;
-                let Some(payment_id) = order.ours() else {
-                    tracing::warn!(order = %order.id, "an approved PayPal order that is not ours; not captured");
-                    return Ok(Vec::new());
-                };
-                if order.status == "APPROVED" {
-                    self.capture(&order.id, &payment_id).await
-                } else {
-                    wire::order_events(&order, &payment_id)
-                }
-            }
-            Webhook::Voided { event, order_id } => {
-                let order = self.get_order(&order_id).await?;
-                Ok(match order.ours() {
-                    Some(payment_id) if order.status == "VOIDED" => vec![ProviderEvent {
-                        id: event,
-                        payment_id: Some(payment_id),
-                        provider_ref: ProviderRef::new(&order.id)
-                            .map_err(|e| malformed(e.to_string()))?,
-                        kind: EventKind::Expired,
-                    }],
-                    _ => Vec::new(),
-                })
-            }
-            Webhook::Capture { event, capture_id } => {
-                let capture: wire::Capture = self
-                    .read(&format!(
-                        "/v2/payments/captures/{}",
-                        path_segment(&capture_id)?
-                    ))
-                    .await?;
-                Ok(wire::capture_event(event, &capture)?.into_iter().collect())
-            }
-            Webhook::Refund { event, refund_id } => {
-                let refund: wire::Refund = self
-                    .read(&format!(
-                        "/v2/payments/refunds/{}",
-                        path_segment(&refund_id)?
-                    ))
-                    .await?;
-                Ok(wire::refund_event(event, &refund)?.into_iter().collect())
-            }
-            Webhook::Dispute { event, dispute_id } => {
-                let dispute: wire::Dispute = self
-                    .read(&format!(
-                        "/v1/customer/disputes/{}",
-                        path_segment(&dispute_id)?
-                    ))
-                    .await?;
-                wire::dispute_events(&event, &dispute)
-            }
+        let Some(named) = wire::map_webhook(&request.body)? else {
+            return Ok(Vec::new());
+        };
+        if named.subject == Subject::Approval {
+            let order = self.get_order(&named.id).await?;
+            let Some(payment_id) = order.ours() else {
+                tracing::warn!(order = %order.id, "an approved PayPal order that is not ours; not captured");
+                return Ok(Vec::new());
+            };
+            return self.settle(&order, &payment_id).await;
         }
+        let answer = self
+            .client
+            .call(Method::GET, &named.subject.path(&named.id), None, None)
+            .await?;
+        let object: &serde_json::value::RawValue = decode(&answer)?;
+        wire::subject_events(named.event, named.subject, object.get())
     }
 
     /// Reads the order; an approved one is captured first (the buyer came back, or the
@@ -526,7 +493,7 @@ impl PaymentProvider for PayPalProvider {
             // is a checkout that expired unpaid.
             Err(e)
                 if e.issue() == Some("INVALID_RESOURCE_ID")
-                    && miniapp_core::clock::unix_seconds(self.clock.now())
+                    && self.clock.unix_now()
                         > payment.created_at + 2 * self.config.approval_window.as_secs() =>
             {
                 return Ok(vec![wire::fact(
@@ -538,10 +505,7 @@ impl PaymentProvider for PayPalProvider {
             }
             Err(e) => return Err(e.into()),
         };
-        if order.status == "APPROVED" {
-            return self.capture(&order.id, &payment.id).await;
-        }
-        wire::order_events(&order, &payment.id)
+        self.settle(&order, &payment.id).await
     }
 
     /// Reads PayPal's event list (`GET /v1/notifications/webhooks-events`) by time: the cursor
@@ -629,7 +593,7 @@ impl PaymentProvider for PayPalProvider {
             )
             .await
         {
-            Ok(body) => match decode::<RefundStatus>(&body)?.status.as_str() {
+            Ok(body) => match decode::<wire::Refund>(&body)?.status.as_str() {
                 "FAILED" | "CANCELLED" => Err(ProviderError::Rejected {
                     code: "REFUND_FAILED".into(),
                     message: format!("PayPal did not refund capture {capture}"),

@@ -151,39 +151,61 @@ struct Envelope<'a> {
     resource: &'a RawValue,
 }
 
+/// What an event is about, by its `event_type`: an object PayPal's API shows at
+/// [`Subject::path`]. Types we do not act on have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subject {
+    /// `CHECKOUT.ORDER.APPROVED`: the buyer approved; the money moves only when we capture.
+    Approval,
+    /// `CHECKOUT.ORDER.VOIDED`.
+    Void,
+    /// `PAYMENT.CAPTURE.*` but refunds and reversals.
+    Capture,
+    /// `PAYMENT.CAPTURE.REFUNDED` and `.REVERSED` (PayPal records a reversal as a refund).
+    Refund,
+    /// `CUSTOMER.DISPUTE.CREATED` and `.RESOLVED`.
+    Dispute,
+}
+
+impl Subject {
+    fn of(event_type: &str) -> Option<Subject> {
+        Some(match event_type {
+            "CHECKOUT.ORDER.APPROVED" => Subject::Approval,
+            "CHECKOUT.ORDER.VOIDED" => Subject::Void,
+            "PAYMENT.CAPTURE.COMPLETED"
+            | "PAYMENT.CAPTURE.DENIED"
+            | "PAYMENT.CAPTURE.DECLINED"
+            | "PAYMENT.CAPTURE.PENDING" => Subject::Capture,
+            "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => Subject::Refund,
+            "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.RESOLVED" => Subject::Dispute,
+            _ => return None,
+        })
+    }
+
+    /// Where PayPal's API shows the object `id` (one [`is_paypal_id`] accepted).
+    pub(crate) fn path(self, id: &str) -> String {
+        match self {
+            Subject::Approval | Subject::Void => format!("/v2/checkout/orders/{id}"),
+            Subject::Capture => format!("/v2/payments/captures/{id}"),
+            Subject::Refund => format!("/v2/payments/refunds/{id}"),
+            Subject::Dispute => format!("/v1/customer/disputes/{id}"),
+        }
+    }
+}
+
 /// What an authentic webhook names. Its body is never taken for the truth: PayPal signs a CRC32
 /// of it, which anyone holding one genuine delivery can match with other content, so the
 /// provider reads the named object back from PayPal's API and maps that.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Webhook {
-    /// Nothing we act on.
-    Ignored,
-    /// `CHECKOUT.ORDER.APPROVED`: the buyer approved; the money moves only when we capture.
-    Approved { order_id: String },
-    /// `CHECKOUT.ORDER.VOIDED`.
-    Voided {
-        event: ProviderEventId,
-        order_id: String,
-    },
-    /// `PAYMENT.CAPTURE.*` but refunds and reversals.
-    Capture {
-        event: ProviderEventId,
-        capture_id: String,
-    },
-    /// `PAYMENT.CAPTURE.REFUNDED` and `.REVERSED` (PayPal records a reversal as a refund).
-    Refund {
-        event: ProviderEventId,
-        refund_id: String,
-    },
-    /// `CUSTOMER.DISPUTE.CREATED` and `.RESOLVED`.
-    Dispute {
-        event: ProviderEventId,
-        dispute_id: String,
-    },
+pub(crate) struct Named {
+    pub(crate) event: ProviderEventId,
+    pub(crate) subject: Subject,
+    /// The object's id, safe in a path.
+    pub(crate) id: String,
 }
 
 #[derive(Deserialize)]
-struct Named {
+struct Ids {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
@@ -210,7 +232,7 @@ pub(crate) fn fact(
     })
 }
 
-fn reference(s: &str) -> Result<ProviderRef, ProviderError> {
+pub(crate) fn reference(s: &str) -> Result<ProviderRef, ProviderError> {
     ProviderRef::new(s).map_err(|e| malformed(format!("reference {s:?}: {e}")))
 }
 
@@ -254,42 +276,53 @@ pub(crate) fn capture_kind(capture: &Capture) -> Result<Option<EventKind>, Provi
     }))
 }
 
-/// What one authentic webhook body names.
-pub(crate) fn map_webhook(body: &[u8]) -> Result<Webhook, ProviderError> {
+/// What one authentic webhook body names; `None` for an event we do not act on.
+pub(crate) fn map_webhook(body: &[u8]) -> Result<Option<Named>, ProviderError> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(body).map_err(|e| malformed(format!("event: {e}")))?;
     let event = event_id(&envelope.id)?;
-    let named: Named = serde_json::from_str(envelope.resource.get())
-        .map_err(|e| malformed(format!("resource: {e}")))?;
-    let id = |what: &str, value: Option<String>| -> Result<String, ProviderError> {
-        value
-            .filter(|v| is_paypal_id(v))
-            .ok_or_else(|| malformed(format!("{what} without a usable id")))
+    let Some(subject) = Subject::of(&envelope.event_type) else {
+        return Ok(None);
     };
-    Ok(match envelope.event_type.as_str() {
-        "CHECKOUT.ORDER.APPROVED" => Webhook::Approved {
-            order_id: id("order", named.id)?,
-        },
-        "CHECKOUT.ORDER.VOIDED" => Webhook::Voided {
-            event,
-            order_id: id("order", named.id)?,
-        },
-        "PAYMENT.CAPTURE.COMPLETED"
-        | "PAYMENT.CAPTURE.DENIED"
-        | "PAYMENT.CAPTURE.DECLINED"
-        | "PAYMENT.CAPTURE.PENDING" => Webhook::Capture {
-            event,
-            capture_id: id("capture", named.id)?,
-        },
-        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => Webhook::Refund {
-            event,
-            refund_id: id("refund", named.id)?,
-        },
-        "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.RESOLVED" => Webhook::Dispute {
-            event,
-            dispute_id: id("dispute", named.dispute_id)?,
-        },
-        _ => Webhook::Ignored,
+    let ids: Ids = resource_of(envelope.resource.get())?;
+    let id = match subject {
+        Subject::Dispute => ids.dispute_id,
+        _ => ids.id,
+    };
+    let id = id
+        .filter(|v| is_paypal_id(v))
+        .ok_or_else(|| malformed(format!("{subject:?} without a usable id")))?;
+    Ok(Some(Named { event, subject, id }))
+}
+
+/// The events of `event` about `subject`, mapped from the object as PayPal shows it (`json`).
+/// An approval gives none here: capturing it is the provider's.
+pub(crate) fn subject_events(
+    event: ProviderEventId,
+    subject: Subject,
+    json: &str,
+) -> Result<Vec<ProviderEvent>, ProviderError> {
+    Ok(match subject {
+        Subject::Approval => Vec::new(),
+        Subject::Void => {
+            let order: Order = resource_of(json)?;
+            match order.ours() {
+                Some(payment_id) if order.status == "VOIDED" => vec![ProviderEvent {
+                    id: event,
+                    payment_id: Some(payment_id),
+                    provider_ref: reference(&order.id)?,
+                    kind: EventKind::Expired,
+                }],
+                _ => Vec::new(),
+            }
+        }
+        Subject::Capture => capture_event(event, &resource_of(json)?)?
+            .into_iter()
+            .collect(),
+        Subject::Refund => refund_event(event, &resource_of(json)?)?
+            .into_iter()
+            .collect(),
+        Subject::Dispute => dispute_events(&event, &resource_of(json)?)?,
     })
 }
 
@@ -335,35 +368,9 @@ pub(crate) fn listed_event(
     let listed: Listed<'_> =
         serde_json::from_str(raw.get()).map_err(|e| malformed(format!("listed event: {e}")))?;
     let event = event_id(&listed.id)?;
-    let resource = listed.resource.get();
-    let events = match listed.event_type.as_str() {
-        "PAYMENT.CAPTURE.COMPLETED"
-        | "PAYMENT.CAPTURE.DENIED"
-        | "PAYMENT.CAPTURE.DECLINED"
-        | "PAYMENT.CAPTURE.PENDING" => capture_event(event, &resource_of(resource)?)?
-            .into_iter()
-            .collect(),
-        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => {
-            refund_event(event, &resource_of(resource)?)?
-                .into_iter()
-                .collect()
-        }
-        "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.RESOLVED" => {
-            dispute_events(&event, &resource_of(resource)?)?
-        }
-        "CHECKOUT.ORDER.VOIDED" => {
-            let order: Order = resource_of(resource)?;
-            match order.ours() {
-                Some(payment_id) if order.status == "VOIDED" => vec![ProviderEvent {
-                    id: event,
-                    payment_id: Some(payment_id),
-                    provider_ref: reference(&order.id)?,
-                    kind: EventKind::Expired,
-                }],
-                _ => Vec::new(),
-            }
-        }
-        _ => Vec::new(),
+    let events = match Subject::of(&listed.event_type) {
+        Some(subject) => subject_events(event, subject, listed.resource.get())?,
+        None => Vec::new(),
     };
     Ok((listed.create_time, events))
 }
