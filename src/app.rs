@@ -297,7 +297,8 @@ pub fn build_with_stores(
     {
         let provider = miniapp_paypal::PayPalProvider::new(paypal.clone())
             .map_err(|e| AppError::Provider(e.to_string()))?
-            .with_clock(clock.clone());
+            .with_clock(clock.clone())
+            .with_ledger(ledger.clone());
         if config.bot_token.is_some() && miniapp_core::provider::PaymentProvider::is_test(&provider)
         {
             tracing::warn!(

@@ -36,7 +36,9 @@
 //!   `payer-action` (or `approve`) link; the checkout expires three hours after the payment was
 //!   created, PayPal's approval window.
 //! - `POST /v2/checkout/orders/{id}/capture` with `{}` and
-//!   `PayPal-Request-Id: miniapp-capture-<order id>`, on `CHECKOUT.ORDER.APPROVED`, and when
+//!   `PayPal-Request-Id: miniapp-capture-<order id>`, on `CHECKOUT.ORDER.APPROVED` (only for an
+//!   order that is the checkout of a payment the ledger holds, `PayPalProvider::with_ledger`;
+//!   without one, approvals are left to the return and reconciliation), and when
 //!   reconciliation (the buyer's return to the page polls it) finds the order `APPROVED`.
 //!   PayPal answers a repeated id with the first capture; `ORDER_ALREADY_CAPTURED` (a capture
 //!   under another id, or after PayPal forgot the id) reads the order instead;
@@ -93,7 +95,7 @@
 //!
 //! | PayPal event | core event |
 //! |---|---|
-//! | `CHECKOUT.ORDER.APPROVED` | our order (its `custom_id` one of our generated payment ids, `pay_` + 32 hex, and `invoice_id` the same) is captured; the capture's events. Another integration's order on the same account: acknowledged, left alone |
+//! | `CHECKOUT.ORDER.APPROVED` | our order (its `custom_id` one of our generated payment ids, `pay_` + 32 hex, and `invoice_id` the same), when it is the checkout of a payment the ledger holds, is captured; the capture's events. Another integration's order on the same account, or one the ledger does not hold: acknowledged, left alone |
 //! | `PAYMENT.CAPTURE.COMPLETED` | `Succeeded { amount }` under the capture id |
 //! | `PAYMENT.CAPTURE.PENDING` | `Pending` |
 //! | `PAYMENT.CAPTURE.DENIED`, `.DECLINED` | `Failed { card_declined }` |

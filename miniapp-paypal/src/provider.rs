@@ -1,13 +1,14 @@
 //! [`PayPalProvider`]: the [`PaymentProvider`] on PayPal's Orders v2 API.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use miniapp_core::clock::{ClockExt, SharedClock, SystemClock};
 use miniapp_core::event::{EventKind, FailureReason, ProviderEvent};
 use miniapp_core::ids::{PaymentId, ProviderId};
-use miniapp_core::ledger::ChargeRefund;
+use miniapp_core::ledger::{ChargeRefund, LedgerStore};
 use miniapp_core::payment::Payment;
 use miniapp_core::provider::{
     Checkout, CheckoutRequest, HistoryBatch, PaymentProvider, ProviderError, WebhookRequest,
@@ -29,6 +30,7 @@ pub struct PayPalProvider {
     config: PayPalConfig,
     client: Client,
     clock: SharedClock,
+    ledger: Option<Arc<dyn LedgerStore>>,
 }
 
 impl fmt::Debug for PayPalProvider {
@@ -87,7 +89,36 @@ impl PayPalProvider {
             config,
             client,
             clock: SystemClock::shared(),
+            ledger: None,
         })
+    }
+
+    /// Lets `CHECKOUT.ORDER.APPROVED` capture: only an order that is the checkout of a PayPal
+    /// payment `ledger` holds is captured there. An order that merely looks like ours (another
+    /// deployment on the same PayPal app, a payment lost with a restored database) is left
+    /// alone: captured, its money would be taken and credited to no one. Without a ledger,
+    /// approvals are captured only on the buyer's return and by reconciliation, which start
+    /// from stored payments.
+    #[must_use]
+    pub fn with_ledger(mut self, ledger: Arc<dyn LedgerStore>) -> PayPalProvider {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// Whether `order` is the checkout of a PayPal payment the ledger holds (see
+    /// [`PayPalProvider::with_ledger`]).
+    async fn holds(&self, payment_id: &PaymentId, order: &Order) -> Result<bool, ProviderError> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(false);
+        };
+        let payment = ledger
+            .payment(payment_id)
+            .await
+            .map_err(|e| crate::client::unavailable_error(format!("the ledger: {e}")))?;
+        Ok(payment.is_some_and(|p| {
+            p.provider == self.id
+                && p.checkout_ref.as_ref().map(|r| r.as_str()) == Some(order.id.as_str())
+        }))
     }
 
     /// Reads "now" from `clock` (the app's) instead of the system clock: it decides when an
@@ -453,7 +484,8 @@ impl PaymentProvider for PayPalProvider {
 
     /// Verifies with PayPal, then reads what the webhook names back from PayPal's API and maps
     /// that (the body's own content is never trusted: PayPal signs only a CRC32 of it).
-    /// `CHECKOUT.ORDER.APPROVED` captures the order, when it is ours, here (idempotently).
+    /// `CHECKOUT.ORDER.APPROVED` captures the order here (idempotently) when it is the checkout
+    /// of a payment the ledger holds ([`PayPalProvider::with_ledger`]).
     async fn parse_webhook(
         &self,
         request: &WebhookRequest,
@@ -469,6 +501,10 @@ impl PaymentProvider for PayPalProvider {
                 tracing::warn!(order = %order.id, "an approved PayPal order that is not ours; not captured");
                 return Ok(Vec::new());
             };
+            if !self.holds(&payment_id, &order).await? {
+                tracing::warn!(order = %order.id, payment = %payment_id, "an approved PayPal order that is no checkout of this ledger's; not captured here");
+                return Ok(Vec::new());
+            }
             return self.settle(&order, &payment_id).await;
         }
         let answer = self
