@@ -95,6 +95,24 @@ impl PaymentId {
         })?;
         Ok(PaymentId(format!("pay_{}", hex::encode(bytes))))
     }
+
+    /// Whether this id has the shape [`PaymentId::generate`] gives (`pay_` and 32 lower-case hex
+    /// digits): a provider that finds our payment id in another system's field (PayPal's
+    /// `custom_id`) tells ours from other integrations' by it.
+    ///
+    /// ```
+    /// use miniapp_core::ids::PaymentId;
+    /// assert!(PaymentId::generate().unwrap().is_generated());
+    /// assert!(!PaymentId::new("pay_example").unwrap().is_generated());
+    /// assert!(!PaymentId::new("pay_0123456789ABCDEF0123456789ABCDEF").unwrap().is_generated());
+    /// ```
+    pub fn is_generated(&self) -> bool {
+        self.0.len() == 36
+            && self.0.starts_with("pay_")
+            && self.0[4..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
 }
 
 string_id!(

@@ -246,15 +246,10 @@ fn event_id(s: &str) -> Result<ProviderEventId, ProviderError> {
 /// one's: never ours to capture or credit.
 pub(crate) fn our_payment(custom_id: Option<&str>, invoice_id: Option<&str>) -> Option<PaymentId> {
     let id = custom_id?;
-    let generated = id.len() == 36
-        && id.starts_with("pay_")
-        && id[4..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !generated || invoice_id.is_some_and(|i| i != id) {
+    if invoice_id.is_some_and(|i| i != id) {
         return None;
     }
-    PaymentId::new(id).ok()
+    PaymentId::new(id).ok().filter(PaymentId::is_generated)
 }
 
 /// A capture's state as events: `Succeeded` (and nothing else) for a completed or refunded
