@@ -61,6 +61,14 @@ pub use watch::forward_status_changes;
 /// # app }
 /// ```
 pub fn payments_router(state: AppState) -> Router {
+    payment_routes(&state)
+        .layer(edge::EdgeLayer::json_errors())
+        .with_state(state)
+}
+
+/// The routes of [`payments_router`], without its layer: [`router`] puts one layer around
+/// everything, so a request passes one edge, not two.
+fn payment_routes(state: &AppState) -> Router<AppState> {
     let mut app = Router::new()
         .route("/miniapp", get(assets::redirect_to_page))
         .route("/miniapp/", get(assets::index))
@@ -83,15 +91,17 @@ pub fn payments_router(state: AppState) -> Router {
     for routes in &state.inner.routes {
         app = app.merge(routes.clone());
     }
-    app.layer(edge::EdgeLayer::json_errors()).with_state(state)
+    app
 }
 
 /// `GET /healthz`: liveness and whether the ledger answers (503 when it does not). Separate from
 /// [`payments_router`] because a host app usually has its own health route.
 pub fn health_router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(api::healthz))
-        .with_state(state)
+    health_routes().with_state(state)
+}
+
+fn health_routes() -> Router<AppState> {
+    Router::new().route("/healthz", get(api::healthz))
 }
 
 /// The 404 of an unknown route, as the JSON error shape: `.fallback(miniapp::http::not_found)`.
@@ -141,13 +151,14 @@ pub(crate) fn long_poll_wait(uri: &axum::http::Uri) -> std::time::Duration {
 /// Routes and shapes: `docs/http-api.md`.
 pub fn router(state: AppState) -> Router {
     let timeout = state.inner.settings.request_timeout;
-    payments_router(state.clone())
-        .merge(health_router(state))
+    payment_routes(&state)
+        .merge(health_routes())
         .route("/favicon.ico", get(assets::favicon))
         .fallback(not_found)
         // The deadline (lengthened by a long poll's wait), the latency metric and the JSON
         // error shape, the timeout's 408 included.
         .layer(edge::EdgeLayer::with_deadline(timeout))
+        .with_state(state)
 }
 
 /// What a verified webhook did.
