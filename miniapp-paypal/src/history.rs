@@ -30,15 +30,24 @@ pub(crate) const TIME_BUDGET: Duration = Duration::from_secs(6);
 /// The events a stretch is sized for: three pages.
 const TARGET_EVENTS: i64 = 300;
 
+/// How the read of a stretch ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Every page was read.
+    Whole,
+    /// Later pages did not come within [`TIME_BUDGET`].
+    OutOfTime,
+    /// The pages allowed were read and more remain (or a `next` link was not followed).
+    #[default]
+    Cut,
+}
+
 /// What one read of a stretch of the list found.
 #[derive(Debug, Default)]
 pub(crate) struct Stretch {
     /// Our events, oldest first.
     pub(crate) events: Vec<ProviderEvent>,
-    /// Whether every page was read.
-    pub(crate) whole: bool,
-    /// Whether reading stopped because later pages did not come within [`TIME_BUDGET`].
-    pub(crate) out_of_time: bool,
+    pub(crate) end: End,
     /// Listed events read, ours or not.
     pub(crate) listed: usize,
     first: Option<OffsetDateTime>,
@@ -194,7 +203,7 @@ mod tests {
     /// `n` listed events spread over `seconds` from `start`.
     fn stretch(n: usize, start: OffsetDateTime, seconds: i64, whole: bool) -> Stretch {
         let mut s = Stretch {
-            whole,
+            end: if whole { End::Whole } else { End::Cut },
             ..Stretch::default()
         };
         for i in 0..n {

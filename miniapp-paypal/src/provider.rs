@@ -262,7 +262,7 @@ impl PayPalProvider {
                 match tokio::time::timeout(left, self.read(&path)).await {
                     Ok(page) => page?,
                     Err(_) => {
-                        stretch.out_of_time = true;
+                        stretch.end = history::End::OutOfTime;
                         break;
                     }
                 }
@@ -285,7 +285,7 @@ impl PayPalProvider {
                 }
             }
             let Some(next) = page.next() else {
-                stretch.whole = true;
+                stretch.end = history::End::Whole;
                 break;
             };
             if page_number == pages {
@@ -588,11 +588,11 @@ impl PaymentProvider for PayPalProvider {
             history::PAGES
         };
         let stretch = self.read_stretch(cursor.from, to, pages).await?;
-        if !stretch.whole {
+        if stretch.end != history::End::Whole {
             if !at_least {
                 return batch(Vec::new(), Some(cursor.narrowed(to, &stretch)), true);
             }
-            if stretch.out_of_time {
+            if stretch.end == history::End::OutOfTime {
                 // PayPal is slow, not the list too full: the same ten seconds next time,
                 // rather than passing events that a faster answer would have shown.
                 tracing::warn!(from = %history::rfc3339(cursor.from)?, read = stretch.listed, "PayPal's event list answered too slowly to read ten seconds of it; read again next time");
