@@ -225,6 +225,13 @@ impl TestApp {
         )
     }
 
+    /// `payment-status` of payment `id` as `user` reads it.
+    async fn status(&self, id: &str, user: i64) -> Value {
+        self.get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
+            .await
+            .1
+    }
+
     async fn buy(&self, user: i64, credits: u64, amount: &str) -> Value {
         let (status, body) = self
             .post("/api/miniapp/create-payment", Some(user), json!({"credits": credits, "amount": amount, "currency": "USD", "payment_method": "card"}))
@@ -549,17 +556,13 @@ async fn the_sandbox_checkout_page_pays_declines_and_refuses_expired_cards() {
         .unwrap();
     assert_eq!(expired.status().as_u16(), 422);
     assert!(expired.text().await.unwrap().contains("expired"));
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(s["status"], "pending", "an expired card changes nothing");
     let paid = pay(id.clone(), "4242 4242 4242 4242", "12/40")
         .await
         .unwrap();
     assert_eq!(paid.status().as_u16(), 200);
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(
         (s["status"].as_str(), s["balance"].as_i64()),
         (Some("succeeded"), Some(500))
@@ -778,9 +781,7 @@ async fn the_sandbox_form_keeps_what_was_typed_escaped() {
     assert!(page.contains(r#"value="Jane""#));
     let at = page.find(r#"id="expiry""#).unwrap();
     assert!(page[at..at + page[at..].find('>').unwrap()].contains(r#"aria-invalid="true""#));
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(s["status"], "pending");
     assert_eq!(s.get("failure_code"), None, "no event, no reason");
 }
@@ -851,17 +852,13 @@ async fn provider_outage_is_503_and_a_lost_webhook_is_reconciled() {
     assert_eq!((status, code(&body)), (503, "provider_unavailable"));
     assert_eq!(app.rows().await.1, 0, "nothing credited");
     let id = app.buy_id(user, 200, "10").await;
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(
         (s["status"].as_str(), s["balance"].as_i64()),
         (Some("succeeded"), Some(200)),
         "credited by reconciliation"
     );
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(s["balance"], 200, "reconciling again credits nothing more");
 }
 
@@ -889,9 +886,7 @@ async fn a_checkout_return_asks_the_provider_at_once_and_sends_the_buyer_to_the_
     };
     let user = fresh_user();
     let id = app.buy_id(user, 200, "10").await;
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(s["status"], "pending", "too young for reconciliation");
 
     let (status, location) = back(format!("payment_id={id}&checkout=cancel")).await;
@@ -902,9 +897,7 @@ async fn a_checkout_return_asks_the_provider_at_once_and_sends_the_buyer_to_the_
             format!("../../miniapp/?payment_id={id}&checkout=cancel").as_str()
         )
     );
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(s["status"], "pending", "a cancel asks nothing");
 
     let (status, location) = back(format!(
@@ -918,18 +911,14 @@ async fn a_checkout_return_asks_the_provider_at_once_and_sends_the_buyer_to_the_
             format!("../../miniapp/?payment_id={id}&checkout=success").as_str()
         )
     );
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(
         (s["status"].as_str(), s["balance"].as_i64()),
         (Some("succeeded"), Some(200)),
         "credited on the buyer's return"
     );
     back(format!("payment_id={id}&checkout=success")).await;
-    let (_, s) = app
-        .get(&format!("/api/miniapp/payment-status/{id}"), Some(user))
-        .await;
+    let s = app.status(&id, user).await;
     assert_eq!(s["balance"], 200, "a second return credits nothing more");
 
     for query in [
