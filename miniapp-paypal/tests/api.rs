@@ -497,30 +497,7 @@ async fn hostile_webhooks_are_refused_and_a_replay_moves_no_money() {
     // The genuine one, delivered, then replayed: credited once.
     let store = InMemoryLedger::new();
     let id = ProviderId::new("paypal").unwrap();
-    store
-        .create_payment(NewPayment {
-            id: r.payment_id.clone(),
-            user_id: r.user_id,
-            provider: id.clone(),
-            method: miniapp_core::catalog::PaymentMethod::card(),
-            tokens: r.tokens,
-            price: r.price,
-            email: None,
-            idempotency_key: None,
-            language: None,
-        })
-        .await
-        .unwrap();
-    store
-        .attach_checkout(
-            &r.payment_id,
-            &CheckoutRecord {
-                checkout_ref: checkout.checkout_ref.clone(),
-                url: checkout.url.clone(),
-            },
-        )
-        .await
-        .unwrap();
+    hold(&store, &r, &checkout).await;
     let mut credited = 0;
     for _ in 0..2 {
         for e in parse(&paypal, &genuine).await.unwrap() {
